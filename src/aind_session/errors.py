@@ -1,0 +1,106 @@
+"""Every exception aind-session raises, in one place.
+
+Each error also subclasses the built-in exception that callers already catch,
+so ``except ValueError`` or ``getattr(session, "raw_data_asset", None)`` work
+without importing anything from here::
+
+    AindSessionError                      base of everything below
+    ├── SessionIDError(ValueError)        a value holds no session ID / subject ID
+    ├── ConfigurationError(RuntimeError)  settings missing or invalid
+    │   └── MissingTokenError             no CodeOcean token was found
+    ├── AuthenticationError(PermissionError)
+    │                                     the token was refused (401/403)
+    ├── ServiceError(ConnectionError)     CodeOcean or S3 failed after retries
+    │   └── OfflineCacheMissError         offline mode and the answer is not cached
+    ├── NotFoundError(LookupError)        an id that the service does not know
+    ├── NamespaceError(RuntimeError)      a namespace failed to build, or a bad
+    │                                     namespace registration
+    └── NotAvailableError(AttributeError) something that belongs to a session
+        │                                 could not be found; the message says
+        │                                 what was looked for and where
+        ├── NoRawDataAssetError
+        ├── NoRawDataDirError
+        ├── MetadataFileNotFoundError
+        └── NoSortedDataError
+
+The sandbox's own errors (bad world files) live in
+:mod:`aind_session.testing.world` as ``WorldError(ValueError)``.
+
+Messages are full sentences that name the input, say what was tried and what
+to do next. No message ever contains a token.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AindSessionError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "MetadataFileNotFoundError",
+    "MissingTokenError",
+    "NamespaceError",
+    "NoRawDataAssetError",
+    "NoRawDataDirError",
+    "NoSortedDataError",
+    "NotAvailableError",
+    "NotFoundError",
+    "OfflineCacheMissError",
+    "ServiceError",
+    "SessionIDError",
+]
+
+
+class AindSessionError(Exception):
+    """Base class of every error raised by aind-session."""
+
+
+class SessionIDError(AindSessionError, ValueError):
+    """A value does not hold a session ID (or subject ID) in a known form."""
+
+
+class ConfigurationError(AindSessionError, RuntimeError):
+    """A setting is missing or invalid."""
+
+
+class MissingTokenError(ConfigurationError):
+    """No CodeOcean API token was found in the environment or in `.env` files."""
+
+
+class AuthenticationError(AindSessionError, PermissionError):
+    """CodeOcean refused the token (HTTP 401 or 403)."""
+
+
+class ServiceError(AindSessionError, ConnectionError):
+    """CodeOcean or S3 did not give an answer, after retrying where that is safe."""
+
+
+class OfflineCacheMissError(ServiceError):
+    """Offline mode is on and the answer needed is not in the persistent cache."""
+
+
+class NotFoundError(AindSessionError, LookupError):
+    """The service does not know the id that was asked for."""
+
+
+class NamespaceError(AindSessionError, RuntimeError):
+    """A namespace could not be registered or failed while it was being built."""
+
+
+class NotAvailableError(AindSessionError, AttributeError):
+    """Something that belongs to a session or subject could not be found."""
+
+
+class NoRawDataAssetError(NotAvailableError):
+    """A session has no raw data asset in CodeOcean."""
+
+
+class NoRawDataDirError(NotAvailableError):
+    """A session's raw data folder was not found in any place checked."""
+
+
+class MetadataFileNotFoundError(NotAvailableError):
+    """A metadata JSON file does not exist in the session's raw data folder."""
+
+
+class NoSortedDataError(NotAvailableError):
+    """A session has no (successful) spike-sorted data asset."""

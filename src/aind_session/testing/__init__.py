@@ -1,0 +1,11 @@
+"""The sandbox: a local CodeOcean API and S3 server loaded from a world file.
+
+Install with ``pip install aind-session[sandbox]``. Start one with
+:class:`Sandbox`; the pytest fixtures ``aind_sandbox`` and ``aind_sandbox_session``
+come with the package as a pytest plugin.
+"""
+
+from aind_session.testing.sandbox import Faults, Request, Sandbox
+from aind_session.testing.world import World, WorldError, load_world
+
+__all__ = ["Faults", "Request", "Sandbox", "World", "WorldError", "load_world"]

@@ -1,0 +1,385 @@
+"""`Sandbox`: a local CodeOcean API and a local S3 (moto) on 127.0.0.1, from one world.
+
+>>> from aind_session.testing import Sandbox
+>>> with Sandbox(latency=0.0) as sb:
+...     sb.env['CODE_OCEAN_DOMAIN'].startswith('http://127.0.0.1:')
+True
+
+Both servers run in threads of this process, on ports the OS picks. Every
+response of either passes one middleware that adds ``latency``, injects
+``faults`` and records the request (service, method, path, status) for
+:meth:`Sandbox.requests`. The token and the AWS keys are never logged.
+
+moto keeps its state per process, so one sandbox runs in a process at a time;
+starting a second raises :class:`RuntimeError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from aind_session.testing.codeocean_server import CodeOceanApp
+from aind_session.testing.world import World, load_world
+
+logger = logging.getLogger(__name__)
+
+Service = Literal["codeocean", "s3"]
+FAULT_KINDS = ("429", "500", "503", "drop")
+_INTERNAL = "HTTP_X_AIND_SANDBOX_INTERNAL"
+_running: list[Sandbox] = []
+
+
+@dataclasses.dataclass(frozen=True)
+class Faults:
+    """Make a fraction of responses fail, repeatably.
+
+    Parameters
+    ----------
+    rate
+        Fraction of responses (0 to 1) that fail.
+    kinds
+        Failures drawn from: ``"429"`` (with ``Retry-After``), ``"500"``,
+        ``"503"``, ``"drop"`` (the connection is closed with no answer).
+    seed
+        Seed of the random draw, so a run repeats.
+    retry_after
+        Seconds sent in ``Retry-After`` with a 429.
+    services
+        Which services fail.
+    """
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = FAULT_KINDS
+    seed: int = 0
+    retry_after: int = 1
+    services: tuple[str, ...] = ("codeocean", "s3")
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"Faults rate must be between 0 and 1, got {self.rate!r}.")
+        bad = sorted(set(self.kinds) - set(FAULT_KINDS))
+        if bad or not self.kinds:
+            raise ValueError(f"Fault kinds must be some of {FAULT_KINDS}, got {self.kinds!r}.")
+
+    @classmethod
+    def coerce(cls, value: Faults | float | Mapping[str, Any] | None) -> Faults:
+        if value is None:
+            return cls()
+        if isinstance(value, Faults):
+            return value
+        if isinstance(value, (int, float)):
+            return cls(rate=float(value))
+        fields = dict(value)
+        for key in ("kinds", "services"):
+            if key in fields:
+                fields[key] = tuple(fields[key])
+        return cls(**fields)
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """One request served by the sandbox."""
+
+    service: Service
+    method: str
+    path: str
+    status: int  # 0 for a dropped connection
+    query: str = ""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Request handler that logs at debug level through `logging`, without headers."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logger.debug("sandbox %s %s -> %s", self.command, self.path.split("?")[0], code)
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        if type == "error":
+            logger.debug("sandbox server: " + message, *args)
+
+
+class Sandbox:
+    """A local CodeOcean API server and S3 server holding one world.
+
+    Parameters
+    ----------
+    world
+        ``None`` for the bundled sample world, a path to a world JSON file, or
+        a dict in the same format (see :mod:`aind_session.testing.world`).
+    latency
+        Seconds added to every response of both services.
+    faults
+        A :class:`Faults`, a failure rate, or a dict of :class:`Faults` fields.
+    name_quirk
+        Reproduce the real service's quirk that a ``name:`` search term longer
+        than 20 characters matches nothing.
+    codeocean_port, s3_port
+        Ports to bind; 0 lets the OS choose a free one.
+    """
+
+    def __init__(
+        self,
+        world: str | Path | Mapping[str, Any] | World | None = None,
+        latency: float = 0.0,
+        faults: Faults | float | Mapping[str, Any] | None = None,
+        *,
+        name_quirk: bool = True,
+        codeocean_port: int = 0,
+        s3_port: int = 0,
+    ) -> None:
+        self.world = world if isinstance(world, World) else load_world(world)
+        self.token = "COP_sandbox_" + secrets.token_hex(16)
+        self.latency = float(latency)
+        self.faults = Faults.coerce(faults)
+        self._initial = (self.latency, self.faults)
+        self._ports = (codeocean_port, s3_port)
+        self._log: list[Request] = []
+        self._log_lock = threading.Lock()
+        self._rng = random.Random(self.faults.seed)
+        self._s3_dirty = False
+        self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
+        self._saved_env: dict[str, str | None] = {}
+        self.codeocean = CodeOceanApp(self.world, self.token, name_quirk=name_quirk)
+        self.env: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        state = "running" if self._servers else "stopped"
+        return f"<Sandbox {state} world={self.world.source!r} latency={self.latency}>"
+
+    # -- settings that may change while running --------------------------------
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
+    @faults.setter
+    def faults(self, value: Faults | float | Mapping[str, Any] | None) -> None:
+        self._faults = Faults.coerce(value)
+        self._rng = random.Random(self._faults.seed)
+
+    # -- life cycle --------------------------------------------------------------
+    def start(self) -> Sandbox:
+        """Start both servers, load the world and set ``os.environ``; returns self."""
+        if _running:
+            raise RuntimeError(
+                "A Sandbox is already running in this process (moto keeps one S3 state per "
+                "process); stop it first or use it."
+            )
+        _running.append(self)
+        try:
+            from moto.server import DomainDispatcherApplication, create_backend_app
+
+            s3_app = DomainDispatcherApplication(create_backend_app)
+            co_url = self._serve(self.codeocean, "codeocean", self._ports[0])
+            self.codeocean.base_url = co_url
+            s3_url = self._serve(s3_app, "s3", self._ports[1])
+            self.s3_url = s3_url
+            self.codeocean_url = co_url
+            self._load_s3()
+        except BaseException:
+            self.stop()
+            raise
+        self.env = {
+            "CODE_OCEAN_DOMAIN": co_url,
+            "CODE_OCEAN_API_TOKEN": self.token,
+            "AWS_ENDPOINT_URL": s3_url,
+            "AWS_ENDPOINT_URL_S3": s3_url,
+            "AWS_ACCESS_KEY_ID": "sandbox-access-key",
+            "AWS_SECRET_ACCESS_KEY": "sandbox-secret-key",
+            "AWS_DEFAULT_REGION": "us-west-2",
+            "AWS_REGION": "us-west-2",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        unset = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+        for key in (*self.env, *unset):
+            self._saved_env[key] = os.environ.get(key)
+        for key in unset:
+            os.environ.pop(key, None)
+        os.environ.update(self.env)
+        _clear_library_cache()
+        logger.info("sandbox running: CodeOcean at %s, S3 at %s", co_url, s3_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop both servers, free their ports and restore the environment."""
+        for server, thread in self._servers:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+        self._servers.clear()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+        if self in _running:
+            _running.remove(self)
+            _clear_library_cache()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Back to the state just after start: world, latency, faults, empty request log."""
+        self.codeocean.load(self.world)
+        if self._s3_dirty:
+            self._load_s3()
+        self.latency, self.faults = self._initial
+        self.clear_requests()
+        _clear_library_cache()
+
+    # -- request log -------------------------------------------------------------
+    def requests(self, service: Service | None = None) -> list[Request]:
+        """Requests served since start or the last :meth:`clear_requests`, oldest first."""
+        with self._log_lock:
+            return [r for r in self._log if service is None or r.service == service]
+
+    def clear_requests(self) -> None:
+        """Empty the request log."""
+        with self._log_lock:
+            self._log.clear()
+
+    # -- internals -----------------------------------------------------------------
+    def _serve(self, app: Any, service: Service, port: int) -> str:
+        server = make_server(
+            "127.0.0.1",
+            port,
+            _Middleware(app, service, self),
+            threaded=True,
+            request_handler=_QuietHandler,
+        )
+        server.daemon_threads = True  # type: ignore[attr-defined]
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"sandbox-{service}", daemon=True
+        )
+        thread.start()
+        self._servers.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    def _load_s3(self) -> None:
+        """Empty moto and write the world's buckets and objects into it."""
+        import http.client
+
+        host, port = self.s3_url.removeprefix("http://").split(":")
+
+        def call(method: str, path: str, body: bytes = b"") -> None:
+            connection = http.client.HTTPConnection(host, int(port), timeout=30)
+            try:
+                connection.request(
+                    method, path, body=body, headers={"X-Aind-Sandbox-Internal": "1"}
+                )
+                response = connection.getresponse()
+                response.read()
+                if response.status >= 300:
+                    raise RuntimeError(f"sandbox S3 answered {response.status} to {method} {path}")
+            finally:
+                connection.close()
+
+        call("POST", "/moto-api/reset")
+        buckets = sorted({key.partition("/")[0] for key in self.world.s3})
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda b: call("PUT", f"/{b}"), buckets))
+            list(
+                pool.map(
+                    lambda item: call("PUT", "/" + quote(item[0]), item[1]),
+                    self.world.s3.items(),
+                )
+            )
+        self._s3_dirty = False
+
+    def _record(self, request: Request) -> None:
+        with self._log_lock:
+            self._log.append(request)
+        if request.service == "s3" and request.method not in ("GET", "HEAD"):
+            self._s3_dirty = True
+
+    def _draw_fault(self, service: Service) -> str | None:
+        faults = self._faults
+        if faults.rate <= 0 or service not in faults.services:
+            return None
+        with self._log_lock:
+            if self._rng.random() >= faults.rate:
+                return None
+            return self._rng.choice(faults.kinds)
+
+
+class _Middleware:
+    """Latency, faults and the request log, around one service's WSGI app."""
+
+    def __init__(self, app: Any, service: Service, sandbox: Sandbox) -> None:
+        self.app, self.service, self.sandbox = app, service, sandbox
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ.get(_INTERNAL):
+            return self.app(environ, start_response)  # type: ignore[no-any-return]
+        sandbox = self.sandbox
+        if sandbox.latency > 0:
+            time.sleep(sandbox.latency)
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        query = environ.get("QUERY_STRING", "")
+        fault = sandbox._draw_fault(self.service)
+        if fault == "drop":
+            sandbox._record(Request(self.service, method, path, 0, query))
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            raise ConnectionResetError("sandbox fault: connection dropped")
+        if fault is not None:
+            sandbox._record(Request(self.service, method, path, int(fault), query))
+            return _fault_response(self.service, int(fault), sandbox.faults.retry_after, start_response)
+        status_holder: list[int] = []
+
+        def recording_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            status_holder.append(int(status.split()[0]))
+            return start_response(status, headers, exc_info)
+
+        result = self.app(environ, recording_start_response)
+        sandbox._record(Request(self.service, method, path, status_holder[0] if status_holder else 0, query))
+        return result  # type: ignore[no-any-return]
+
+
+def _fault_response(service: Service, status: int, retry_after: int, start_response: Any) -> list[bytes]:
+    reason = {429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
+    headers = [("Retry-After", str(retry_after))] if status in (429, 503) else []
+    if service == "s3":
+        code = {429: "SlowDown", 500: "InternalError", 503: "SlowDown"}[status]
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+            f"<Message>sandbox fault {status}</Message></Error>"
+        ).encode()
+        headers.append(("Content-Type", "application/xml"))
+    else:
+        body = f'{{"message": "sandbox fault: {reason}"}}'.encode()
+        headers.append(("Content-Type", "application/json"))
+    headers.append(("Content-Length", str(len(body))))
+    start_response(f"{status} {reason}", headers)
+    return [body]
+
+
+def _clear_library_cache() -> None:
+    """The library's settings and clients depend on the environment just changed."""
+    import sys
+
+    cache = sys.modules.get("aind_session.cache")
+    if cache is not None:
+        cache.clear_cache()

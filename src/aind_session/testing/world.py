@@ -1,0 +1,254 @@
+"""The world file: what the sandbox's CodeOcean and S3 servers hold.
+
+One JSON document with three keys, all optional::
+
+    {"data_assets": [{"id": "<uuid>", "name": "...", "created": 1702620828, ...}],
+     "computations": [{"id": "<uuid>", "capsule_id": "<capsule or pipeline id>", ...}],
+     "s3": {"<bucket>/<key>": "text" | <any other JSON value>}}
+
+- A data asset takes any field of the SDK's ``DataAsset``; ``id`` (a UUID) and
+  ``name`` are required, the rest get defaults (see :data:`ASSET_DEFAULTS`).
+  Two sandbox-only flags are accepted: ``archived`` and ``favorite``.
+- A computation takes any field of the SDK's ``Computation`` plus
+  ``capsule_id`` (the capsule or pipeline it ran) and ``results`` (relative
+  path -> file text, the files of its ``/results`` folder).
+- An ``s3`` value that is a string is stored as that text; any other JSON value
+  is stored serialized. Buckets are created from the keys.
+
+The files of a data asset are the S3 objects under its ``source_bucket``
+bucket and prefix; an asset without one keeps them under
+``<CODEOCEAN_BUCKET>/<asset id>/``, as internal CodeOcean assets do.
+
+A malformed world raises :class:`WorldError` naming the file, the entry and the
+problem.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import uuid
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ASSET_DEFAULTS",
+    "CODEOCEAN_BUCKET",
+    "SAMPLE_WORLD",
+    "World",
+    "WorldError",
+    "load_world",
+]
+
+CODEOCEAN_BUCKET = "codeocean-s3datasetsbucket-1u41qdg42ur9"
+SAMPLE_WORLD = "sample_world.json"
+SANDBOX_OWNER = "00000000-0000-4000-8000-000000000001"
+SANDBOX_EMAIL = "sandbox@example.org"
+
+ASSET_DEFAULTS: dict[str, Any] = {
+    "created": 0,
+    "last_used": 0,
+    "owner": SANDBOX_OWNER,
+    "owner_email": SANDBOX_EMAIL,
+    "state": "ready",
+    "type": "dataset",
+}
+COMPUTATION_DEFAULTS: dict[str, Any] = {
+    "created": 0,
+    "owner": SANDBOX_OWNER,
+    "run_time": 0,
+    "state": "completed",
+}
+ASSET_EXTRAS = frozenset({"archived", "favorite"})
+COMPUTATION_EXTRAS = frozenset({"capsule_id", "pipeline_id", "results"})
+TOP_LEVEL = ("data_assets", "computations", "s3")
+
+
+class WorldError(ValueError):
+    """A world file or dict that the sandbox cannot load."""
+
+
+@dataclasses.dataclass
+class World:
+    """A loaded, validated world: JSON-ready records keyed by id, and S3 bytes by path."""
+
+    source: str
+    data_assets: dict[str, dict[str, Any]]
+    computations: dict[str, dict[str, Any]]
+    s3: dict[str, bytes]
+
+    def copy(self) -> World:
+        return World(
+            self.source,
+            copy.deepcopy(self.data_assets),
+            copy.deepcopy(self.computations),
+            dict(self.s3),
+        )
+
+    def asset_folder(self, asset: Mapping[str, Any]) -> str:
+        """``bucket/prefix`` holding an asset's files in S3 (no trailing slash)."""
+        bucket = asset.get("source_bucket") or {}
+        if bucket.get("bucket"):
+            return f"{bucket['bucket']}/{(bucket.get('prefix') or '').strip('/')}".rstrip("/")
+        return f"{CODEOCEAN_BUCKET}/{asset['id']}"
+
+
+def _field_names(model: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(model)}
+
+
+def load_world(world: str | Path | Mapping[str, Any] | None = None) -> World:
+    """Load and check a world: a path to a JSON file, a dict, or ``None`` for the sample.
+
+    Raises
+    ------
+    WorldError
+        For a missing file, invalid JSON, an unknown key, an entry without
+        ``id`` or ``name``, a duplicate id, an id that is not a UUID, or a
+        value the SDK's models reject.
+
+    Examples
+    --------
+    >>> world = load_world()
+    >>> world.data_assets['16d46411-540a-4122-b47f-8cb2a15d593a']['name']
+    'ecephys_676909_2023-12-13_13-43-40'
+    >>> load_world({'data_assets': [{'name': 'x'}]})
+    Traceback (most recent call last):
+    ...
+    aind_session.testing.world.WorldError: World <dict>: data_assets[0] ('x') has no 'id'; give every data asset a UUID id.
+    """
+    if world is None:
+        text = resources.files("aind_session.testing").joinpath(SAMPLE_WORLD).read_text("utf-8")
+        return _parse(_decode(text, f"<bundled {SAMPLE_WORLD}>"), f"<bundled {SAMPLE_WORLD}>")
+    if isinstance(world, Mapping):
+        return _parse(copy.deepcopy(dict(world)), "<dict>")
+    path = Path(world)
+    source = str(path)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise WorldError(f"World file {source!r} does not exist; check the path.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorldError(f"World file {source!r} cannot be read: {exc}.") from None
+    return _parse(_decode(text, source), source)
+
+
+def _decode(text: str, source: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WorldError(
+            f"World file {source!r} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno}."
+        ) from None
+
+
+def _parse(raw: Any, source: str) -> World:
+    where = f"World {source}" if source == "<dict>" else f"World file {source!r}"
+    if not isinstance(raw, dict):
+        raise WorldError(f"{where} must hold a JSON object, not {type(raw).__name__}.")
+    unknown = sorted(set(raw) - set(TOP_LEVEL))
+    if unknown:
+        raise WorldError(
+            f"{where} has unknown top-level key(s) {', '.join(map(repr, unknown))}; "
+            f"allowed keys are {', '.join(map(repr, TOP_LEVEL))}."
+        )
+    from codeocean.models.computation import Computation
+    from codeocean.models.data_asset import DataAsset
+
+    seen: dict[str, str] = {}
+    assets = _records(
+        raw.get("data_assets", []), "data_assets", where, DataAsset, ASSET_DEFAULTS, ASSET_EXTRAS, seen
+    )
+    computations = _records(
+        raw.get("computations", []),
+        "computations",
+        where,
+        Computation,
+        COMPUTATION_DEFAULTS,
+        COMPUTATION_EXTRAS,
+        seen,
+    )
+    return World(source, assets, computations, _objects(raw.get("s3", {}), where))
+
+
+def _records(
+    entries: Any,
+    section: str,
+    where: str,
+    model: type,
+    defaults: dict[str, Any],
+    extras: frozenset[str],
+    seen: dict[str, str],
+) -> dict[str, dict[str, Any]]:
+    if not isinstance(entries, list):
+        raise WorldError(f"{where}: {section!r} must be a list, not {type(entries).__name__}.")
+    allowed = _field_names(model) | extras
+    records: dict[str, dict[str, Any]] = {}
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise WorldError(f"{where}: {section}[{index}] must be an object.")
+        label = f"{section}[{index}]" + (f" ({entry['name']!r})" if "name" in entry else "")
+        kind = section[:-1].replace("_", " ")
+        if "id" not in entry:
+            raise WorldError(f"{where}: {label} has no 'id'; give every {kind} a UUID id.")
+        if section == "data_assets" and not entry.get("name"):
+            raise WorldError(f"{where}: {label} has no 'name'; every data asset needs one.")
+        try:
+            entry_id = str(uuid.UUID(str(entry["id"])))
+        except ValueError:
+            raise WorldError(
+                f"{where}: {label} has id {entry['id']!r}, which is not a UUID "
+                "(like '16d46411-540a-4122-b47f-8cb2a15d593a')."
+            ) from None
+        if entry_id in seen:
+            raise WorldError(f"{where}: {label} repeats id {entry_id!r}, already used by {seen[entry_id]}.")
+        seen[entry_id] = label
+        bad = sorted(set(entry) - allowed)
+        if bad:
+            raise WorldError(
+                f"{where}: {label} has unknown field(s) {', '.join(map(repr, bad))}; "
+                f"known fields are {', '.join(sorted(allowed))}."
+            )
+        record = {**defaults, **entry, "id": entry_id}
+        if section == "data_assets":
+            record.setdefault("mount", record["name"])
+            record.setdefault("archived", False)
+            record.setdefault("favorite", False)
+        else:
+            record.setdefault("name", f"Run {index + 1}")
+            record.setdefault("results", {})
+            record.setdefault("has_results", bool(record["results"]))
+            if not (record.get("capsule_id") or record.get("pipeline_id")):
+                raise WorldError(
+                    f"{where}: {label} has no 'capsule_id'; name the capsule or pipeline it ran."
+                )
+            results = record["results"]
+            if not isinstance(results, dict) or not all(isinstance(v, str) for v in results.values()):
+                raise WorldError(f"{where}: {label} 'results' must map file paths to text.")
+        try:
+            model.from_dict({k: v for k, v in record.items() if k not in extras})  # type: ignore[attr-defined]
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise WorldError(
+                f"{where}: {label} is not a valid {model.__name__}: {type(exc).__name__}: {exc}."
+            ) from None
+        records[entry_id] = record
+    return records
+
+
+def _objects(entries: Any, where: str) -> dict[str, bytes]:
+    if not isinstance(entries, dict):
+        raise WorldError(f"{where}: 's3' must be an object mapping 'bucket/key' to content.")
+    objects: dict[str, bytes] = {}
+    for key, value in entries.items():
+        bucket, _, path = key.partition("/")
+        if not bucket or not path or path.endswith("/"):
+            raise WorldError(
+                f"{where}: s3 key {key!r} must look like 'bucket/path/to/file' (no trailing '/')."
+            )
+        text = value if isinstance(value, str) else json.dumps(value, indent=2)
+        objects[key] = text.encode("utf-8")
+    return objects
