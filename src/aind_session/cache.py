@@ -133,3 +133,11 @@ def cache_info() -> dict[str, int]:
     with _lock:
         size = 0 if _store is None else len(_store)
     return {**_stats, "size": size}
+
+
+def forget(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Drop the cached answer of ``fn(*args, **kwargs)`` (a function wrapped by :func:`cached`)."""
+    key = (fn.cache_name, args, tuple(sorted(kwargs.items())))  # type: ignore[attr-defined]
+    with _lock:
+        if _store is not None:
+            _store.pop(key, None)

@@ -13,6 +13,7 @@ without importing anything from here::
     ├── ServiceError(ConnectionError)     CodeOcean or S3 failed after retries
     │   └── OfflineCacheMissError         offline mode and the answer is not cached
     ├── NotFoundError(LookupError)        an id that the service does not know
+    ├── CorruptFileError(ValueError)      a file (JSON on S3) that cannot be parsed
     ├── NamespaceError(RuntimeError)      a namespace failed to build, or a bad
     │                                     namespace registration
     └── NotAvailableError(AttributeError) something that belongs to a session
@@ -36,6 +37,7 @@ __all__ = [
     "AindSessionError",
     "AuthenticationError",
     "ConfigurationError",
+    "CorruptFileError",
     "MetadataFileNotFoundError",
     "MissingTokenError",
     "NamespaceError",
@@ -80,6 +82,10 @@ class OfflineCacheMissError(ServiceError):
 
 class NotFoundError(AindSessionError, LookupError):
     """The service does not know the id that was asked for."""
+
+
+class CorruptFileError(AindSessionError, ValueError):
+    """A file was read but could not be parsed (for example invalid JSON on S3)."""
 
 
 class NamespaceError(AindSessionError, RuntimeError):

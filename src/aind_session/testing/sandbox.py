@@ -1,9 +1,12 @@
 """`Sandbox`: a local CodeOcean API and a local S3 (moto) on 127.0.0.1, from one world.
 
->>> from aind_session.testing import Sandbox
->>> with Sandbox(latency=0.0) as sb:
-...     sb.env['CODE_OCEAN_DOMAIN'].startswith('http://127.0.0.1:')
-True
+Use it as a context manager::
+
+    from aind_session.testing import Sandbox
+
+    with Sandbox(latency=0.02) as sb:   # the bundled sample world
+        ...                             # os.environ now points clients at it
+        print(len(sb.requests()), "requests served")
 
 Both servers run in threads of this process, on ports the OS picks. Every
 response of either passes one middleware that adds ``latency``, injects

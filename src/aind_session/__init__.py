@@ -1,0 +1,103 @@
+"""aind-session: one object per AIND experiment session.
+
+>>> import aind_session
+>>> aind_session.Session('ecephys_676909_2023-12-13_13-43-40').subject_id
+'676909'
+
+Importing this package is cheap: ``codeocean``, ``s3fs``, ``boto3`` and
+``pydantic`` are imported the first time something needs them. Names listed
+in ``_LAZY`` are imported on first access (PEP 562).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from aind_session.cache import clear_cache
+from aind_session.errors import (
+    AindSessionError,
+    AuthenticationError,
+    ConfigurationError,
+    CorruptFileError,
+    MetadataFileNotFoundError,
+    MissingTokenError,
+    NamespaceError,
+    NoRawDataAssetError,
+    NoRawDataDirError,
+    NoSortedDataError,
+    NotAvailableError,
+    NotFoundError,
+    OfflineCacheMissError,
+    ServiceError,
+    SessionIDError,
+)
+from aind_session.extension import ExtensionBaseClass, register_namespace
+from aind_session.session import Session
+
+if TYPE_CHECKING:
+    from aind_session.codeocean import (
+        get_data_asset,
+        get_subject_data_assets,
+        is_raw_data_asset,
+        search_data_assets,
+    )
+    from aind_session.config import Settings, get_settings
+    from aind_session.subject import Subject, get_sessions
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Settings": "aind_session.config",
+    "Subject": "aind_session.subject",
+    "get_data_asset": "aind_session.codeocean",
+    "get_sessions": "aind_session.subject",
+    "get_settings": "aind_session.config",
+    "get_subject_data_assets": "aind_session.codeocean",
+    "is_raw_data_asset": "aind_session.codeocean",
+    "search_data_assets": "aind_session.codeocean",
+}
+
+__all__ = [
+    "AindSessionError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "CorruptFileError",
+    "ExtensionBaseClass",
+    "MetadataFileNotFoundError",
+    "MissingTokenError",
+    "NamespaceError",
+    "NoRawDataAssetError",
+    "NoRawDataDirError",
+    "NoSortedDataError",
+    "NotAvailableError",
+    "NotFoundError",
+    "OfflineCacheMissError",
+    "ServiceError",
+    "Session",
+    "SessionIDError",
+    "Settings",
+    "Subject",
+    "__version__",
+    "clear_cache",
+    "get_data_asset",
+    "get_sessions",
+    "get_settings",
+    "get_subject_data_assets",
+    "is_raw_data_asset",
+    "register_namespace",
+    "search_data_assets",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aind_session' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

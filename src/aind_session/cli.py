@@ -1,0 +1,343 @@
+"""The ``aind-session`` command line.
+
+::
+
+    aind-session info SESSION... [--json] [--sandbox [WORLD]] [-v | --debug]
+    aind-session sessions SUBJECT... [--platform P] [--date D | --start-date D --end-date D]
+    aind-session assets SESSION
+    aind-session sandbox [--world FILE] [--latency-ms N]
+
+Exit codes: 0 found, 1 not found or a remote error, 2 bad usage or bad input.
+Errors are one or two lines on stderr; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TextIO, TypeVar
+
+from aind_session import errors
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE = 0, 1, 2
+
+
+class _Style:
+    """ANSI styles on a terminal (unless NO_COLOR is set), plain text otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.on = stream.isatty() and not os.environ.get("NO_COLOR")
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.on else text
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def red(self, text: str) -> str:
+        return self._wrap("31", text)
+
+    def green(self, text: str) -> str:
+        return self._wrap("32", text)
+
+
+# -- argument parsing --------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON document, for scripts")
+    common.add_argument(
+        "--sandbox",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="WORLD",
+        help="run against a local sandbox (the bundled world, or WORLD, a world JSON file)",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="log what is being done")
+    common.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
+
+    parser = argparse.ArgumentParser(
+        prog="aind-session",
+        description="Find the CodeOcean data assets, S3 folders and sorting results of AIND sessions.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    info = sub.add_parser("info", parents=[common], help="everything about one or more sessions")
+    info.add_argument("sessions", nargs="+", metavar="SESSION", help="session ID, or a path or name holding one")
+
+    sessions = sub.add_parser("sessions", parents=[common], help="table of a subject's sessions")
+    sessions.add_argument("subjects", nargs="+", metavar="SUBJECT", help="subject ID(s)")
+    sessions.add_argument("--platform", help="only this platform, e.g. ecephys")
+    sessions.add_argument("--date", help="only this day (2023-12-13, 20231213, ...)")
+    sessions.add_argument("--start-date", help="from this day (inclusive)")
+    sessions.add_argument("--end-date", help="to this day (inclusive)")
+
+    assets = sub.add_parser("assets", parents=[common], help="table of a session's data assets")
+    assets.add_argument("session", metavar="SESSION")
+
+    sandbox = sub.add_parser("sandbox", help="run a sandbox in the foreground until Ctrl-C")
+    sandbox.add_argument("--world", default=None, help="world JSON file (default: the bundled one)")
+    sandbox.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every response")
+    sandbox.add_argument("-v", "--verbose", action="store_true", help="log every request served")
+    sandbox.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
+    return parser
+
+
+# -- entry point ---------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.debug:
+        logging.getLogger("aind_session.codeocean").setLevel(max(level, logging.WARNING))
+    try:
+        if args.command == "sandbox":
+            return _run_sandbox(args)
+        with _maybe_sandbox(args.sandbox):
+            return int(COMMANDS[args.command](args))
+    except KeyboardInterrupt:
+        print("aind-session: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        code = EXIT_USAGE if _is_bad_input(exc) else EXIT_NOT_FOUND
+        print(f"aind-session: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        if isinstance(exc, errors.MissingTokenError):
+            print("aind-session: hint: try --sandbox to see the tool work without credentials", file=sys.stderr)
+        return code
+
+
+def _is_bad_input(exc: Exception) -> bool:
+    if isinstance(exc, (errors.SessionIDError, errors.ConfigurationError)):
+        return True
+    from aind_session.testing.world import WorldError
+
+    return isinstance(exc, WorldError) or (
+        isinstance(exc, ValueError) and not isinstance(exc, errors.AindSessionError)
+    )
+
+
+@contextmanager
+def _maybe_sandbox(world: str | None) -> Iterator[None]:
+    if world is None:
+        yield
+        return
+    try:
+        from aind_session.testing.sandbox import Sandbox
+    except ImportError:
+        raise errors.ConfigurationError(
+            "--sandbox needs the sandbox extra: pip install 'aind-session[sandbox]'"
+        ) from None
+    with Sandbox(world or None):
+        yield
+
+
+def _emit(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _progress_map(fn: Callable[[T], R], items: Sequence[T], label: str, show: bool) -> list[R]:
+    """``fn`` over ``items`` on a bounded pool, with a progress bar on a terminal."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aind_session.config import get_settings
+
+    done = 0
+    lock = threading.Lock()
+    bar = show and sys.stderr.isatty() and len(items) > 1
+
+    def step(item: T) -> R:
+        nonlocal done
+        result = fn(item)
+        with lock:
+            done += 1
+            if bar:
+                filled = int(30 * done / len(items))
+                sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{len(items)}")
+                sys.stderr.flush()
+        return result
+
+    workers = max(1, min(len(items), get_settings().max_concurrency))
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(step, items))
+    if bar:
+        sys.stderr.write("\r" + " " * (len(label) + 45) + "\r")
+    return results
+
+
+def _table(rows: list[list[str]], header: list[str], style: _Style) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [style.bold("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+# -- commands ------------------------------------------------------------------------------
+def cmd_info(args: argparse.Namespace) -> int:
+    from aind_session.session import Session
+
+    sessions = [Session(value) for value in args.sessions]  # bad input fails before any request
+    summaries = _progress_map(lambda s: s.describe(), sessions, "sessions", not args.json)
+    if args.json:
+        _emit(summaries[0] if len(summaries) == 1 else summaries)
+    else:
+        style = _Style(sys.stdout)
+        print("\n\n".join(_format_info(s, style) for s in summaries))
+    found = all(s["raw_data_asset"] or s["raw_data_dir"] for s in summaries)
+    return EXIT_OK if found else EXIT_NOT_FOUND
+
+
+def _format_info(summary: dict[str, Any], style: _Style) -> str:
+    problems = summary["problems"]
+
+    def why(section: str) -> str:
+        return style.red(problems.get(section, "none"))
+
+    def row(label: str, value: str) -> str:
+        return f"  {label:<16} {value}"
+
+    lines = [style.bold(summary["id"])]
+    lines.append(row("platform", summary["platform"]))
+    lines.append(row("subject", summary["subject_id"]))
+    lines.append(row("date, time", f"{summary['date']} {summary['time']}"))
+    raw = summary["raw_data_asset"]
+    lines.append(row("raw data asset", f"{raw['id']}  {raw['name']}  (created {raw['created']})" if raw else why("raw_data_asset")))
+    lines.append(row("raw data dir", summary["raw_data_dir"] or why("raw_data_dir")))
+    lines.append(row("modalities", ", ".join(summary["modalities"]) or why("modalities")))
+    lines.append(row("metadata files", ", ".join(summary["metadata_files"]) or why("metadata_files")))
+    sorted_assets = summary["sorted_data_assets"]
+    lines.append(row("sorted assets", "" if sorted_assets else why("sorted_data_assets")))
+    for entry in sorted_assets:
+        state = style.red("sorting error") if entry.get("error") else style.green("ok")
+        probes = ", ".join(entry.get("probes") or []) or "no probes"
+        lines.append(f"    {entry['name']}  {style.dim(entry['id'])}")
+        lines.append(f"      sorter {entry.get('sorter') or 'unknown'}; {probes}; {state}")
+    running = summary["running_pipeline_computations"]
+    lines.append(row("running sorting", "" if running else why("running_pipeline_computations")))
+    for run in running:
+        lines.append(f"    {run['id']}  {run['state']}  (created {run['created']})")
+    return "\n".join(lines)
+
+
+def _session_row(session: Any) -> dict[str, Any]:
+    def attempt(fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except (errors.NotAvailableError, errors.ServiceError, ValueError):
+            return None
+
+    is_ecephys = session.platform == "ecephys"
+    return {
+        "id": session.id,
+        "platform": session.platform,
+        "subject_id": session.subject_id,
+        "date": session.dt.isoformat(sep=" "),
+        "uploaded": attempt(lambda: session.is_uploaded),
+        "sorted": attempt(lambda: session.ecephys.is_sorted) if is_ecephys else None,
+    }
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from aind_session.subject import get_sessions, parse_subject_id
+
+    subjects = [parse_subject_id(s) for s in args.subjects]
+    found = _progress_map(
+        lambda s: get_sessions(s, args.platform, args.date, args.start_date, args.end_date),
+        subjects,
+        "subjects",
+        not args.json,
+    )
+    sessions = [s for group in found for s in group]
+    rows = _progress_map(_session_row, sessions, "sessions", not args.json)
+    if args.json:
+        _emit(rows)
+    else:
+        style = _Style(sys.stdout)
+
+        def flag(value: bool | None) -> str:
+            return "-" if value is None else style.green("yes") if value else style.red("no")
+
+        if rows:
+            print(_table([[r["id"], r["platform"], r["date"], flag(r["uploaded"]), flag(r["sorted"])] for r in rows],
+                         ["ID", "PLATFORM", "DATE", "UPLOADED", "SORTED"], style))
+        else:
+            print(f"No sessions found for subject(s) {', '.join(subjects)} with these filters.", file=sys.stderr)
+    return EXIT_OK if rows else EXIT_NOT_FOUND
+
+
+def _asset_kind(asset: Any, session_id: str) -> str:
+    from aind_session.codeocean import raw_data_asset_reason
+    from aind_session.extensions.ecephys import Ecephys
+
+    if raw_data_asset_reason(asset, session_id):
+        return "raw"
+    return "sorted" if Ecephys.is_sorted_data_asset(asset) else "derived"
+
+
+def cmd_assets(args: argparse.Namespace) -> int:
+    from aind_session.report import _iso
+    from aind_session.session import Session
+
+    session = Session(args.session)
+    rows = [
+        {
+            "id": a.id,
+            "name": a.name,
+            "created": _iso(a.created),
+            "type": str(getattr(a.type, "value", a.type)),
+            "kind": _asset_kind(a, session.id),
+        }
+        for a in session.data_assets
+    ]
+    if args.json:
+        _emit(rows)
+    elif rows:
+        style = _Style(sys.stdout)
+        print(_table([[r["id"], r["name"], r["created"], r["type"], r["kind"]] for r in rows],
+                     ["ID", "NAME", "CREATED", "TYPE", "KIND"], style))
+    else:
+        print(f"No data assets are named {session.id}*.", file=sys.stderr)
+    return EXIT_OK if rows else EXIT_NOT_FOUND
+
+
+def _run_sandbox(args: argparse.Namespace) -> int:
+    import time
+
+    from aind_session.testing.sandbox import Sandbox
+
+    with Sandbox(args.world, latency=args.latency_ms / 1000) as sandbox:
+        print("# sandbox running; in another shell, run:")
+        for key, value in sandbox.env.items():
+            print(f"export {key}={value}")
+        print("# press Ctrl-C to stop", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("# sandbox stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "info": cmd_info,
+    "sessions": cmd_sessions,
+    "assets": cmd_assets,
+}

@@ -1,0 +1,724 @@
+"""The CodeOcean layer: the only module that imports the ``codeocean`` SDK.
+
+Everything returned is the SDK's own model (``DataAsset``, ``Computation``).
+The client is built once per settings, with what the SDK leaves out: a
+connect and read timeout on every request, and retries with exponential
+backoff on 429 and 5xx answers and dropped connections (honouring
+``Retry-After``). Starting a run (``POST computations``) is retried only when
+the service said 429, so a capsule never runs twice by accident.
+
+Searches ask for 1000 results a page (the most the service allows) and follow
+``next_token``. Answers are cached (see :mod:`aind_session.cache`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aind_session import cache, errors
+
+if TYPE_CHECKING:
+    from codeocean import CodeOcean
+    from codeocean.computation import Computation
+    from codeocean.data_asset import DataAsset, DataAssetSearchParams
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_PAGE = 1000
+NAME_TERM_LIMIT = 20  # the service matches nothing for longer `name:` terms
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+SCOPE_HELP = (
+    'The token needs the "Datasets - Read" scope: create one in CodeOcean under '
+    "Account > Access Tokens and set it as CODE_OCEAN_API_TOKEN."
+)
+
+_clients: dict[str, Any] = {}
+
+
+@cache.on_clear
+def _forget_clients() -> None:
+    _clients.clear()
+
+
+def _make_client(retry_posts: bool) -> CodeOcean:
+    from codeocean import CodeOcean
+
+    from aind_session.config import TOKEN_VARIABLE, get_settings
+
+    settings = get_settings()
+    if settings.codeocean_token is None:
+        raise errors.MissingTokenError(
+            f"No CodeOcean API token was found. Set {TOKEN_VARIABLE} (or any environment "
+            "variable whose value starts with 'COP_') in the environment or in a .env file "
+            f"in the current or home directory. {SCOPE_HELP}"
+        )
+    adapter = _adapter(retry_posts)
+    client = CodeOcean(domain=settings.codeocean_domain, token=settings.codeocean_token.get_secret_value())
+    client.session.mount(settings.codeocean_domain, adapter)
+    return client
+
+
+def _adapter(retry_posts: bool) -> Any:
+    """A requests adapter with timeouts on every request and retries with backoff."""
+    import requests.adapters
+    from urllib3.util import Retry
+
+    from aind_session.config import get_settings
+
+    settings = get_settings()
+    retry = Retry(
+        total=settings.max_retries,
+        read=settings.max_retries if retry_posts else 0,
+        status_forcelist=RETRY_STATUSES if retry_posts else (429,),
+        allowed_methods=None,  # searches and listings are POSTs, and safe to repeat
+        backoff_factor=settings.backoff_factor,
+        backoff_max=10,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    timeout = (settings.connect_timeout, settings.read_timeout)
+
+    class _Adapter(requests.adapters.HTTPAdapter):
+        def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            if kwargs.get("timeout") is None:
+                kwargs["timeout"] = timeout
+            return super().send(request, **kwargs)
+
+    return _Adapter(max_retries=retry, pool_connections=4, pool_maxsize=settings.max_concurrency)
+
+
+def _download_session() -> Any:
+    """A plain session (no token: download URLs are pre-signed) with the same retries."""
+    session = _clients.get("download")
+    if session is None:
+        import requests
+
+        session = requests.Session()
+        adapter = _adapter(retry_posts=True)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        _clients["download"] = session
+    return session
+
+
+def get_client(*, for_runs: bool = False) -> CodeOcean:
+    """The SDK client for the current settings, built on first use.
+
+    Raises
+    ------
+    aind_session.errors.MissingTokenError
+        When no token is set; the message names the variables to set.
+    """
+    key = "runs" if for_runs else "default"
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = _make_client(retry_posts=not for_runs)
+    return client
+
+
+def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run one SDK call, turning its failures into aind-session errors that say ``what``."""
+    import requests
+    from codeocean.error import Error
+
+    from aind_session.config import get_settings
+
+    settings = get_settings()
+    tries = settings.max_retries + 1
+    try:
+        return fn(*args, **kwargs)
+    except Error as exc:
+        status = exc.status_code
+        if status in (401, 403):
+            raise errors.AuthenticationError(
+                f"CodeOcean at {settings.codeocean_domain} refused the token (HTTP {status}) "
+                f"while {what}. {SCOPE_HELP}"
+            ) from None
+        if status == 404:
+            raise errors.NotFoundError(
+                f"CodeOcean has no such item: {what} answered HTTP 404 ({exc.message})."
+            ) from None
+        retried = f" after {tries} tries" if status in RETRY_STATUSES else ""
+        raise errors.ServiceError(
+            f"CodeOcean at {settings.codeocean_domain} answered HTTP {status}{retried} while "
+            f"{what}: {exc.message}"
+        ) from None
+    except requests.RequestException as exc:
+        raise errors.ServiceError(
+            f"CodeOcean at {settings.codeocean_domain} did not answer while {what} "
+            f"({tries} tries): {type(exc).__name__}. Check the network and CODE_OCEAN_DOMAIN."
+        ) from None
+
+
+# -- data assets -----------------------------------------------------------------
+def search_data_assets(params: DataAssetSearchParams | dict[str, Any]) -> tuple[DataAsset, ...]:
+    """Every data asset matching a search, over all pages, as the SDK's ``DataAsset``.
+
+    Pages hold the most the service allows (1000) and are followed by
+    ``next_token``. The answer is cached; an empty tuple means no match.
+
+    Parameters
+    ----------
+    params
+        A ``codeocean.data_asset.DataAssetSearchParams`` or the dict of its fields.
+
+    Examples
+    --------
+    >>> from codeocean.data_asset import DataAssetSearchParams
+    >>> assets = search_data_assets(DataAssetSearchParams(query='subject id:676909'))
+    >>> '16d46411-540a-4122-b47f-8cb2a15d593a' in [a.id for a in assets]
+    True
+    """
+    fields = params if isinstance(params, dict) else params.to_dict()
+    body = {k: v for k, v in fields.items() if v is not None and k not in ("next_token", "offset")}
+    body["limit"] = MAX_PAGE  # every page is fetched anyway: fewest round trips
+    return _search(_freeze(body))
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple) and all(isinstance(i, tuple) and len(i) == 2 and isinstance(i[0], str) for i in value):
+        return {k: _thaw(v) for k, v in value}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
+@cache.cached
+def _search(frozen: Any) -> tuple[DataAsset, ...]:
+    from codeocean.data_asset import DataAssetSearchParams
+
+    body = _thaw(frozen)
+    client = get_client()
+    found: list[DataAsset] = []
+    token = None
+    while True:
+        page_params = DataAssetSearchParams.from_dict({**body, "next_token": token})  # type: ignore[attr-defined]
+        page = _call(
+            f"searching data assets with {body.get('query')!r}",
+            client.data_assets.search_data_assets,
+            page_params,
+        )
+        found += page.results
+        if not page.has_more or not page.next_token:
+            break
+        token = page.next_token
+    logger.debug("search %r found %d data asset(s)", body.get("query"), len(found))
+    return tuple(found)
+
+
+UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+
+
+def normalize_id(value: Any, what: str = "data asset") -> str:
+    """A UUID (with or without hyphens, ``uuid.UUID`` or a model with ``.id``) as a hyphenated string.
+
+    >>> normalize_id('16d46411540a4122b47f8cb2a15d593a')
+    '16d46411-540a-4122-b47f-8cb2a15d593a'
+    """
+    raw = value.id if hasattr(value, "id") else value
+    if isinstance(raw, uuid.UUID):
+        return str(raw)
+    if isinstance(raw, str) and UUID_PATTERN.match(raw.strip()):
+        return str(uuid.UUID(raw.strip()))
+    raise ValueError(
+        f"{value!r} is not a {what} id: expected a UUID like "
+        "'16d46411-540a-4122-b47f-8cb2a15d593a' (hyphens optional), a uuid.UUID or a model."
+    )
+
+
+def get_data_asset(asset: Any) -> DataAsset:
+    """One data asset by id (with or without hyphens, ``uuid.UUID``) or model (re-fetched).
+
+    Raises
+    ------
+    ValueError
+        When the id is not a UUID.
+    aind_session.errors.NotFoundError
+        When CodeOcean does not know it.
+    """
+    asset_id = normalize_id(asset)
+    return _get_data_asset(asset_id)
+
+
+@cache.cached
+def _get_data_asset(asset_id: str) -> DataAsset:
+    client = get_client()
+    try:
+        return _call(f"getting data asset {asset_id}", client.data_assets.get_data_asset, asset_id)
+    except errors.NotFoundError:
+        raise errors.NotFoundError(
+            f"CodeOcean has no data asset {asset_id!r}, or the token cannot see it; check the id."
+        ) from None
+
+
+def sort_by_created(assets: Iterable[DataAsset]) -> tuple[DataAsset, ...]:
+    """Oldest first; ties broken by name so the order is stable."""
+    return tuple(sorted(assets, key=lambda a: (a.created, a.name)))
+
+
+def get_session_data_assets(session_id: str) -> tuple[DataAsset, ...]:
+    """Every data asset whose name starts with ``session_id``, oldest first.
+
+    The service matches nothing for ``name:`` terms over 20 characters, so this
+    searches on the first 20 and filters exactly here; sessions that share a
+    prefix share the (cached) search.
+    """
+    prefix = session_id[:NAME_TERM_LIMIT]
+    found = search_data_assets({"query": f"name:{prefix}"})
+    return sort_by_created(a for a in found if a.name.startswith(session_id))
+
+
+def get_subject_data_assets(subject_id: str | int) -> tuple[DataAsset, ...]:
+    """Every data asset of a subject, oldest first: custom metadata ``subject id``
+    matching, plus names holding the subject ID (as a whole number).
+
+    Two searches, made at once.
+
+    Examples
+    --------
+    >>> assets = get_subject_data_assets(676909)
+    >>> all('676909' in a.name or (a.custom_metadata or {}).get('subject id') == '676909' for a in assets)
+    True
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    subject = str(subject_id)
+    queries = [{"query": f"subject id:{subject}"}, {"query": f"name:{subject}"}]
+    with ThreadPoolExecutor(2) as pool:
+        by_metadata, by_name = pool.map(search_data_assets, queries)
+    holds_id = re.compile(rf"(?<![0-9]){re.escape(subject)}(?![0-9])")
+    unique = {a.id: a for a in by_metadata}
+    unique.update({a.id: a for a in by_name if holds_id.search(a.name)})
+    return sort_by_created(unique.values())
+
+
+# -- raw data assets ---------------------------------------------------------------
+def raw_data_asset_reason(asset: DataAsset, session_id: str | None = None) -> str | None:
+    """Why ``asset`` counts as raw data, or None when it does not.
+
+    In order: custom metadata ``"data level": "raw data"``; a tag containing
+    ``raw``; its name equal to ``session_id``.
+    """
+    level = str((asset.custom_metadata or {}).get("data level", "")).strip().lower()
+    if level == "raw data":
+        return 'custom metadata "data level" is "raw data"'
+    if level:  # an explicit other level wins over tags and names
+        return None
+    if any("raw" in tag.lower() for tag in asset.tags or ()):
+        return "a tag contains 'raw'"
+    if session_id is not None and asset.name == session_id:
+        return "its name equals the session ID"
+    return None
+
+
+def is_raw_data_asset(asset: DataAsset, session_id: str | None = None) -> bool:
+    """True when the asset holds a session's raw data (see :func:`raw_data_asset_reason`).
+
+    Without ``session_id``, a name that is exactly a session ID counts too.
+    """
+    if session_id is None:
+        from aind_session.session import parse_session_id
+
+        try:
+            session_id = parse_session_id(asset.name)
+        except ValueError:
+            session_id = None
+    return raw_data_asset_reason(asset, session_id) is not None
+
+
+def choose_raw_data_asset(assets: Sequence[DataAsset], session_id: str) -> DataAsset | None:
+    """The raw data asset among a session's assets, by the strongest reason, latest first."""
+    ranks = (
+        'custom metadata "data level" is "raw data"',
+        "a tag contains 'raw'",
+        "its name equals the session ID",
+    )
+    for reason in ranks:
+        matches = [a for a in assets if raw_data_asset_reason(a, session_id) == reason]
+        if matches:
+            chosen = max(matches, key=lambda a: (a.created, a.name))
+            if len(matches) > 1:
+                logger.info(
+                    "%d raw data assets for %s (%s): using the latest, %s (%s)",
+                    len(matches),
+                    session_id,
+                    reason,
+                    chosen.id,
+                    chosen.name,
+                )
+            return chosen
+    return None
+
+
+def source_url(asset: DataAsset) -> str | None:
+    """``s3://bucket/prefix`` (or ``gs://``, ``file://``) from the asset's ``source_bucket``."""
+    bucket = asset.source_bucket
+    if bucket is None or not bucket.bucket:
+        return None
+    from aind_session.s3 import PROTOCOLS
+
+    protocol = PROTOCOLS.get(str(bucket.origin.value if hasattr(bucket.origin, "value") else bucket.origin), "s3")
+    prefix = (bucket.prefix or "").strip("/")
+    return f"{protocol}://{bucket.bucket}/{prefix}".rstrip("/")
+
+
+# -- computations --------------------------------------------------------------------
+def list_computations(capsule_or_pipeline_id: str) -> tuple[Computation, ...]:
+    """Every computation of a capsule or pipeline (cached), oldest first."""
+    return _list_computations(str(capsule_or_pipeline_id))
+
+
+@cache.cached
+def _list_computations(capsule_id: str) -> tuple[Computation, ...]:
+    client = get_client()
+    what = f"listing computations of capsule or pipeline {capsule_id}"
+    try:
+        runs = _call(what, client.capsules.list_computations, capsule_id)
+    except errors.NotFoundError:
+        try:
+            runs = _call(what, client.pipelines.list_computations, capsule_id)
+        except errors.NotFoundError:
+            raise errors.NotFoundError(
+                f"CodeOcean has no capsule or pipeline {capsule_id!r} with computations the "
+                "token can see; check the id."
+            ) from None
+    return tuple(sorted(runs, key=lambda c: (c.created, c.id)))
+
+
+def get_computation(computation: Any) -> Computation:
+    """One computation by id (with or without hyphens) or model (re-fetched, not cached).
+
+    Raises
+    ------
+    ValueError
+        When the id is not a UUID.
+    aind_session.errors.NotFoundError
+        When CodeOcean does not know it.
+    """
+    comp_id = normalize_id(computation, "computation")
+    client = get_client()
+    try:
+        return _call(f"getting computation {comp_id}", client.computations.get_computation, comp_id)
+    except errors.NotFoundError:
+        raise errors.NotFoundError(
+            f"CodeOcean has no computation {comp_id!r}, or the token cannot see it; check the id."
+        ) from None
+
+
+IN_PROGRESS_STATES = ("initializing", "running", "finalizing")
+
+
+def _state(computation: Computation) -> str:
+    state = computation.state
+    return str(getattr(state, "value", state))
+
+
+def search_computations(
+    capsule_or_pipeline_id: str,
+    name: str | None = None,
+    attached_data_asset_id: str | None = None,
+    has_results: bool | None = None,
+    in_progress: bool | None = None,
+    state: str | None = None,
+    date: Any = None,
+    start_date: Any = None,
+    end_date: Any = None,
+) -> tuple[Computation, ...]:
+    """Computations of a capsule or pipeline matching every filter given, oldest first.
+
+    Parameters
+    ----------
+    capsule_or_pipeline_id
+        The capsule or pipeline that ran them.
+    name
+        Exact computation name.
+    attached_data_asset_id
+        Keep runs with this data asset attached (id, ``uuid.UUID`` or model).
+    has_results, in_progress
+        ``True`` or ``False`` keeps runs with or without results / still running
+        (initializing, running or finalizing); ``None`` keeps both.
+    state
+        One of ``initializing``, ``running``, ``finalizing``, ``completed``, ``failed``.
+    date, start_date, end_date
+        Creation date (any form of :func:`aind_session.dates.parse_date`), or
+        an inclusive range.
+
+    Returns
+    -------
+    tuple[Computation, ...]
+        ``()`` when nothing matches.
+
+    Examples
+    --------
+    >>> runs = search_computations('1f8f159a-7670-47a9-baf1-078905fc9c2e', in_progress=True)
+    >>> all(r.state in ('initializing', 'running', 'finalizing') for r in runs)
+    True
+    """
+    import datetime
+
+    from aind_session.dates import date_range
+
+    states = (*IN_PROGRESS_STATES, "completed", "failed")
+    if state is not None and state not in states:
+        raise ValueError(f"state must be one of {', '.join(states)}, not {state!r}.")
+    window = date_range(date, start_date, end_date)
+    asset_id = None if attached_data_asset_id is None else normalize_id(attached_data_asset_id)
+    matches = []
+    for run in list_computations(capsule_or_pipeline_id):
+        if name is not None and run.name != name:
+            continue
+        if asset_id is not None and asset_id not in {a.id for a in run.data_assets or ()}:
+            continue
+        if has_results is not None and bool(run.has_results) != has_results:
+            continue
+        if in_progress is not None and (_state(run) in IN_PROGRESS_STATES) != in_progress:
+            continue
+        if state is not None and _state(run) != state:
+            continue
+        created = datetime.datetime.fromtimestamp(run.created, datetime.timezone.utc).replace(tzinfo=None)
+        if created not in window:
+            continue
+        matches.append(run)
+    return tuple(matches)
+
+
+# -- output text and errors ---------------------------------------------------------
+OUTPUT_ERRORS = (
+    "Essential container in task exited",
+    "Out of memory.",
+    "Task failed to start - DockerTimeoutError",
+    "Traceback (most recent call last):",
+    "Command error:",
+    "WARN: Killing running tasks",
+)
+CUDA_ERROR = "The CUDA error was:"
+_SORTING_HINTS = ("spike sorting", "spikesort", "spike-sort", "kilosort", "spykingcircus", "spikeinterface")
+
+
+def is_sorting_output(text: str) -> bool:
+    """True when ``text`` looks like output of the spike-sorting pipeline."""
+    lowered = text.lower()
+    return any(hint in lowered for hint in _SORTING_HINTS)
+
+
+def is_output_error(text: str, *, sorting: bool | None = None) -> bool:
+    """True when a run's output text shows it failed.
+
+    "The CUDA error was:" counts as an error except in spike-sorting output
+    (``sorting=True``, or detected from the text), where some probes may still
+    be usable: a warning is logged instead.
+
+    >>> is_output_error('...\\nOut of memory.\\n')
+    True
+    >>> is_output_error('all probes sorted')
+    False
+    """
+    if any(marker in text for marker in OUTPUT_ERRORS):
+        return True
+    if CUDA_ERROR in text:
+        if sorting if sorting is not None else is_sorting_output(text):
+            logger.warning(
+                "spike-sorting output reports a CUDA error; some probes may still be usable, "
+                "so it is not counted as a failed run"
+            )
+            return False
+        return True
+    return False
+
+
+def _download(url: str, what: str) -> str:
+    import requests
+
+    try:
+        response = _download_session().get(url)
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        raise errors.ServiceError(f"Downloading {what} failed: {type(exc).__name__}.") from None
+    return response.text
+
+
+def _is_computation(item: Any) -> bool:
+    from codeocean.computation import Computation
+
+    return isinstance(item, Computation)
+
+
+def get_output_text(item: Any) -> str:
+    """Text of the ``output`` file of a data asset's folder or a computation's results.
+
+    ``item`` is a ``DataAsset``, a ``Computation``, or the id of either.
+
+    Returns
+    -------
+    str
+        ``''`` when there is no ``output`` file.
+    """
+    from codeocean.data_asset import DataAsset
+
+    if not isinstance(item, DataAsset) and not _is_computation(item):
+        item_id = normalize_id(item, "data asset or computation")
+        try:
+            item = get_data_asset(item_id)
+        except errors.NotFoundError:
+            item = get_computation(item_id)
+    if isinstance(item, DataAsset):
+        return _asset_output(item)
+    return _computation_output(item.id)
+
+
+def data_asset_dir(asset: DataAsset) -> str | None:
+    """URL of a data asset's folder (cached), or None when no candidate holds files."""
+    from aind_session import s3
+
+    return _data_asset_dir(source_url(asset), asset.id, asset.name)
+
+
+@cache.cached
+def _data_asset_dir(source: str | None, asset_id: str, name: str) -> str | None:
+    from aind_session import s3
+
+    return s3.locate(s3.data_asset_dir_candidates(source, asset_id, name)).url
+
+
+def _asset_output(asset: DataAsset) -> str:
+    from aind_session import s3
+
+    folder = data_asset_dir(asset)
+    if folder is None or not folder.startswith("s3://"):
+        return ""
+    if "output" not in s3.list_folder(folder).file_names:
+        return ""
+    return s3.read_bytes(f"{folder}/output").decode("utf-8", errors="replace")
+
+
+@cache.cached
+def _computation_output(comp_id: str) -> str:
+    client = get_client()
+    what = f"the output of computation {comp_id}"
+    try:
+        urls = _call(f"getting {what}", client.computations.get_result_file_urls, comp_id, "output")
+    except errors.NotFoundError:
+        return ""
+    return _download(urls.download_url, what)
+
+
+@cache.cached
+def list_result_files(comp_id: str) -> tuple[str, ...]:
+    """Top-level names in a computation's results folder (cached)."""
+    client = get_client()
+    try:
+        folder = _call(
+            f"listing the results of computation {comp_id}",
+            client.computations.list_computation_results,
+            comp_id,
+        )
+    except errors.NotFoundError:
+        return ()
+    return tuple(item.name for item in folder.items)
+
+
+_LOG_ONLY = {"output", "nextflow"}
+
+
+def is_computation_error(computation: Any) -> bool:
+    """True when a computation failed: by its state, its results or its output.
+
+    Failed state or end status; no result files, or only ``output`` and
+    ``nextflow``; an error in the output (see :func:`is_output_error`); or
+    spike-sorting results without an NWB file. A run still in progress is not
+    an error.
+    """
+    run = computation if _is_computation(computation) else get_computation(computation)
+    if _state(run) in IN_PROGRESS_STATES:
+        return False
+    end = getattr(run.end_status, "value", run.end_status)
+    if _state(run) == "failed" or end == "failed":
+        return True
+    names = set(list_result_files(run.id))
+    if not names or names <= _LOG_ONLY:
+        return True
+    output = _computation_output(run.id) if "output" in names else ""
+    sorting = is_sorting_output(output) or bool(names & {"spikesorted", "curated", "sorting_precurated"})
+    if is_output_error(output, sorting=sorting):
+        return True
+    return sorting and not any(n == "nwb" or n.endswith(".nwb") for n in names)
+
+
+def is_data_asset_error(asset: Any) -> bool:
+    """True when a data asset holds a failed run's results.
+
+    No files, or only ``output`` and ``nextflow``; an error in its ``output``
+    file; or spike-sorting results without an NWB file.
+    """
+    from aind_session import s3
+
+    model = asset if hasattr(asset, "source_bucket") else get_data_asset(asset)
+    folder = data_asset_dir(model)
+    if folder is None:
+        return True
+    if not folder.startswith("s3://"):
+        return False  # cannot look inside gs:// or file:// folders from here
+    listing = s3.list_folder(folder)
+    names = set(listing.folders) | set(listing.file_names)
+    if not names or names <= _LOG_ONLY:
+        return True
+    output = _asset_output(model) if "output" in names else ""
+    sorting = "_sorted" in model.name or bool(names & {"spikesorted", "curated", "sorting_precurated"})
+    if is_output_error(output, sorting=sorting):
+        return True
+    return sorting and not any(n == "nwb" or n.endswith(".nwb") for n in names)
+
+
+def wait_until_ready(
+    asset: Any, check_files: bool = True, timeout: float = 60, interval: float = 5
+) -> DataAsset:
+    """Poll until a data asset is ready (and, with ``check_files``, its files are visible).
+
+    Raises
+    ------
+    TimeoutError
+        When it is not ready within ``timeout`` seconds; says its last state.
+    aind_session.errors.ServiceError
+        When the asset's state is ``failed``.
+    """
+    import time
+
+    asset_id = normalize_id(asset)
+    client = get_client()
+    deadline = time.monotonic() + timeout
+    while True:
+        model = _call(f"getting data asset {asset_id}", client.data_assets.get_data_asset, asset_id)
+        state = str(getattr(model.state, "value", model.state))
+        if state == "failed":
+            raise errors.ServiceError(
+                f"Data asset {asset_id} failed to build: {model.failure_reason or 'no reason given'}."
+            )
+        if state == "ready":
+            if not check_files:
+                return model
+            files = _call(
+                f"listing the files of data asset {asset_id}",
+                client.data_assets.list_data_asset_files,
+                asset_id,
+            )
+            if files.items:
+                return model
+            state = "ready, but no files visible yet"
+        if time.monotonic() + interval > deadline:
+            raise TimeoutError(
+                f"Data asset {asset_id} was not ready within {timeout} s (last state: {state})."
+            )
+        time.sleep(interval)

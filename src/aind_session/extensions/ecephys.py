@@ -1,0 +1,452 @@
+"""``session.ecephys``: raw ecephys folders and spike-sorting results of a session.
+
+>>> from aind_session import Session
+>>> session = Session('ecephys_676909_2023-12-13_13-43-40')
+>>> session.ecephys.sorted_data_asset.name
+'ecephys_676909_2023-12-13_13-43-40_sorted_2024-03-01_16-02-45'
+>>> session.ecephys.sorted_data_asset.sorter_name
+'kilosort4'
+>>> session.ecephys.sorted_data_asset.sorted_probes
+('ProbeA', 'ProbeB', 'ProbeF')
+
+Sorted data assets are named ``<session-id>_sorted_<date>_<time>``. Their
+layout changed over time, and every form is read:
+
+- probes: folder names under ``curated/`` (older: ``sorting_precurated/``);
+- sorter: ``processing.json`` (``processing_pipeline.data_processes[]`` or
+  top-level ``data_processes[]``; ``parameters.sorter_name`` or
+  ``code.parameters.sorter_name`` of the "Spike sorting" process), then
+  ``spikesorted/<recording>/si_folder.json`` or
+  ``postprocessed/<recording>/sorting.json``
+  (``annotations.__sorting_info__.params.sorter_name``), then ``params.json``
+  (``spikesorting.sorter_name``);
+- sorting analyzer: results saved as ``.zarr`` folders in ``postprocessed/``.
+
+Work on several sorted assets runs concurrently (bounded by
+``Settings.max_concurrency``), never asset by asset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from codeocean.data_asset import DataAsset
+
+from aind_session import cache, errors
+from aind_session.extension import ExtensionBaseClass
+
+if TYPE_CHECKING:
+    from codeocean.computation import Computation
+    from upath import UPath
+
+    from aind_session.session import Session
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+PROBE_FOLDERS = ("curated", "sorting_precurated")
+_PROBE = re.compile(r"\.(?P<probe>[^.#/]+?)(?:-AP|-LFP)?(?:_recording\d+)?$")
+_SORTED_NAME = re.compile(r"_sorted(?:[-_]|$)")
+
+
+def probe_name(folder: str) -> str:
+    """The probe in a recording folder's name.
+
+    >>> probe_name('experiment1_Record Node 104#Neuropix-PXI-100.ProbeF-AP_recording1')
+    'ProbeF'
+    """
+    match = _PROBE.search(folder)
+    return match["probe"] if match else folder
+
+
+def _is_spike_sorting(process: Any) -> bool:
+    return isinstance(process, dict) and str(process.get("name", "")).lower().startswith("spike sorting")
+
+
+def sorter_from_processing(processing: Any) -> str | None:
+    """``sorter_name`` of the "Spike sorting" process in a ``processing.json`` (either layout)."""
+    if not isinstance(processing, dict):
+        return None
+    pipeline = processing.get("processing_pipeline")
+    processes = list(processing.get("data_processes") or [])
+    if isinstance(pipeline, dict):
+        processes += list(pipeline.get("data_processes") or [])
+    for process in filter(_is_spike_sorting, processes):
+        for parameters in (process.get("parameters"), (process.get("code") or {}).get("parameters")):
+            if isinstance(parameters, dict) and parameters.get("sorter_name"):
+                return str(parameters["sorter_name"])
+    return None
+
+
+def sorter_from_sorting_info(content: Any) -> str | None:
+    """``annotations.__sorting_info__.params.sorter_name`` of a SpikeInterface JSON file."""
+    try:
+        name = content["annotations"]["__sorting_info__"]["params"]["sorter_name"]
+    except (KeyError, TypeError):
+        return None
+    return str(name) if name else None
+
+
+def _read_json_or_none(path: str) -> Any:
+    from aind_session import s3
+
+    try:
+        return s3.read_json(path)
+    except FileNotFoundError:
+        return None
+    except errors.CorruptFileError as exc:
+        logger.warning("%s", exc)
+        return None
+
+
+@cache.cached
+def _sorter_name(folder: str) -> str | None:
+    from aind_session import s3
+
+    listing = s3.list_folder(folder)
+    if "processing.json" in listing.file_names:
+        name = sorter_from_processing(_read_json_or_none(f"{folder}/processing.json"))
+        if name:
+            return name
+    for sub, file in (("spikesorted", "si_folder.json"), ("postprocessed", "sorting.json")):
+        if sub not in listing.folders:
+            continue
+        for recording in s3.list_folder(f"{folder}/{sub}").folders:
+            if recording.endswith(".zarr"):
+                continue
+            name = sorter_from_sorting_info(_read_json_or_none(f"{folder}/{sub}/{recording}/{file}"))
+            if name:
+                return name
+    if "params.json" in listing.file_names:
+        params = _read_json_or_none(f"{folder}/params.json")
+        if isinstance(params, dict):
+            name = (params.get("spikesorting") or {}).get("sorter_name")
+            if name:
+                return str(name)
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class SortedDataAsset(DataAsset):
+    """The SDK's ``DataAsset`` of a spike-sorting result, with what is inside it.
+
+    Every extra property reads S3 on first use and is cached.
+    """
+
+    @classmethod
+    def from_asset(cls, asset: DataAsset) -> SortedDataAsset:
+        if isinstance(asset, cls):
+            return asset
+        return cls(**{f.name: getattr(asset, f.name) for f in dataclasses.fields(DataAsset)})
+
+    def _folder(self) -> str:
+        from aind_session import codeocean
+
+        folder = codeocean.data_asset_dir(self)
+        if folder is None:
+            raise errors.NoSortedDataError(
+                f"The files of sorted data asset {self.id} ({self.name}) were not found: "
+                "neither its source_bucket nor the known data buckets hold them."
+            )
+        return folder
+
+    @property
+    def path(self) -> UPath:
+        """The asset's folder."""
+        from aind_session import s3
+
+        return s3.upath(self._folder())
+
+    @property
+    def output(self) -> str:
+        """Text of the ``output`` file; ``''`` when there is none."""
+        from aind_session import codeocean
+
+        return codeocean.get_output_text(self)
+
+    @property
+    def sorted_probes(self) -> tuple[str, ...]:
+        """Probes with sorting results, from folder names under ``curated/`` (or ``sorting_precurated/``)."""
+        from aind_session import s3
+
+        folder = self._folder()
+        listing = s3.list_folder(folder)
+        for sub in PROBE_FOLDERS:
+            if sub in listing.folders:
+                names = s3.list_folder(f"{folder}/{sub}").folders
+                return tuple(sorted({probe_name(n) for n in names}))
+        return ()
+
+    @property
+    def sorter_name(self) -> str:
+        """Name of the spike sorter used (e.g. ``'kilosort4'``).
+
+        Raises
+        ------
+        ValueError
+            When no file names it: the sorting probably failed.
+        """
+        name = _sorter_name(self._folder())
+        if name is None:
+            raise ValueError(
+                f"No sorter name was found in sorted data asset {self.id} ({self.name}): looked "
+                "in processing.json, spikesorted/*/si_folder.json, postprocessed/*/sorting.json "
+                "and params.json. The sorting probably failed; check its output."
+            )
+        return name
+
+    @property
+    def is_sorting_error(self) -> bool:
+        """True when the sorting failed (see :func:`aind_session.codeocean.is_data_asset_error`)."""
+        from aind_session import codeocean
+
+        return codeocean.is_data_asset_error(self)
+
+    @property
+    def is_sorting_analyzer(self) -> bool:
+        """True when results were saved as a SpikeInterface sorting analyzer (``.zarr``)."""
+        from aind_session import s3
+
+        folder = self._folder()
+        if "postprocessed" not in s3.list_folder(folder).folders:
+            return False
+        return any(n.endswith(".zarr") for n in s3.list_folder(f"{folder}/postprocessed").folders)
+
+
+def _parallel(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``[fn(i) for i in items]``, run at once on a bounded pool."""
+    from aind_session.config import get_settings
+
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(min(len(items), get_settings().max_concurrency)) as pool:
+        return list(pool.map(fn, items))
+
+
+def _prefetch_folders(assets: Iterable[DataAsset]) -> None:
+    """Find the folders of many assets with one round of concurrent probes."""
+    from aind_session import codeocean
+
+    _parallel(codeocean.data_asset_dir, list(assets))
+
+
+class SorterNamespace:
+    """The sorted data assets made with one sorter: ``session.ecephys.sorter.kilosort4``."""
+
+    def __init__(self, ecephys: Ecephys, name: str) -> None:
+        self._ecephys, self.name = ecephys, name
+
+    def __repr__(self) -> str:
+        return f"<sorter {self.name!r} of {self._ecephys._base!r}>"
+
+    @property
+    def sorted_data_assets(self) -> tuple[SortedDataAsset, ...]:
+        """Sorted assets made with this sorter, oldest first; ``()`` when none."""
+        assets = self._ecephys.sorted_data_assets
+        names = _parallel(lambda a: _sorter_name_or_none(a), list(assets))
+        return tuple(a for a, n in zip(assets, names, strict=True) if n == self.name)
+
+
+def _sorter_name_or_none(asset: SortedDataAsset) -> str | None:
+    try:
+        return asset.sorter_name
+    except (ValueError, errors.NoSortedDataError):
+        return None
+
+
+class Sorters:
+    """``session.ecephys.sorter``: one attribute per sorter name, plus ``names``."""
+
+    kilosort2_5: SorterNamespace
+    kilosort4: SorterNamespace
+    spykingcircus2: SorterNamespace
+
+    def __init__(self, ecephys: Ecephys) -> None:
+        self._ecephys = ecephys
+
+    def __getattr__(self, name: str) -> SorterNamespace:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return SorterNamespace(self._ecephys, name)
+
+    def __getitem__(self, name: str) -> SorterNamespace:
+        return SorterNamespace(self._ecephys, name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Sorter names used in the session's sorted assets, sorted."""
+        assets = list(self._ecephys.sorted_data_assets)
+        return tuple(sorted({n for n in _parallel(_sorter_name_or_none, assets) if n}))
+
+
+class Ecephys(ExtensionBaseClass["Session"]):
+    """Raw ecephys folders and spike-sorting results of a session."""
+
+    @staticmethod
+    def is_sorted_data_asset(asset: DataAsset | str) -> bool:
+        """True when an asset (or a name) is a spike-sorting result: ``<session-id>_sorted...``.
+
+        >>> Ecephys.is_sorted_data_asset('ecephys_676909_2023-12-13_13-43-40_sorted_2024-03-01_16-02-45')
+        True
+        >>> Ecephys.is_sorted_data_asset('ecephys_676909_2023-12-13_13-43-40')
+        False
+        """
+        from aind_session.session import parse_session_id
+
+        name = asset if isinstance(asset, str) else asset.name
+        try:
+            session_id = parse_session_id(name)
+        except ValueError:
+            return False
+        rest = name[name.index(session_id) + len(session_id) :]
+        return bool(_SORTED_NAME.match(rest))
+
+    @property
+    def sorted_data_assets(self) -> tuple[SortedDataAsset, ...]:
+        """Every sorted data asset of the session, oldest first; ``()`` when none.
+
+        One search (shared with ``session.data_assets``); no request per asset.
+        """
+        assets = [a for a in self._base.data_assets if self.is_sorted_data_asset(a)]
+        return tuple(SortedDataAsset.from_asset(a) for a in assets)
+
+    @property
+    def sorted_data_asset(self) -> SortedDataAsset:
+        """The latest sorted data asset without a sorting error.
+
+        Raises
+        ------
+        aind_session.errors.NoSortedDataError
+            (an ``AttributeError``) saying how many sorted assets exist and why
+            none is usable.
+        """
+        assets = self.sorted_data_assets
+        if not assets:
+            raise errors.NoSortedDataError(
+                f"{self._base.id} has no sorted data asset (none of its "
+                f"{len(self._base.data_assets)} data assets is named {self._base.id}_sorted...). "
+                "Sort it with session.ecephys.run_sorting()."
+            )
+        _prefetch_folders(assets)
+        failed = _parallel(lambda a: a.is_sorting_error, list(assets))
+        good = [a for a, bad in zip(assets, failed, strict=True) if not bad]
+        if not good:
+            raise errors.NoSortedDataError(
+                f"All {len(assets)} sorted data asset(s) of {self._base.id} hold a sorting error "
+                f"(latest: {assets[-1].name}, id {assets[-1].id}); see its .output."
+            )
+        if good[-1] is not assets[-1]:
+            logger.info(
+                "latest sorted asset %s of %s holds a sorting error: using %s",
+                assets[-1].name,
+                self._base.id,
+                good[-1].name,
+            )
+        return good[-1]
+
+    @property
+    def is_sorted(self) -> bool:
+        """True when the latest sorted data asset has no sorting error."""
+        assets = self.sorted_data_assets
+        return bool(assets) and not assets[-1].is_sorting_error
+
+    @property
+    def sorted_data_dir(self) -> UPath:
+        """Folder of :attr:`sorted_data_asset`."""
+        return self.sorted_data_asset.path
+
+    @property
+    def sorter(self) -> Sorters:
+        """Sorted assets by sorter: ``sorter.kilosort4.sorted_data_assets``, ``sorter.names``."""
+        return Sorters(self)
+
+    # -- raw data --------------------------------------------------------------------
+    def _raw_subdir(self, name: str) -> UPath:
+        from aind_session import s3
+        from aind_session.session import _raw_data_dir
+
+        raw = _raw_data_dir(self._base.id)
+        listing = s3.list_folder(raw)
+        places = [f"{raw}/ecephys/{name}", f"{raw}/{name}"]
+        if "ecephys" in listing.folders and name in s3.list_folder(f"{raw}/ecephys").folders:
+            return s3.upath(places[0])
+        if name in listing.folders:
+            return s3.upath(places[1])
+        raise errors.NotAvailableError(
+            f"{self._base.id} has no {name} folder: checked {places[0]} and {places[1]}."
+        )
+
+    @property
+    def clipped_dir(self) -> UPath:
+        """``ecephys_clipped`` in the raw data folder (under ``ecephys/`` from 2024, else at the top)."""
+        return self._raw_subdir("ecephys_clipped")
+
+    @property
+    def compressed_dir(self) -> UPath:
+        """``ecephys_compressed`` in the raw data folder (under ``ecephys/`` from 2024, else at the top)."""
+        return self._raw_subdir("ecephys_compressed")
+
+    # -- pipeline runs ------------------------------------------------------------------
+    @property
+    def current_sorting_pipeline_computations(self) -> tuple[Computation, ...]:
+        """In-progress runs of the sorting pipeline with this session's raw data asset attached."""
+        from aind_session import codeocean
+        from aind_session.config import get_settings
+
+        return codeocean.search_computations(
+            get_settings().sorting_pipeline_id,
+            attached_data_asset_id=self._base.raw_data_asset.id,
+            in_progress=True,
+        )
+
+    def run_sorting(
+        self,
+        pipeline_type: str = "ecephys_ks25",
+        trigger_capsule_id: str | None = None,
+        override_parameters: list[str] | None = None,
+        skip_already_sorting: bool = True,
+    ) -> Computation | None:
+        """Start the sorting pipeline on the raw data asset, through the trigger capsule.
+
+        Returns
+        -------
+        Computation or None
+            The trigger capsule's run; None (with a warning) when the raw data
+            asset is already being sorted and ``skip_already_sorting`` is true.
+        """
+        from codeocean.computation import DataAssetsRunParam, RunParams
+
+        from aind_session import codeocean
+        from aind_session.config import get_settings
+
+        asset = self._base.raw_data_asset
+        if skip_already_sorting:
+            cache.forget(codeocean._list_computations, get_settings().sorting_pipeline_id)
+            running = self.current_sorting_pipeline_computations
+            if running:
+                logger.warning(
+                    "%s is already being sorted (computation %s, %s): not starting another",
+                    self._base.id,
+                    running[-1].id,
+                    running[-1].state,
+                )
+                return None
+        capsule = trigger_capsule_id or get_settings().sorting_trigger_capsule_id
+        parameters = override_parameters or [pipeline_type, asset.id]
+        params = RunParams(
+            capsule_id=capsule,
+            data_assets=[DataAssetsRunParam(id=asset.id, mount=asset.mount)],
+            parameters=parameters,
+        )
+        client = codeocean.get_client(for_runs=True)
+        run = codeocean._call(f"running capsule {capsule}", client.computations.run_capsule, params)
+        cache.forget(codeocean._list_computations, capsule)
+        logger.info("started sorting of %s: computation %s", self._base.id, run.id)
+        return run

@@ -1,0 +1,123 @@
+"""``session.metadata``: the metadata JSON files at the top of the raw data folder.
+
+>>> from aind_session import Session
+>>> session = Session('ecephys_676909_2023-12-13_13-43-40')
+>>> session.metadata.subject['genotype']
+'Pvalb-IRES-Cre/wt;Ai32(RCL-ChR2(H134R)_EYFP)/wt'
+>>> getattr(session.metadata, 'metadata.nd')['name']
+'ecephys_676909_2023-12-13_13-43-40'
+
+Any file stem works as an attribute (``.subject`` reads ``subject.json``);
+the folder is listed once (the same listing that found the raw data folder)
+and each file is read once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aind_session import errors
+from aind_session.extension import ExtensionBaseClass
+
+if TYPE_CHECKING:
+    from upath import UPath
+
+    from aind_session.session import Session
+
+
+class Metadata(ExtensionBaseClass["Session"]):
+    """The JSON files in a session's raw data folder, each as a dict by its stem."""
+
+    def _folder(self) -> str:
+        from aind_session.session import _raw_data_dir
+
+        return _raw_data_dir(self._base.id)
+
+    @property
+    def json_files(self) -> tuple[UPath, ...]:
+        """The ``.json`` files at the top of the raw data folder, sorted by name.
+
+        Raises
+        ------
+        aind_session.errors.NoRawDataDirError
+            When the session has no raw data folder.
+
+        >>> [p.name for p in Session('ecephys_676909_2023-12-13_13-43-40').metadata.json_files][:2]
+        ['data_description.json', 'metadata.nd.json']
+        """
+        from aind_session import s3
+
+        folder = self._folder()
+        return tuple(s3.upath(f"{folder}/{name}") for name in self._names(folder))
+
+    @staticmethod
+    def _names(folder: str) -> tuple[str, ...]:
+        from aind_session import s3
+
+        if not folder.startswith("s3://"):
+            return tuple(sorted(p.name for p in s3.upath(folder).glob("*.json")))
+        return tuple(n for n in s3.list_folder(folder).file_names if n.endswith(".json"))
+
+    def read(self, stem: str) -> dict[str, Any]:
+        """The content of ``<stem>.json`` as a dict (``'metadata.nd'`` for ``metadata.nd.json``).
+
+        Raises
+        ------
+        aind_session.errors.MetadataFileNotFoundError
+            (an ``AttributeError``) listing the files that exist.
+        aind_session.errors.CorruptFileError
+            (a ``ValueError``) when the file is not valid JSON.
+        """
+        from aind_session import s3
+
+        folder = self._folder()
+        names = self._names(folder)
+        name = f"{stem}.json"
+        if name not in names:
+            listed = ", ".join(names) or "none"
+            raise errors.MetadataFileNotFoundError(
+                f"{self._base.id} has no metadata file {name!r} in {folder}; the JSON files "
+                f"there are: {listed}."
+            )
+        content = s3.read_json(f"{folder}/{name}")
+        if not isinstance(content, dict):
+            raise errors.CorruptFileError(
+                f"{folder}/{name} holds a JSON {type(content).__name__}, not an object."
+            )
+        return content
+
+    def __getattr__(self, stem: str) -> dict[str, Any]:
+        if stem.startswith("_"):
+            raise AttributeError(stem)
+        return self.read(stem)
+
+    # the common files, typed for IDEs
+    @property
+    def subject(self) -> dict[str, Any]:
+        """``subject.json``."""
+        return self.read("subject")
+
+    @property
+    def session(self) -> dict[str, Any]:
+        """``session.json``."""
+        return self.read("session")
+
+    @property
+    def data_description(self) -> dict[str, Any]:
+        """``data_description.json``."""
+        return self.read("data_description")
+
+    @property
+    def procedures(self) -> dict[str, Any]:
+        """``procedures.json``."""
+        return self.read("procedures")
+
+    @property
+    def processing(self) -> dict[str, Any]:
+        """``processing.json``."""
+        return self.read("processing")
+
+    @property
+    def rig(self) -> dict[str, Any]:
+        """``rig.json``."""
+        return self.read("rig")

@@ -1,0 +1,185 @@
+"""Summaries of sessions and subjects: as dicts (for ``--json``), text and HTML.
+
+`describe` gathers what ``aind-session info`` prints. Each section that cannot
+be resolved is left empty and its reason is put in ``problems`` (one line),
+so the rest still shows. Independent sections are fetched at once.
+
+The HTML cards for `Session` and `Subject` use parsed fields only: rendering
+one in a notebook never makes a request.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from aind_session import errors
+
+if TYPE_CHECKING:
+    from aind_session.session import Session
+    from aind_session.subject import Subject
+
+logger = logging.getLogger(__name__)
+
+SECTIONS = (
+    "raw_data_asset",
+    "raw_data_dir",
+    "modalities",
+    "metadata_files",
+    "sorted_data_assets",
+    "running_pipeline_computations",
+)
+
+
+class Summary(dict):  # type: ignore[type-arg]
+    """A plain dict that also renders as an HTML table in Jupyter."""
+
+    def _repr_html_(self) -> str:
+        return _html_table(self)
+
+
+def _iso(timestamp: int | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def describe(session: Session) -> Summary:
+    """Everything ``aind-session info`` shows about a session, as a dict.
+
+    Keys are stable: ``id``, ``platform``, ``subject_id``, ``date``, ``time``,
+    then one per section (``raw_data_asset``, ``raw_data_dir``, ``modalities``,
+    ``metadata_files``, ``sorted_data_assets``, ``running_pipeline_computations``),
+    and ``problems``: section -> why it could not be resolved.
+
+    >>> from aind_session import Session
+    >>> summary = describe(Session('ecephys_676909_2023-12-13_13-43-40'))
+    >>> summary['raw_data_dir'], summary['modalities']
+    ('s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40', ['behavior', 'ecephys'])
+    """
+    summary = Summary(
+        id=session.id,
+        platform=session.platform,
+        subject_id=session.subject_id,
+        date=session.date.isoformat(),
+        time=session.time.isoformat(),
+    )
+    problems: dict[str, str] = {}
+
+    def guarded(name: str, fn: Callable[[], Any], empty: Any) -> Any:
+        try:
+            return fn()
+        except errors.AindSessionError as exc:
+            problems[name] = _one_line(exc)
+        except (ValueError, LookupError, PermissionError, ConnectionError) as exc:
+            problems[name] = _one_line(exc)
+        return empty
+
+    def raw_asset() -> dict[str, Any]:
+        asset = session.raw_data_asset
+        return {"id": asset.id, "name": asset.name, "created": _iso(asset.created)}
+
+    def raw_dir() -> str:
+        return session.raw_data_dir.as_posix()
+
+    def sorted_assets() -> list[dict[str, Any]]:
+        from aind_session.extensions.ecephys import _parallel, _prefetch_folders
+
+        assets = session.ecephys.sorted_data_assets
+        _prefetch_folders(assets)
+        return _parallel(_describe_sorted, list(assets))
+
+    def running() -> list[dict[str, Any]]:
+        if not session.ecephys.sorted_data_assets and session.platform != "ecephys":
+            return []
+        return [
+            {"id": c.id, "name": c.name, "state": str(getattr(c.state, "value", c.state)), "created": _iso(c.created)}
+            for c in session.ecephys.current_sorting_pipeline_computations
+        ]
+
+    # first question (the asset search) is shared by all sections: ask it once
+    guarded("data_assets", lambda: session.data_assets, ())
+    with ThreadPoolExecutor(3) as pool:
+        futures = {
+            "raw_data_asset": pool.submit(guarded, "raw_data_asset", raw_asset, None),
+            "raw_data_dir": pool.submit(guarded, "raw_data_dir", raw_dir, None),
+            "sorted_data_assets": pool.submit(guarded, "sorted_data_assets", sorted_assets, []),
+        }
+        summary["raw_data_asset"] = futures["raw_data_asset"].result()
+        summary["raw_data_dir"] = futures["raw_data_dir"].result()
+        summary["modalities"] = list(guarded("modalities", lambda: session.modalities, ()))
+        summary["metadata_files"] = (
+            guarded("metadata_files", lambda: [p.name for p in session.metadata.json_files], [])
+            if summary["raw_data_dir"]
+            else []
+        )
+        summary["sorted_data_assets"] = futures["sorted_data_assets"].result()
+    summary["running_pipeline_computations"] = (
+        guarded("running_pipeline_computations", running, []) if summary["raw_data_asset"] else []
+    )
+    summary["problems"] = {k: problems[k] for k in sorted(problems)}
+    return summary
+
+
+def _describe_sorted(asset: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": asset.id, "name": asset.name, "created": _iso(asset.created)}
+    with ThreadPoolExecutor(3) as pool:
+        error = pool.submit(lambda: asset.is_sorting_error)
+        sorter = pool.submit(lambda: asset.sorter_name)
+        probes = pool.submit(lambda: asset.sorted_probes)
+        for key, future in (("sorter", sorter), ("probes", probes), ("error", error)):
+            try:
+                value = future.result()
+                entry[key] = list(value) if isinstance(value, tuple) else value
+            except (errors.AindSessionError, ValueError) as exc:
+                entry[key] = None
+                entry.setdefault("problems", {})[key] = _one_line(exc)
+    return entry
+
+
+# -- HTML ------------------------------------------------------------------------------
+_CARD_STYLE = (
+    "border:1px solid #8884;border-radius:6px;padding:6px 10px;display:inline-block;"
+    "font-family:sans-serif;font-size:13px"
+)
+
+
+def _html_table(data: Mapping[str, Any]) -> str:
+    rows = []
+    for key, value in data.items():
+        if isinstance(value, (list, tuple)):
+            shown = "<br>".join(html.escape(_short(v)) for v in value) or "&mdash;"
+        elif isinstance(value, Mapping):
+            shown = "<br>".join(f"{html.escape(str(k))}: {html.escape(_short(v))}" for k, v in value.items()) or "&mdash;"
+        else:
+            shown = "&mdash;" if value is None else html.escape(str(value))
+        rows.append(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(key)}</th><td style='text-align:left'>{shown}</td></tr>")
+    return f"<table style='{_CARD_STYLE}'>{''.join(rows)}</table>"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={v}" for k, v in value.items() if k != "problems")
+    return str(value)
+
+
+def session_card(session: Session) -> str:
+    """HTML card of a session from its parsed fields (no request)."""
+    return (
+        f"<div style='{_CARD_STYLE}'><b>Session</b> <code>{html.escape(session.id)}</code><br>"
+        f"platform: {html.escape(session.platform)} &middot; subject: {html.escape(session.subject_id)}"
+        f" &middot; {session.date.isoformat()} {session.time.isoformat()}</div>"
+    )
+
+
+def subject_card(subject: Subject) -> str:
+    """HTML card of a subject from its ID (no request)."""
+    return f"<div style='{_CARD_STYLE}'><b>Subject</b> <code>{html.escape(subject.id)}</code></div>"

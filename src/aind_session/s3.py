@@ -1,0 +1,300 @@
+"""The S3 layer: the only module that imports ``s3fs`` and ``upath``.
+
+Folders are listed with one ``ListObjectsV2`` request each (with ``/`` as
+delimiter, so a listing holds one level), several at once on s3fs's event loop
+when they do not depend on each other. A listing is cached, so finding a raw
+data folder, its modalities and its metadata files costs one request.
+
+Credentials come from the usual AWS chain (environment, ``~/.aws``, the
+capsule's assumable role); ``AWS_ENDPOINT_URL`` points elsewhere (the sandbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from aind_session import cache, errors
+
+if TYPE_CHECKING:
+    from upath import UPath
+
+logger = logging.getLogger(__name__)
+
+PROTOCOLS = {"aws": "s3", "gcp": "gs", "local": "file"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """One level of an S3 folder: sub-folder names and file names with sizes."""
+
+    path: str  # bucket/prefix, no trailing slash
+    folders: tuple[str, ...]
+    files: tuple[tuple[str, int], ...]
+
+    @property
+    def file_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.files)
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.folders or self.files)
+
+
+@cache.on_clear
+def _forget_filesystem() -> None:
+    global _fs
+    if _fs is not None:
+        _fs.invalidate_cache()
+    _fs = None
+
+
+_fs: Any = None
+
+
+def storage_options() -> dict[str, Any]:
+    """Keyword arguments for ``s3fs.S3FileSystem`` (and ``UPath``) from the settings."""
+    from aind_session.config import get_settings
+
+    settings = get_settings()
+    options: dict[str, Any] = {
+        "config_kwargs": {
+            "connect_timeout": settings.connect_timeout,
+            "read_timeout": settings.read_timeout,
+            "retries": {"max_attempts": settings.max_retries + 1, "mode": "standard"},
+            "max_pool_connections": settings.max_concurrency,
+        },
+        "listings_expiry_time": settings.cache_ttl,
+    }
+    if settings.s3_endpoint_url:
+        options["endpoint_url"] = settings.s3_endpoint_url
+    return options
+
+
+def get_filesystem() -> Any:
+    """The ``s3fs.S3FileSystem`` used for everything, built once per settings."""
+    global _fs
+    if _fs is None:
+        import fsspec
+
+        _fs = fsspec.filesystem("s3", **storage_options())
+    return _fs
+
+
+def upath(path: str) -> UPath:
+    """A ``UPath`` for ``s3://bucket/prefix`` (or another protocol) sharing our filesystem."""
+    from upath import UPath
+
+    if path.startswith("s3://"):
+        return UPath(path, **storage_options())
+    return UPath(path)
+
+
+def split(path: str) -> tuple[str, str]:
+    """``'s3://bucket/a/b'`` or ``'bucket/a/b'`` -> ``('bucket', 'a/b')``."""
+    bucket, _, prefix = path.removeprefix("s3://").strip("/").partition("/")
+    return bucket, prefix
+
+
+async def _list_one(fs: Any, path: str) -> Listing:
+    bucket, prefix = split(path)
+    folders: list[str] = []
+    files: list[tuple[str, int]] = []
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": f"{prefix}/" if prefix else "", "Delimiter": "/"}
+    while True:
+        page = await fs._call_s3("list_objects_v2", **kwargs)
+        folders += [p["Prefix"].rstrip("/").rsplit("/", 1)[-1] for p in page.get("CommonPrefixes", [])]
+        files += [(c["Key"].rsplit("/", 1)[-1], c.get("Size", 0)) for c in page.get("Contents", [])]
+        if not page.get("IsTruncated"):
+            break
+        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+    return Listing(f"{bucket}/{prefix}".rstrip("/"), tuple(sorted(folders)), tuple(sorted(files)))
+
+
+def list_folders(paths: Sequence[str]) -> dict[str, Listing | Exception]:
+    """List several folders at once; a folder's value is its listing or the error met.
+
+    Listings that hold something are cached; a failure or an empty folder is
+    asked again next time. A missing bucket gives
+    an empty listing; access denied gives a ``PermissionError``; a service
+    failure after retries gives :class:`~aind_session.errors.ServiceError`.
+    """
+    from fsspec.asyn import sync
+
+    from aind_session.config import get_settings
+
+    results: dict[str, Listing | Exception] = {}
+    todo = []
+    for path in dict.fromkeys(p.removeprefix("s3://").strip("/") for p in paths):
+        hit, value = cache._get(("s3.list", path))
+        if hit:
+            results[path] = value
+        else:
+            todo.append(path)
+    if not todo:
+        return results
+    fs = get_filesystem()
+    limit = asyncio.Semaphore(get_settings().max_concurrency) if len(todo) > 1 else None
+
+    async def one(path: str) -> Listing | Exception:
+        try:
+            if limit is None:
+                return await _list_one(fs, path)
+            async with limit:
+                return await _list_one(fs, path)
+        except FileNotFoundError:  # no such bucket
+            return Listing(path, (), ())
+        except PermissionError as exc:
+            logger.debug("access denied listing s3://%s: %s", path, exc)
+            return PermissionError(f"access to s3://{path} was denied")
+        except Exception as exc:
+            return errors.ServiceError(
+                f"S3 did not answer a listing of s3://{path} after "
+                f"{get_settings().max_retries + 1} tries: {type(exc).__name__}: {exc}"
+            )
+
+    async def gather() -> list[Listing | Exception]:
+        return await asyncio.gather(*(one(p) for p in todo))
+
+    logger.debug("listing %d S3 folder(s): %s", len(todo), todo)
+    for path, value in zip(todo, sync(fs.loop, gather), strict=True):
+        results[path] = value
+        if isinstance(value, Listing) and value.exists:  # "nothing there" may change soon
+            cache._put(("s3.list", path), value)
+    return results
+
+
+def list_folder(path: str) -> Listing:
+    """List one folder (cached). An empty listing means nothing is there.
+
+    Raises
+    ------
+    PermissionError
+        When S3 denies access.
+    aind_session.errors.ServiceError
+        When S3 fails after retries.
+    """
+    key = path.removeprefix("s3://").strip("/")
+    value = list_folders([key])[key]
+    if isinstance(value, Exception):
+        raise value
+    return value
+
+
+def first_existing(paths: Iterable[str]) -> tuple[str | None, dict[str, Listing | Exception]]:
+    """Probe ``paths`` at once; the first (in the order given) that holds anything.
+
+    A service failure on a path before the first found is raised, not skipped:
+    a later match could be the wrong answer. Access denied is skipped.
+    """
+    ordered = [p.removeprefix("s3://").strip("/") for p in paths]
+    found = list_folders(ordered)
+    for path in ordered:
+        value = found[path]
+        if isinstance(value, errors.ServiceError):
+            raise value
+        if isinstance(value, Listing) and value.exists:
+            return path, found
+    return None, found
+
+
+@cache.cached
+def read_bytes(path: str) -> bytes:
+    """The bytes of one S3 object (cached), in one ``GetObject`` request.
+
+    Raises
+    ------
+    FileNotFoundError
+        When it does not exist.
+    PermissionError
+        When S3 denies access.
+    aind_session.errors.ServiceError
+        When S3 fails after retries.
+    """
+    from fsspec.asyn import sync
+
+    fs = get_filesystem()
+    bucket, key = split(path)
+
+    async def get() -> bytes:
+        response = await fs._call_s3("get_object", Bucket=bucket, Key=key)
+        async with response["Body"] as body:
+            data: bytes = await body.read()
+        return data
+
+    try:
+        return sync(fs.loop, get)  # type: ignore[no-any-return]
+    except (FileNotFoundError, PermissionError):
+        raise
+    except Exception as exc:
+        from aind_session.config import get_settings
+
+        raise errors.ServiceError(
+            f"S3 did not answer a read of s3://{bucket}/{key} after "
+            f"{get_settings().max_retries + 1} tries: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def read_json(path: str) -> Any:
+    """Parse the JSON object at ``path``; a clear ``ValueError`` when it is corrupt."""
+    data = read_bytes(path)
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise errors.CorruptFileError(
+            f"s3://{path.removeprefix('s3://')} is not valid JSON ({exc}); the file is "
+            "corrupt or truncated: check it, or ask the data's owners to re-upload it."
+        ) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Located:
+    """Where a folder was found (``url``, None if nowhere), and what was checked on the way."""
+
+    url: str | None
+    checked: tuple[str, ...]
+    denied: tuple[str, ...] = ()
+
+
+def locate(groups: Sequence[tuple[str, Sequence[str]]]) -> Located:
+    """Probe groups of candidate folders, group after group; the first that holds anything.
+
+    ``groups`` pairs a description ("source_bucket of asset X") with its
+    candidates; each group's candidates are probed at once, and a group is
+    probed only when the ones before it found nothing.
+    """
+    checked: list[str] = []
+    denied: list[str] = []
+    for description, candidates in groups:
+        if len(candidates) == 1 and "://" in candidates[0] and not candidates[0].startswith("s3://"):
+            return Located(candidates[0], tuple(checked))  # gs:// or file://: cannot check here
+        found, results = first_existing(candidates)
+        if found is not None:
+            return Located(f"s3://{found}", tuple(checked), tuple(denied))
+        checked.append(description)
+        denied += [f"s3://{p}" for p, v in results.items() if isinstance(v, PermissionError)]
+    return Located(None, tuple(checked), tuple(denied))
+
+
+def data_asset_dir_candidates(
+    source: str | None, asset_id: str, name: str
+) -> list[tuple[str, Sequence[str]]]:
+    """Where a data asset's files may be: its ``source_bucket``, then the known
+    data buckets by asset id and by name (for :func:`locate`)."""
+    from aind_session.config import get_settings
+
+    buckets = get_settings().data_buckets
+    groups: list[tuple[str, Sequence[str]]] = []
+    if source is not None:
+        groups.append((f"{source} (source_bucket of data asset {asset_id})", [source]))
+    groups.append(
+        (
+            f"the known data buckets ({', '.join(buckets)}) by asset id {asset_id} and name {name}",
+            [f"{b}/{n}" for n in (asset_id, name) for b in buckets],
+        )
+    )
+    return groups

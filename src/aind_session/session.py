@@ -1,0 +1,352 @@
+"""`Session`: one experiment session, identified by its ID, resolved lazily.
+
+>>> from aind_session import Session
+>>> session = Session('ecephys_676909_2023-12-13_13-43-40')
+>>> session.platform, session.subject_id, session.dt
+('ecephys', '676909', datetime.datetime(2023, 12, 13, 13, 43, 40))
+
+Creating a session parses the ID and nothing else: no I/O, no heavy import.
+Every remote answer is a property that asks its question on first use and is
+cached for the cache's time-to-live (shared by all sessions with the same ID).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+from aind_session import errors
+from aind_session.extension import declare_builtin
+
+if TYPE_CHECKING:
+    from codeocean.data_asset import DataAsset
+    from upath import UPath
+
+    from aind_session.extensions.ecephys import Ecephys
+    from aind_session.extensions.metadata import Metadata
+    from aind_session.subject import Subject
+
+logger = logging.getLogger(__name__)
+
+EXPECTED_FORM = "<platform>_<subject>_<YYYY-MM-DD>_<HH-MM-SS>"
+MODALITY_ALIASES = {"ecephys_clipped": "ecephys", "ecephys_compressed": "ecephys"}
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse(value: str) -> tuple[str, str, str, datetime.datetime]:
+    import npc_session
+
+    record = npc_session.AINDSessionRecord(value)
+    return str(record), str(record.platform), str(record.subject), datetime.datetime.combine(
+        record.date.dt, record.time.dt
+    )
+
+
+def parse_session_id(value: Any) -> str:
+    """The session ID held in ``value`` (an ID, a path or any string containing one).
+
+    Raises
+    ------
+    aind_session.errors.SessionIDError
+        A ``ValueError`` naming the value and the expected form.
+
+    Examples
+    --------
+    >>> parse_session_id('s3://bucket/ecephys_676909_2023-12-13_13-43-40_sorted_2024-03-01_16-02-45')
+    'ecephys_676909_2023-12-13_13-43-40'
+    """
+    return _parse_value(value)[0]
+
+
+def _parse_value(value: Any) -> tuple[str, str, str, datetime.datetime]:
+    if isinstance(value, Session):
+        return value.id, value.platform, value.subject_id, value.dt
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise errors.SessionIDError(
+            f"A session ID must be given as a string or path, not {type(value).__name__} "
+            f"({value!r}); expected a form like {EXPECTED_FORM}, e.g. "
+            "'ecephys_676909_2023-12-13_13-43-40'."
+        )
+    try:
+        return _parse(value)
+    except ValueError:
+        shown = value if len(value) <= 200 else value[:200] + "..."
+        raise errors.SessionIDError(
+            f"{shown!r} holds no session ID of the form {EXPECTED_FORM} (a valid date and "
+            "time, a 6- or 7-digit subject), e.g. 'ecephys_676909_2023-12-13_13-43-40'."
+        ) from None
+
+
+class Session:
+    """One AIND experiment session.
+
+    Parameters
+    ----------
+    value
+        A session ID, a path, or any string containing one (such as a sorted
+        data asset's name).
+
+    Raises
+    ------
+    aind_session.errors.SessionIDError
+        (a ``ValueError``) when ``value`` holds no session ID.
+
+    Examples
+    --------
+    >>> s = Session('/data/ecephys_676909_2023-12-13_13-43-40_sorted_2024-03-01_16-02-45')
+    >>> s
+    Session('ecephys_676909_2023-12-13_13-43-40')
+    >>> s.date, s.time
+    (datetime.date(2023, 12, 13), datetime.time(13, 43, 40))
+    >>> s == Session('ecephys_676909_2023-12-13_13-43-40')
+    True
+    """
+
+    id: str
+    platform: str
+    subject_id: str
+    dt: datetime.datetime
+
+    if TYPE_CHECKING:  # built-in namespaces, for IDEs; attached below
+        metadata: Metadata
+        ecephys: Ecephys
+
+    def __init__(self, value: str | os.PathLike[str] | Session) -> None:
+        session_id, platform, subject_id, dt = _parse_value(value)
+        d = self.__dict__
+        d["id"], d["platform"], d["subject_id"], d["dt"] = session_id, platform, subject_id, dt
+
+    # -- identity ------------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Session is immutable: cannot set {name!r} on {self!r}.")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Session is immutable: cannot delete {name!r} from {self!r}.")
+
+    def __repr__(self) -> str:
+        return f"Session({self.id!r})"
+
+    def __str__(self) -> str:
+        return self.id
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Session):
+            return self.id == other.id
+        return NotImplemented
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, Session):
+            return self.id < other.id
+        return NotImplemented
+
+    def __le__(self, other: object) -> bool:
+        if isinstance(other, Session):
+            return self.id <= other.id
+        return NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        if isinstance(other, Session):
+            return self.id > other.id
+        return NotImplemented
+
+    def __ge__(self, other: object) -> bool:
+        if isinstance(other, Session):
+            return self.id >= other.id
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Session, (self.id,))
+
+    def _repr_html_(self) -> str:
+        from aind_session.report import session_card
+
+        return session_card(self)
+
+    def describe(self) -> dict[str, Any]:
+        """Everything ``aind-session info`` shows, as a dict (renders as HTML in Jupyter).
+
+        See :func:`aind_session.report.describe` for the keys.
+        """
+        from aind_session.report import describe
+
+        return describe(self)
+
+    @property
+    def date(self) -> datetime.date:
+        """Date the session started."""
+        return self.dt.date()
+
+    @property
+    def time(self) -> datetime.time:
+        """Time of day the session started."""
+        return self.dt.time()
+
+    @property
+    def datetime(self) -> datetime.datetime:
+        """Date and time the session started (same as ``dt``)."""
+        return self.dt
+
+    @property
+    def subject(self) -> Subject:
+        """The `Subject` of this session."""
+        from aind_session.subject import Subject
+
+        return Subject(self.subject_id)
+
+    # -- CodeOcean -------------------------------------------------------------------
+    @property
+    def data_assets(self) -> tuple[DataAsset, ...]:
+        """Every data asset whose name starts with the session ID, oldest first; ``()`` if none.
+
+        >>> [a.name for a in Session('ecephys_676909_2023-12-13_13-43-40').data_assets][0]
+        'ecephys_676909_2023-12-13_13-43-40'
+        """
+        from aind_session import codeocean
+
+        return codeocean.get_session_data_assets(self.id)
+
+    @property
+    def raw_data_asset(self) -> DataAsset:
+        """The session's raw data asset (the latest when several qualify).
+
+        Chosen by custom metadata ``"data level": "raw data"``, then a tag
+        containing ``raw``, then a name equal to the session ID.
+
+        Raises
+        ------
+        aind_session.errors.NoRawDataAssetError
+            (an ``AttributeError``) saying whether the raw data is on S3
+            without an asset, or not uploaded at all.
+
+        >>> Session('ecephys_676909_2023-12-13_13-43-40').raw_data_asset.id
+        '16d46411-540a-4122-b47f-8cb2a15d593a'
+        """
+        from aind_session import codeocean
+
+        assets = self.data_assets
+        asset = codeocean.choose_raw_data_asset(assets, self.id)
+        if asset is not None:
+            return asset
+        checked = f"{len(assets)} data asset(s) named {self.id}*" if assets else f"no data asset is named {self.id}*"
+        folder = self._find_dir_in_buckets([self.id])
+        if folder is not None:
+            raise errors.NoRawDataAssetError(
+                f"Raw data for {self.id} was found at s3://{folder}, but no raw data asset "
+                f"exists in CodeOcean ({checked}, none raw). Create one from that folder, "
+                "or use session.raw_data_dir."
+            )
+        raise errors.NoRawDataAssetError(
+            f"{self.id} has not been uploaded: {checked}, none raw, and no folder "
+            f"{self.id}/ exists in the known data buckets ({', '.join(self._buckets())})."
+        )
+
+    # -- S3 ----------------------------------------------------------------------------
+    @staticmethod
+    def _buckets() -> tuple[str, ...]:
+        from aind_session.config import get_settings
+
+        return get_settings().data_buckets
+
+    def _find_dir_in_buckets(self, names: list[str]) -> str | None:
+        from aind_session import s3
+
+        found, _ = s3.first_existing(f"{b}/{n}" for n in names for b in self._buckets())
+        return found
+
+    @property
+    def raw_data_dir(self) -> UPath:
+        """The session's raw data folder, as a ``UPath``.
+
+        From the raw data asset's ``source_bucket``; otherwise the known data
+        buckets, looked up by the asset's id and name (all at once); with no
+        asset, the known buckets looked up by session ID.
+
+        Raises
+        ------
+        aind_session.errors.NoRawDataDirError
+            (an ``AttributeError``) listing every place checked.
+
+        >>> Session('ecephys_676909_2023-12-13_13-43-40').raw_data_dir.as_posix()
+        's3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40'
+        """
+        from aind_session import s3
+
+        return s3.upath(_raw_data_dir(self.id))
+
+    @property
+    def is_uploaded(self) -> bool:
+        """True when the raw data folder exists."""
+        try:
+            _raw_data_dir(self.id)
+        except errors.NoRawDataDirError:
+            return False
+        return True
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """Names of the modality folders in the raw data folder, sorted; ``()`` if not uploaded.
+
+        ``ecephys_clipped``/``ecephys_compressed`` count as ``ecephys``;
+        names containing ``metadata`` are left out.
+
+        >>> Session('ecephys_676909_2023-12-13_13-43-40').modalities
+        ('behavior', 'ecephys')
+        """
+        from aind_session import s3
+
+        try:
+            folder = _raw_data_dir(self.id)
+        except errors.NoRawDataDirError:
+            return ()
+        if not folder.startswith("s3://"):
+            return ()
+        listing = s3.list_folder(folder)
+        names = {MODALITY_ALIASES.get(n, n) for n in listing.folders if "metadata" not in n}
+        return tuple(sorted(names))
+
+
+def _raw_data_dir(session_id: str) -> str:
+    """URL of a session's raw data folder (its listing is cached on the way).
+
+    One S3 request when the raw data asset names its folder; otherwise the
+    candidate folders are probed all at once.
+    """
+    from aind_session import codeocean, s3
+
+    asset = codeocean.choose_raw_data_asset(codeocean.get_session_data_assets(session_id), session_id)
+    if asset is not None:
+        groups = s3.data_asset_dir_candidates(codeocean.source_url(asset), asset.id, asset.name)
+    else:
+        buckets = Session._buckets()
+        groups = [
+            (
+                f"the known data buckets ({', '.join(buckets)}) by session ID, as no raw data "
+                "asset exists",
+                [f"{b}/{session_id}" for b in buckets],
+            )
+        ]
+    located = s3.locate(groups)
+    if located.url is not None:
+        logger.debug("raw data of %s is at %s", session_id, located.url)
+        return located.url
+    message = f"No raw data folder was found for {session_id}. Checked: {'; '.join(located.checked)}."
+    if located.denied:
+        message += f" Access was denied to {', '.join(located.denied)}: check your AWS credentials."
+    else:
+        message += (
+            " The data may not be uploaded yet, or may sit in a bucket missing from the "
+            "AIND_SESSION_DATA_BUCKETS setting."
+        )
+    raise errors.NoRawDataDirError(message)
+
+
+declare_builtin(Session, "metadata", "aind_session.extensions.metadata:Metadata")
+declare_builtin(Session, "ecephys", "aind_session.extensions.ecephys:Ecephys")
