@@ -59,7 +59,6 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix="AIND_SESSION_",
-        env_file=_env_files(),
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
@@ -108,6 +107,12 @@ class Settings(BaseSettings):
         default="eb5a26e4-a391-4d79-9da5-1ab65b71253f",
         description="Capsule that starts the sorting pipeline for one raw data asset.",
     )
+
+    def __init__(self, **values: Any) -> None:
+        # `.env` locations are resolved now, not at import (the home or current
+        # directory may have changed since)
+        values.setdefault("_env_file", _env_files())
+        super().__init__(**values)
 
     @field_validator("data_buckets", mode="before")
     @classmethod

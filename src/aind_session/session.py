@@ -16,6 +16,7 @@ import datetime
 import functools
 import logging
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 from aind_session import errors
@@ -35,14 +36,24 @@ EXPECTED_FORM = "<platform>_<subject>_<YYYY-MM-DD>_<HH-MM-SS>"
 MODALITY_ALIASES = {"ecephys_clipped": "ecephys", "ecephys_compressed": "ecephys"}
 
 
-@functools.lru_cache(maxsize=65536)
-def _parse(value: str) -> tuple[str, str, str, datetime.datetime]:
+@functools.lru_cache(maxsize=1)
+def _pattern() -> re.Pattern[str]:
     import npc_session
 
-    record = npc_session.AINDSessionRecord(value)
-    return str(record), str(record.platform), str(record.subject), datetime.datetime.combine(
-        record.date.dt, record.time.dt
-    )
+    return re.compile(npc_session.PARSE_AIND_SESSION_ID)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse(value: str) -> tuple[str, str, str, datetime.datetime]:
+    """Parse with npc-session's AIND session ID pattern; normalize as npc-session does."""
+    match = _pattern().search(value)
+    if match is None:
+        raise ValueError(value)
+    fields = match.group("year", "month", "day", "hour", "minute", "second")
+    dt = datetime.datetime(*map(int, fields))  # raises ValueError for 2023-02-31
+    platform, subject = match["platform"], match["subject"]
+    session_id = f"{platform}_{subject}_{fields[0]}-{fields[1]}-{fields[2]}_{fields[3]}-{fields[4]}-{fields[5]}"
+    return session_id, platform, subject, dt
 
 
 def parse_session_id(value: Any) -> str:

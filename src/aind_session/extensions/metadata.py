@@ -42,6 +42,7 @@ class Metadata(ExtensionBaseClass["Session"]):
         aind_session.errors.NoRawDataDirError
             When the session has no raw data folder.
 
+        >>> from aind_session import Session
         >>> [p.name for p in Session('ecephys_676909_2023-12-13_13-43-40').metadata.json_files][:2]
         ['data_description.json', 'metadata.nd.json']
         """
