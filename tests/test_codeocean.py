@@ -113,7 +113,11 @@ def test_running_a_capsule_is_not_retried_after_a_server_error(aind_sandbox, fas
     aind_sandbox.faults = Faults(rate=1.0, kinds=("500",), retry_after=0)
     client = codeocean.get_client(for_runs=True)
     with pytest.raises(errors.ServiceError):
-        codeocean._call("running", client.computations.run_capsule, RunParams(capsule_id="eb5a26e4-a391-4d79-9da5-1ab65b71253f"))
+        codeocean._call(
+            "running",
+            client.computations.run_capsule,
+            RunParams(capsule_id="eb5a26e4-a391-4d79-9da5-1ab65b71253f"),
+        )
     assert len(codeocean_requests(aind_sandbox)) == 1
 
 
@@ -137,7 +141,11 @@ def test_search_accepts_sdk_params(aind_sandbox):
 def test_search_follows_next_token_over_all_pages(aind_sandbox):
     world = {
         "data_assets": [
-            {"id": str(uuid.UUID(int=i + 1)), "name": f"ecephys_7{i:05d}_2024-01-01_00-00-00", "created": i}
+            {
+                "id": str(uuid.UUID(int=i + 1)),
+                "name": f"ecephys_7{i:05d}_2024-01-01_00-00-00",
+                "created": i,
+            }
             for i in range(2500)
         ]
     }
@@ -237,7 +245,9 @@ def test_output_text_of_a_computation_by_model_and_id(aind_sandbox):
 def test_output_text_of_a_data_asset_by_model_and_id(aind_sandbox):
     failed = "30d6d645-0ec1-4d71-b088-6af2b1c0feaa"
     assert codeocean.is_output_error(codeocean.get_output_text(failed))
-    assert codeocean.get_output_text(codeocean.get_data_asset(failed)) == codeocean.get_output_text(failed)
+    assert codeocean.get_output_text(codeocean.get_data_asset(failed)) == codeocean.get_output_text(
+        failed
+    )
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,9 @@ MARKER = "COP_marker_token_5e1f0c2d9b"
 def clean_env(monkeypatch, tmp_path):
     """No CodeOcean/aind-session variables, an empty home and working directory."""
     for key, value in list(os.environ.items()):
-        if key.startswith(("CODE_OCEAN", "AIND_SESSION_", "AWS_ENDPOINT_URL")) or value.upper().startswith("COP_"):
+        if key.startswith(
+            ("CODE_OCEAN", "AIND_SESSION_", "AWS_ENDPOINT_URL")
+        ) or value.upper().startswith("COP_"):
             monkeypatch.delenv(key)
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir()

@@ -56,7 +56,14 @@ def test_platform_keeps_its_case_and_hyphens():
 
 @pytest.mark.parametrize(
     "value",
-    ["", "676909", "ecephys_676909", "ecephys_676909_2023-13-45_13-43-40", "ecephys_676909_2023-02-31_10-00-00", "ecephys_12_2023-12-13_13-43-40"],
+    [
+        "",
+        "676909",
+        "ecephys_676909",
+        "ecephys_676909_2023-13-45_13-43-40",
+        "ecephys_676909_2023-02-31_10-00-00",
+        "ecephys_12_2023-12-13_13-43-40",
+    ],
 )
 def test_value_without_a_session_id_raises_value_error_naming_it(value):
     with pytest.raises(ValueError) as info:
@@ -152,11 +159,17 @@ def test_raw_data_asset_costs_one_codeocean_request(aind_sandbox):
 
 
 def test_raw_data_asset_prefers_custom_metadata_over_a_newer_tagged_asset(aind_sandbox):
-    assert Session("ecephys_706401_2024-02-07_11-44-19").raw_data_asset.id == "a1a5512e-d334-4fe8-adc8-9db0ee7226d5"
+    assert (
+        Session("ecephys_706401_2024-02-07_11-44-19").raw_data_asset.id
+        == "a1a5512e-d334-4fe8-adc8-9db0ee7226d5"
+    )
 
 
 def test_raw_data_asset_prefers_a_raw_tag_over_a_newer_name_match(aind_sandbox):
-    assert Session("ecephys_708032_2024-02-13_10-05-52").raw_data_asset.id == "b4926900-b2a0-4b8b-ae4c-46ced74d31d9"
+    assert (
+        Session("ecephys_708032_2024-02-13_10-05-52").raw_data_asset.id
+        == "b4926900-b2a0-4b8b-ae4c-46ced74d31d9"
+    )
 
 
 def test_raw_data_asset_falls_back_to_a_name_equal_to_the_session_id(aind_sandbox):
@@ -168,7 +181,9 @@ def test_raw_data_asset_is_the_latest_of_several_and_says_so(aind_sandbox, caplo
     with caplog.at_level(logging.INFO, logger="aind_session"):
         asset = Session("ecephys_699846_2024-01-25_15-38-41").raw_data_asset
     assert asset.id == "281cac9e-ccb2-467d-8d2e-1a6aaab699a1"
-    assert any("using the latest" in r.getMessage() and asset.id in r.getMessage() for r in caplog.records)
+    assert any(
+        "using the latest" in r.getMessage() and asset.id in r.getMessage() for r in caplog.records
+    )
 
 
 def test_missing_raw_data_asset_says_the_data_is_on_s3(aind_sandbox):
@@ -259,9 +274,17 @@ def test_raw_data_dir_of_a_gcp_asset_is_a_gs_url():
     from aind_session.codeocean import source_url
 
     asset = DataAsset.from_dict(
-        {"id": "x", "created": 0, "name": "n", "mount": "n", "last_used": 0, "owner": "o",
-         "state": "ready", "type": "dataset",
-         "source_bucket": {"origin": "gcp", "bucket": "b", "prefix": "p/q/"}}
+        {
+            "id": "x",
+            "created": 0,
+            "name": "n",
+            "mount": "n",
+            "last_used": 0,
+            "owner": "o",
+            "state": "ready",
+            "type": "dataset",
+            "source_bucket": {"origin": "gcp", "bucket": "b", "prefix": "p/q/"},
+        }
     )
     assert source_url(asset) == "gs://b/p/q"
 
@@ -308,9 +331,19 @@ def test_cold_modalities_cost_two_requests_and_none_after_raw_data_dir(aind_sand
 
 def test_repeating_every_property_costs_nothing(aind_sandbox):
     session = Session(MAIN)
-    first = (session.raw_data_asset, session.raw_data_dir, session.modalities, session.metadata.subject)
+    first = (
+        session.raw_data_asset,
+        session.raw_data_dir,
+        session.modalities,
+        session.metadata.subject,
+    )
     before = len(aind_sandbox.requests())
-    again = (session.raw_data_asset, session.raw_data_dir, session.modalities, session.metadata.subject)
+    again = (
+        session.raw_data_asset,
+        session.raw_data_dir,
+        session.modalities,
+        session.metadata.subject,
+    )
     assert again == first
     assert len(aind_sandbox.requests()) == before
 

@@ -64,13 +64,13 @@ def cached(fn: Callable[P, R]) -> Callable[P, R]:
         key = (name, args, tuple(sorted(kwargs.items())))
         found, value = _get(key)
         if found:
-            return value  # type: ignore[no-any-return]
+            return value
         with _lock:
             key_lock = _key_locks.setdefault(key, threading.Lock())
         with key_lock:
             found, value = _get(key)  # answered while we waited
             if found:
-                return value  # type: ignore[no-any-return]
+                return value
             _stats["misses"] += 1
             result = fn(*args, **kwargs)
             _put(key, result)

@@ -75,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     info = sub.add_parser("info", parents=[common], help="everything about one or more sessions")
-    info.add_argument("sessions", nargs="+", metavar="SESSION", help="session ID, or a path or name holding one")
+    info.add_argument(
+        "sessions", nargs="+", metavar="SESSION", help="session ID, or a path or name holding one"
+    )
 
     sessions = sub.add_parser("sessions", parents=[common], help="table of a subject's sessions")
     sessions.add_argument("subjects", nargs="+", metavar="SUBJECT", help="subject ID(s)")
@@ -89,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sandbox = sub.add_parser("sandbox", help="run a sandbox in the foreground until Ctrl-C")
     sandbox.add_argument("--world", default=None, help="world JSON file (default: the bundled one)")
-    sandbox.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every response")
+    sandbox.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay added to every response"
+    )
     sandbox.add_argument("-v", "--verbose", action="store_true", help="log every request served")
     sandbox.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
     return parser
@@ -101,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     if not args.debug:
         logging.getLogger("aind_session.codeocean").setLevel(max(level, logging.WARNING))
     try:
@@ -120,7 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = EXIT_USAGE if _is_bad_input(exc) else EXIT_NOT_FOUND
         print(f"aind-session: error: {' '.join(str(exc).split())}", file=sys.stderr)
         if isinstance(exc, errors.MissingTokenError):
-            print("aind-session: hint: try --sandbox to see the tool work without credentials", file=sys.stderr)
+            print(
+                "aind-session: hint: try --sandbox to see the tool work without credentials",
+                file=sys.stderr,
+            )
         return code
 
 
@@ -171,7 +180,9 @@ def _progress_map(fn: Callable[[T], R], items: Sequence[T], label: str, show: bo
             done += 1
             if bar:
                 filled = int(30 * done / len(items))
-                sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{len(items)}")
+                sys.stderr.write(
+                    f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{len(items)}"
+                )
                 sys.stderr.flush()
         return result
 
@@ -185,8 +196,12 @@ def _progress_map(fn: Callable[[T], R], items: Sequence[T], label: str, show: bo
 
 def _table(rows: list[list[str]], header: list[str], style: _Style) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = [style.bold("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines = [
+        style.bold("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    ]
+    lines += [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -219,10 +234,19 @@ def _format_info(summary: dict[str, Any], style: _Style) -> str:
     lines.append(row("subject", summary["subject_id"]))
     lines.append(row("date, time", f"{summary['date']} {summary['time']}"))
     raw = summary["raw_data_asset"]
-    lines.append(row("raw data asset", f"{raw['id']}  {raw['name']}  (created {raw['created']})" if raw else why("raw_data_asset")))
+    lines.append(
+        row(
+            "raw data asset",
+            f"{raw['id']}  {raw['name']}  (created {raw['created']})"
+            if raw
+            else why("raw_data_asset"),
+        )
+    )
     lines.append(row("raw data dir", summary["raw_data_dir"] or why("raw_data_dir")))
     lines.append(row("modalities", ", ".join(summary["modalities"]) or why("modalities")))
-    lines.append(row("metadata files", ", ".join(summary["metadata_files"]) or why("metadata_files")))
+    lines.append(
+        row("metadata files", ", ".join(summary["metadata_files"]) or why("metadata_files"))
+    )
     sorted_assets = summary["sorted_data_assets"]
     lines.append(row("sorted assets", "" if sorted_assets else why("sorted_data_assets")))
     for entry in sorted_assets:
@@ -276,10 +300,21 @@ def cmd_sessions(args: argparse.Namespace) -> int:
             return "-" if value is None else style.green("yes") if value else style.red("no")
 
         if rows:
-            print(_table([[r["id"], r["platform"], r["date"], flag(r["uploaded"]), flag(r["sorted"])] for r in rows],
-                         ["ID", "PLATFORM", "DATE", "UPLOADED", "SORTED"], style))
+            print(
+                _table(
+                    [
+                        [r["id"], r["platform"], r["date"], flag(r["uploaded"]), flag(r["sorted"])]
+                        for r in rows
+                    ],
+                    ["ID", "PLATFORM", "DATE", "UPLOADED", "SORTED"],
+                    style,
+                )
+            )
         else:
-            print(f"No sessions found for subject(s) {', '.join(subjects)} with these filters.", file=sys.stderr)
+            print(
+                f"No sessions found for subject(s) {', '.join(subjects)} with these filters.",
+                file=sys.stderr,
+            )
     return EXIT_OK if rows else EXIT_NOT_FOUND
 
 
@@ -311,8 +346,13 @@ def cmd_assets(args: argparse.Namespace) -> int:
         _emit(rows)
     elif rows:
         style = _Style(sys.stdout)
-        print(_table([[r["id"], r["name"], r["created"], r["type"], r["kind"]] for r in rows],
-                     ["ID", "NAME", "CREATED", "TYPE", "KIND"], style))
+        print(
+            _table(
+                [[r["id"], r["name"], r["created"], r["type"], r["kind"]] for r in rows],
+                ["ID", "NAME", "CREATED", "TYPE", "KIND"],
+                style,
+            )
+        )
     else:
         print(f"No data assets are named {session.id}*.", file=sys.stderr)
     return EXIT_OK if rows else EXIT_NOT_FOUND

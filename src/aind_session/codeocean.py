@@ -58,7 +58,9 @@ def _make_client(retry_posts: bool) -> CodeOcean:
             f"in the current or home directory. {SCOPE_HELP}"
         )
     adapter = _adapter(retry_posts)
-    client = CodeOcean(domain=settings.codeocean_domain, token=settings.codeocean_token.get_secret_value())
+    client = CodeOcean(
+        domain=settings.codeocean_domain, token=settings.codeocean_token.get_secret_value()
+    )
     client.session.mount(settings.codeocean_domain, adapter)
     return client
 
@@ -189,7 +191,9 @@ def _freeze(value: Any) -> Any:
 
 
 def _thaw(value: Any) -> Any:
-    if isinstance(value, tuple) and all(isinstance(i, tuple) and len(i) == 2 and isinstance(i[0], str) for i in value):
+    if isinstance(value, tuple) and all(
+        isinstance(i, tuple) and len(i) == 2 and isinstance(i[0], str) for i in value
+    ):
         return {k: _thaw(v) for k, v in value}
     if isinstance(value, tuple):
         return [_thaw(v) for v in value]
@@ -205,7 +209,7 @@ def _search(frozen: Any) -> tuple[DataAsset, ...]:
     found: list[DataAsset] = []
     token = None
     while True:
-        page_params = DataAssetSearchParams.from_dict({**body, "next_token": token})  # type: ignore[attr-defined]
+        page_params = DataAssetSearchParams.from_dict({**body, "next_token": token})
         page = _call(
             f"searching data assets with {body.get('query')!r}",
             client.data_assets.search_data_assets,
@@ -219,7 +223,9 @@ def _search(frozen: Any) -> tuple[DataAsset, ...]:
     return tuple(found)
 
 
-UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+UUID_PATTERN = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+)
 
 
 def normalize_id(value: Any, what: str = "data asset") -> str:
@@ -370,7 +376,9 @@ def source_url(asset: DataAsset) -> str | None:
         return None
     from aind_session.s3 import PROTOCOLS
 
-    protocol = PROTOCOLS.get(str(bucket.origin.value if hasattr(bucket.origin, "value") else bucket.origin), "s3")
+    protocol = PROTOCOLS.get(
+        str(bucket.origin.value if hasattr(bucket.origin, "value") else bucket.origin), "s3"
+    )
     prefix = (bucket.prefix or "").strip("/")
     return f"{protocol}://{bucket.bucket}/{prefix}".rstrip("/")
 
@@ -488,7 +496,9 @@ def search_computations(
             continue
         if state is not None and _state(run) != state:
             continue
-        created = datetime.datetime.fromtimestamp(run.created, datetime.timezone.utc).replace(tzinfo=None)
+        created = datetime.datetime.fromtimestamp(run.created, datetime.timezone.utc).replace(
+            tzinfo=None
+        )
         if created not in window:
             continue
         matches.append(run)
@@ -505,7 +515,14 @@ OUTPUT_ERRORS = (
     "WARN: Killing running tasks",
 )
 CUDA_ERROR = "The CUDA error was:"
-_SORTING_HINTS = ("spike sorting", "spikesort", "spike-sort", "kilosort", "spykingcircus", "spikeinterface")
+_SORTING_HINTS = (
+    "spike sorting",
+    "spikesort",
+    "spike-sort",
+    "kilosort",
+    "spykingcircus",
+    "spikeinterface",
+)
 
 
 def is_sorting_output(text: str) -> bool:
@@ -581,7 +598,6 @@ def get_output_text(item: Any) -> str:
 
 def data_asset_dir(asset: DataAsset) -> str | None:
     """URL of a data asset's folder (cached), or None when no candidate holds files."""
-    from aind_session import s3
 
     return _data_asset_dir(source_url(asset), asset.id, asset.name)
 
@@ -651,7 +667,9 @@ def is_computation_error(computation: Any) -> bool:
     if not names or names <= _LOG_ONLY:
         return True
     output = _computation_output(run.id) if "output" in names else ""
-    sorting = is_sorting_output(output) or bool(names & {"spikesorted", "curated", "sorting_precurated"})
+    sorting = is_sorting_output(output) or bool(
+        names & {"spikesorted", "curated", "sorting_precurated"}
+    )
     if is_output_error(output, sorting=sorting):
         return True
     return sorting and not any(n == "nwb" or n.endswith(".nwb") for n in names)
@@ -676,7 +694,9 @@ def is_data_asset_error(asset: Any) -> bool:
     if not names or names <= _LOG_ONLY:
         return True
     output = _asset_output(model) if "output" in names else ""
-    sorting = "_sorted" in model.name or bool(names & {"spikesorted", "curated", "sorting_precurated"})
+    sorting = "_sorted" in model.name or bool(
+        names & {"spikesorted", "curated", "sorting_precurated"}
+    )
     if is_output_error(output, sorting=sorting):
         return True
     return sorting and not any(n == "nwb" or n.endswith(".nwb") for n in names)

@@ -81,9 +81,7 @@ class Settings(BaseSettings):
     )
     s3_endpoint_url: str | None = Field(
         default=None,
-        validation_alias=AliasChoices(
-            "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "s3_endpoint_url"
-        ),
+        validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "s3_endpoint_url"),
         description="S3 endpoint; unset means AWS itself.",
     )
     cache_ttl: float = Field(default=600.0, ge=0, description="Seconds an answer is kept.")
@@ -151,10 +149,10 @@ def _find_prefixed_token() -> str | None:
 
     for path in reversed(_env_files()):  # current directory first
         if path.is_file():
-            for name, value in dotenv_values(path).items():
-                if value and value[: len(TOKEN_PREFIX)].upper() == TOKEN_PREFIX:
-                    logger.debug("using the CodeOcean token found as %s in %s", name, path)
-                    return value
+            for key, found in dotenv_values(path).items():
+                if found and found[: len(TOKEN_PREFIX)].upper() == TOKEN_PREFIX:
+                    logger.debug("using the CodeOcean token found as %s in %s", key, path)
+                    return found
     return None
 
 

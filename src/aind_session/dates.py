@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
-DateLike = Union[str, datetime.date, datetime.datetime]
+DateLike = str | datetime.date | datetime.datetime
 
 _FORMS = re.compile(
     r"^(?P<y>\d{4})-?(?P<m>\d{2})-?(?P<d>\d{2})"
@@ -51,9 +51,9 @@ def parse_date(value: DateLike) -> DatePoint:
     match = _FORMS.match(value.strip())
     if match is None:
         raise ValueError(f"{value!r} is not a date in a known form; accepted forms: {FORMS_HELP}.")
-    parts = [int(p) if p else 0 for p in match.group("y", "m", "d", "H", "M", "S")]
+    y, m, d, hh, mm, ss = (int(p) if p else 0 for p in match.group("y", "m", "d", "H", "M", "S"))
     try:
-        moment = datetime.datetime(*parts)  # type: ignore[misc]
+        moment = datetime.datetime(y, m, d, hh, mm, ss)
     except ValueError as exc:
         raise ValueError(f"{value!r} is not a real date or time ({exc}).") from None
     return DatePoint(moment, match["H"] is not None)
@@ -68,7 +68,9 @@ class DateRange(NamedTuple):
     def __contains__(self, moment: object) -> bool:
         if not isinstance(moment, datetime.datetime):
             return False
-        return (self.start is None or moment >= self.start) and (self.end is None or moment <= self.end)
+        return (self.start is None or moment >= self.start) and (
+            self.end is None or moment <= self.end
+        )
 
 
 def date_range(

@@ -117,7 +117,9 @@ def register_namespace(name: str, cls: type | None = None) -> Callable[[N], N]:
 
     def decorator(namespace_cls: N) -> N:
         if not isinstance(namespace_cls, type):
-            raise NamespaceError(f"register_namespace({name!r}) decorates a class, not {namespace_cls!r}.")
+            raise NamespaceError(
+                f"register_namespace({name!r}) decorates a class, not {namespace_cls!r}."
+            )
         custom = _registered.setdefault(target_cls, {})
         if name in custom:
             warnings.warn(

@@ -35,7 +35,7 @@ SECTIONS = (
 )
 
 
-class Summary(dict):  # type: ignore[type-arg]
+class Summary(dict):
     """A plain dict that also renders as an HTML table in Jupyter."""
 
     def _repr_html_(self) -> str:
@@ -45,7 +45,9 @@ class Summary(dict):  # type: ignore[type-arg]
 def _iso(timestamp: int | None) -> str | None:
     if timestamp is None:
         return None
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime(
+        "%Y-%m-%d %H:%M:%S UTC"
+    )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -101,7 +103,12 @@ def describe(session: Session) -> Summary:
         if not session.ecephys.sorted_data_assets and session.platform != "ecephys":
             return []
         return [
-            {"id": c.id, "name": c.name, "state": str(getattr(c.state, "value", c.state)), "created": _iso(c.created)}
+            {
+                "id": c.id,
+                "name": c.name,
+                "state": str(getattr(c.state, "value", c.state)),
+                "created": _iso(c.created),
+            }
             for c in session.ecephys.current_sorting_pipeline_computations
         ]
 
@@ -158,10 +165,17 @@ def _html_table(data: Mapping[str, Any]) -> str:
         if isinstance(value, (list, tuple)):
             shown = "<br>".join(html.escape(_short(v)) for v in value) or "&mdash;"
         elif isinstance(value, Mapping):
-            shown = "<br>".join(f"{html.escape(str(k))}: {html.escape(_short(v))}" for k, v in value.items()) or "&mdash;"
+            shown = (
+                "<br>".join(
+                    f"{html.escape(str(k))}: {html.escape(_short(v))}" for k, v in value.items()
+                )
+                or "&mdash;"
+            )
         else:
             shown = "&mdash;" if value is None else html.escape(str(value))
-        rows.append(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(key)}</th><td style='text-align:left'>{shown}</td></tr>")
+        rows.append(
+            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(key)}</th><td style='text-align:left'>{shown}</td></tr>"
+        )
     return f"<table style='{_CARD_STYLE}'>{''.join(rows)}</table>"
 
 

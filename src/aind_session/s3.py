@@ -104,10 +104,16 @@ async def _list_one(fs: Any, path: str) -> Listing:
     bucket, prefix = split(path)
     folders: list[str] = []
     files: list[tuple[str, int]] = []
-    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": f"{prefix}/" if prefix else "", "Delimiter": "/"}
+    kwargs: dict[str, Any] = {
+        "Bucket": bucket,
+        "Prefix": f"{prefix}/" if prefix else "",
+        "Delimiter": "/",
+    }
     while True:
         page = await fs._call_s3("list_objects_v2", **kwargs)
-        folders += [p["Prefix"].rstrip("/").rsplit("/", 1)[-1] for p in page.get("CommonPrefixes", [])]
+        folders += [
+            p["Prefix"].rstrip("/").rsplit("/", 1)[-1] for p in page.get("CommonPrefixes", [])
+        ]
         files += [(c["Key"].rsplit("/", 1)[-1], c.get("Size", 0)) for c in page.get("Contents", [])]
         if not page.get("IsTruncated"):
             break
@@ -227,7 +233,7 @@ def read_bytes(path: str) -> bytes:
         return data
 
     try:
-        return sync(fs.loop, get)  # type: ignore[no-any-return]
+        return sync(fs.loop, get)
     except (FileNotFoundError, PermissionError):
         raise
     except Exception as exc:
@@ -270,7 +276,11 @@ def locate(groups: Sequence[tuple[str, Sequence[str]]]) -> Located:
     checked: list[str] = []
     denied: list[str] = []
     for description, candidates in groups:
-        if len(candidates) == 1 and "://" in candidates[0] and not candidates[0].startswith("s3://"):
+        if (
+            len(candidates) == 1
+            and "://" in candidates[0]
+            and not candidates[0].startswith("s3://")
+        ):
             return Located(candidates[0], tuple(checked))  # gs:// or file://: cannot check here
         found, results = first_existing(candidates)
         if found is not None:

@@ -50,7 +50,8 @@ def _parse(value: str) -> tuple[str, str, str, datetime.datetime]:
     if match is None:
         raise ValueError(value)
     fields = match.group("year", "month", "day", "hour", "minute", "second")
-    dt = datetime.datetime(*map(int, fields))  # raises ValueError for 2023-02-31
+    year, month, day, hour, minute, second = map(int, fields)
+    dt = datetime.datetime(year, month, day, hour, minute, second)  # ValueError for 2023-02-31
     platform, subject = match["platform"], match["subject"]
     session_id = f"{platform}_{subject}_{fields[0]}-{fields[1]}-{fields[2]}_{fields[3]}-{fields[4]}-{fields[5]}"
     return session_id, platform, subject, dt
@@ -246,7 +247,11 @@ class Session:
         asset = codeocean.choose_raw_data_asset(assets, self.id)
         if asset is not None:
             return asset
-        checked = f"{len(assets)} data asset(s) named {self.id}*" if assets else f"no data asset is named {self.id}*"
+        checked = (
+            f"{len(assets)} data asset(s) named {self.id}*"
+            if assets
+            else f"no data asset is named {self.id}*"
+        )
         folder = self._find_dir_in_buckets([self.id])
         if folder is not None:
             raise errors.NoRawDataAssetError(
@@ -332,7 +337,9 @@ def _raw_data_dir(session_id: str) -> str:
     """
     from aind_session import codeocean, s3
 
-    asset = codeocean.choose_raw_data_asset(codeocean.get_session_data_assets(session_id), session_id)
+    asset = codeocean.choose_raw_data_asset(
+        codeocean.get_session_data_assets(session_id), session_id
+    )
     if asset is not None:
         groups = s3.data_asset_dir_candidates(codeocean.source_url(asset), asset.id, asset.name)
     else:
@@ -348,7 +355,9 @@ def _raw_data_dir(session_id: str) -> str:
     if located.url is not None:
         logger.debug("raw data of %s is at %s", session_id, located.url)
         return located.url
-    message = f"No raw data folder was found for {session_id}. Checked: {'; '.join(located.checked)}."
+    message = (
+        f"No raw data folder was found for {session_id}. Checked: {'; '.join(located.checked)}."
+    )
     if located.denied:
         message += f" Access was denied to {', '.join(located.denied)}: check your AWS credentials."
     else:

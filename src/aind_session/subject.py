@@ -171,7 +171,9 @@ def get_sessions(
     subject = parse_subject_id(subject_id)
     window = date_range(date, start_date, end_date)
     if platform is not None and (not isinstance(platform, str) or not platform.strip()):
-        raise ValueError(f"platform must be a non-empty string such as 'ecephys', not {platform!r}.")
+        raise ValueError(
+            f"platform must be a non-empty string such as 'ecephys', not {platform!r}."
+        )
     from aind_session.codeocean import get_subject_data_assets
 
     sessions: set[Session] = set()

@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from codeocean.computation import Computation
     from upath import UPath
 
-    from aind_session.session import Session
+    from aind_session.session import Session  # noqa: F401  (used in a base class)
+
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,9 @@ def probe_name(folder: str) -> str:
 
 
 def _is_spike_sorting(process: Any) -> bool:
-    return isinstance(process, dict) and str(process.get("name", "")).lower().startswith("spike sorting")
+    return isinstance(process, dict) and str(process.get("name", "")).lower().startswith(
+        "spike sorting"
+    )
 
 
 def sorter_from_processing(processing: Any) -> str | None:
@@ -79,7 +82,10 @@ def sorter_from_processing(processing: Any) -> str | None:
     if isinstance(pipeline, dict):
         processes += list(pipeline.get("data_processes") or [])
     for process in filter(_is_spike_sorting, processes):
-        for parameters in (process.get("parameters"), (process.get("code") or {}).get("parameters")):
+        for parameters in (
+            process.get("parameters"),
+            (process.get("code") or {}).get("parameters"),
+        ):
             if isinstance(parameters, dict) and parameters.get("sorter_name"):
                 return str(parameters["sorter_name"])
     return None
@@ -121,7 +127,9 @@ def _sorter_name(folder: str) -> str | None:
         for recording in s3.list_folder(f"{folder}/{sub}").folders:
             if recording.endswith(".zarr"):
                 continue
-            name = sorter_from_sorting_info(_read_json_or_none(f"{folder}/{sub}/{recording}/{file}"))
+            name = sorter_from_sorting_info(
+                _read_json_or_none(f"{folder}/{sub}/{recording}/{file}")
+            )
             if name:
                 return name
     if "params.json" in listing.file_names:

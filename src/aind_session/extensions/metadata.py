@@ -22,7 +22,7 @@ from aind_session.extension import ExtensionBaseClass
 if TYPE_CHECKING:
     from upath import UPath
 
-    from aind_session.session import Session
+    from aind_session.session import Session  # noqa: F401  (used in a base class)
 
 
 class Metadata(ExtensionBaseClass["Session"]):

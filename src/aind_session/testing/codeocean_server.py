@@ -200,7 +200,9 @@ class CodeOceanApp:
                 terms.setdefault(field, []).append(value)
         return terms
 
-    def _matches(self, asset: Mapping[str, Any], body: Mapping[str, Any], terms: Mapping[str, list[str]]) -> bool:
+    def _matches(
+        self, asset: Mapping[str, Any], body: Mapping[str, Any], terms: Mapping[str, list[str]]
+    ) -> bool:
         if bool(asset.get("archived")) != bool(body.get("archived")):
             return False
         if body.get("favorite") and not asset.get("favorite"):
@@ -215,7 +217,9 @@ class CodeOceanApp:
         name = asset["name"].lower()
         description = (asset.get("description") or "").lower()
         tags = [t.lower() for t in asset.get("tags") or []]
-        custom = {str(k).lower(): str(v).lower() for k, v in (asset.get("custom_metadata") or {}).items()}
+        custom = {
+            str(k).lower(): str(v).lower() for k, v in (asset.get("custom_metadata") or {}).items()
+        }
         provenance = asset.get("provenance") or {}
         for field, values in terms.items():
             if field == "":
@@ -236,7 +240,9 @@ class CodeOceanApp:
                 key = "commit" if field == "commit_id" else field
                 ok = any(v == str(provenance.get(key) or "").lower() for v in values)
             elif field == "contained_data_id":
-                contained = {str(c.get("id")).lower() for c in asset.get("contained_data_assets") or []}
+                contained = {
+                    str(c.get("id")).lower() for c in asset.get("contained_data_assets") or []
+                }
                 ok = any(v in contained for v in values)
             else:
                 ok = any(v == custom.get(field) for v in values)
@@ -311,7 +317,9 @@ class CodeOceanApp:
         ]
         with self._lock:
             number = 1 + sum(
-                1 for c in self.world.computations.values() if c.get("capsule_id") == (capsule or pipeline)
+                1
+                for c in self.world.computations.values()
+                if c.get("capsule_id") == (capsule or pipeline)
             )
             record = {
                 "id": str(uuid.uuid4()),
@@ -341,7 +349,9 @@ class CodeOceanApp:
     def _result_file(self, comp_id: str, path: str) -> bytes:
         text = self._computation(comp_id)["results"].get(path)
         if text is None:
-            raise ApiError(404, f"File {path!r} was not found in the results of computation {comp_id}.")
+            raise ApiError(
+                404, f"File {path!r} was not found in the results of computation {comp_id}."
+            )
         return str(text).encode()
 
     def _result_urls(self, request: Request, comp_id: str) -> Response:
@@ -400,7 +410,12 @@ def _int(body: Mapping[str, Any], key: str, default: int, low: int, high: int | 
     value = body.get(key)
     if value is None:
         return default
-    if not isinstance(value, int) or isinstance(value, bool) or value < low or (high and value > high):
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or value < low
+        or (high and value > high)
+    ):
         bound = f" and at most {high}" if high else ""
         raise ApiError(400, f"{key} must be an integer of at least {low}{bound}, got {value!r}.")
     return value
@@ -432,7 +447,10 @@ def _origin(asset: Mapping[str, Any]) -> str:
     bucket = asset.get("source_bucket") or {}
     if bucket.get("external") is not None:
         return "external" if bucket["external"] else "internal"
-    external = bucket.get("origin") in ("aws", "gcp") and bucket.get("bucket") not in (None, CODEOCEAN_BUCKET)
+    external = bucket.get("origin") in ("aws", "gcp") and bucket.get("bucket") not in (
+        None,
+        CODEOCEAN_BUCKET,
+    )
     return "external" if external else "internal"
 
 

@@ -19,6 +19,7 @@ starting a second raises :class:`RuntimeError`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -270,7 +271,10 @@ class Sandbox:
         )
         server.daemon_threads = True  # type: ignore[attr-defined]
         thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"sandbox-{service}", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"sandbox-{service}",
+            daemon=True,
         )
         thread.start()
         self._servers.append((server, thread))
@@ -331,7 +335,7 @@ class _Middleware:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if environ.get(_INTERNAL):
-            return self.app(environ, start_response)  # type: ignore[no-any-return]
+            return self.app(environ, start_response)
         sandbox = self.sandbox
         if sandbox.latency > 0:
             time.sleep(sandbox.latency)
@@ -342,14 +346,14 @@ class _Middleware:
             sandbox._record(Request(self.service, method, path, 0, query))
             sock = environ.get("werkzeug.socket")
             if sock is not None:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             raise ConnectionResetError("sandbox fault: connection dropped")
         if fault is not None:
             sandbox._record(Request(self.service, method, path, int(fault), query))
-            return _fault_response(self.service, int(fault), sandbox.faults.retry_after, start_response)
+            return _fault_response(
+                self.service, int(fault), sandbox.faults.retry_after, start_response
+            )
         status_holder: list[int] = []
 
         def recording_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
@@ -357,12 +361,18 @@ class _Middleware:
             return start_response(status, headers, exc_info)
 
         result = self.app(environ, recording_start_response)
-        sandbox._record(Request(self.service, method, path, status_holder[0] if status_holder else 0, query))
-        return result  # type: ignore[no-any-return]
+        sandbox._record(
+            Request(self.service, method, path, status_holder[0] if status_holder else 0, query)
+        )
+        return result
 
 
-def _fault_response(service: Service, status: int, retry_after: int, start_response: Any) -> list[bytes]:
-    reason = {429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
+def _fault_response(
+    service: Service, status: int, retry_after: int, start_response: Any
+) -> list[bytes]:
+    reason = {429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}[
+        status
+    ]
     headers = [("Retry-After", str(retry_after))] if status in (429, 503) else []
     if service == "s3":
         code = {429: "SlowDown", 500: "InternalError", 503: "SlowDown"}[status]

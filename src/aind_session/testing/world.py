@@ -161,7 +161,13 @@ def _parse(raw: Any, source: str) -> World:
 
     seen: dict[str, str] = {}
     assets = _records(
-        raw.get("data_assets", []), "data_assets", where, DataAsset, ASSET_DEFAULTS, ASSET_EXTRAS, seen
+        raw.get("data_assets", []),
+        "data_assets",
+        where,
+        DataAsset,
+        ASSET_DEFAULTS,
+        ASSET_EXTRAS,
+        seen,
     )
     computations = _records(
         raw.get("computations", []),
@@ -205,7 +211,9 @@ def _records(
                 "(like '16d46411-540a-4122-b47f-8cb2a15d593a')."
             ) from None
         if entry_id in seen:
-            raise WorldError(f"{where}: {label} repeats id {entry_id!r}, already used by {seen[entry_id]}.")
+            raise WorldError(
+                f"{where}: {label} repeats id {entry_id!r}, already used by {seen[entry_id]}."
+            )
         seen[entry_id] = label
         bad = sorted(set(entry) - allowed)
         if bad:
@@ -227,7 +235,9 @@ def _records(
                     f"{where}: {label} has no 'capsule_id'; name the capsule or pipeline it ran."
                 )
             results = record["results"]
-            if not isinstance(results, dict) or not all(isinstance(v, str) for v in results.values()):
+            if not isinstance(results, dict) or not all(
+                isinstance(v, str) for v in results.values()
+            ):
                 raise WorldError(f"{where}: {label} 'results' must map file paths to text.")
         try:
             model.from_dict({k: v for k, v in record.items() if k not in extras})  # type: ignore[attr-defined]
