@@ -123,7 +123,6 @@ def test_running_a_capsule_is_not_retried_after_a_server_error(aind_sandbox, fas
 
 # -- searches ------------------------------------------------------------------------------------
 def test_search_returns_sdk_models_with_the_largest_page(aind_sandbox):
-    import json
 
     found = codeocean.search_data_assets({"query": "subject id:676909"})
     assert found and all(type(a).__name__ == "DataAsset" for a in found)

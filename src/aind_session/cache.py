@@ -6,8 +6,8 @@ each for ``Settings.cache_ttl`` seconds. Only answers are kept: an exception
 propagates and nothing is stored, so a failed lookup is asked again next time.
 
 Concurrent callers asking the same question wait for the first one's answer
-instead of all asking the service (no thundering herd): each key has its own
-lock while it is being computed.
+instead of all asking the service (no thundering herd): a question being
+answered has a future that later askers wait on (see :func:`claim`).
 
 :func:`clear_cache` forgets every answer, the settings and the clients built
 from them (so changed environment variables take effect).
@@ -19,7 +19,8 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
+from concurrent.futures import Future
 from typing import Any, ParamSpec, TypeVar
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ R = TypeVar("R")
 
 _lock = threading.Lock()
 _store: Any = None  # cachetools.TLRUCache, built on first use
-_key_locks: dict[tuple[Any, ...], threading.Lock] = {}
+_inflight: dict[Hashable, Future[Any]] = {}
 _on_clear: list[Callable[[], None]] = []
 _stats = {"hits": 0, "misses": 0}
 
@@ -42,7 +43,7 @@ def _get_store() -> Any:
         from aind_session.config import get_settings
 
         maxsize = get_settings().cache_maxsize
-        # each entry carries its own expiry time (see `_put`)
+        # each entry carries its own expiry time (see `settle`)
         _store = cachetools.TLRUCache(
             maxsize=maxsize, ttu=lambda _key, value, now: value[0], timer=time.monotonic
         )
@@ -55,48 +56,75 @@ def _ttl() -> float:
     return get_settings().cache_ttl
 
 
+def claim(
+    keys: Iterable[Hashable],
+) -> tuple[dict[Hashable, Any], dict[Hashable, Future[Any]], list[Hashable]]:
+    """Split ``keys`` into answers cached, answers being computed by another
+    thread (futures to wait on), and keys this caller must compute.
+
+    The caller must :func:`settle` every key it was given to compute.
+    """
+    found: dict[Hashable, Any] = {}
+    waiting: dict[Hashable, Future[Any]] = {}
+    mine: list[Hashable] = []
+    with _lock:
+        store = _get_store()
+        for key in keys:
+            entry = store.get(key)
+            if entry is not None:
+                _stats["hits"] += 1
+                found[key] = entry[1]
+            elif key in _inflight:
+                waiting[key] = _inflight[key]
+            else:
+                _stats["misses"] += 1
+                _inflight[key] = Future()
+                mine.append(key)
+    return found, waiting, mine
+
+
+def settle(
+    key: Hashable, value: Any = None, error: BaseException | None = None, keep: bool = True
+) -> None:
+    """Hand a computed answer (or the error met) to the threads waiting for it;
+    store the answer when ``keep`` (errors are never stored)."""
+    ttl = _ttl()
+    with _lock:
+        future = _inflight.pop(key, None)
+        if error is None and keep and ttl > 0:
+            _get_store()[key] = (time.monotonic() + ttl, value)
+    if future is not None:
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+
+
 def cached(fn: Callable[P, R]) -> Callable[P, R]:
-    """Keep ``fn``'s answers for the cache's time-to-live, keyed by its arguments."""
+    """Keep ``fn``'s answers for the cache's time-to-live, keyed by its arguments.
+
+    Threads asking the same question at once share one computation.
+    """
     name = f"{fn.__module__}.{fn.__qualname__}"
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         key = (name, args, tuple(sorted(kwargs.items())))
-        found, value = _get(key)
+        found, waiting, _ = claim([key])
         if found:
-            return value
-        with _lock:
-            key_lock = _key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            found, value = _get(key)  # answered while we waited
-            if found:
-                return value
-            _stats["misses"] += 1
+            return found[key]
+        if waiting:
+            return waiting[key].result()
+        try:
             result = fn(*args, **kwargs)
-            _put(key, result)
-        with _lock:
-            _key_locks.pop(key, None)
+        except BaseException as exc:
+            settle(key, error=exc)
+            raise
+        settle(key, result)
         return result
 
     wrapper.cache_name = name  # type: ignore[attr-defined]
     return wrapper
-
-
-def _get(key: tuple[Any, ...]) -> tuple[bool, Any]:
-    with _lock:
-        entry = _get_store().get(key)
-    if entry is None:
-        return False, None
-    _stats["hits"] += 1
-    return True, entry[1]
-
-
-def _put(key: tuple[Any, ...], value: Any) -> None:
-    ttl = _ttl()
-    if ttl <= 0:
-        return
-    with _lock:
-        _get_store()[key] = (time.monotonic() + ttl, value)
 
 
 def on_clear(callback: Callable[[], None]) -> Callable[[], None]:
@@ -121,7 +149,6 @@ def clear_cache() -> None:
 
     with _lock:
         _store = None
-        _key_locks.clear()
     reset_settings()
     for callback in _on_clear:
         callback()

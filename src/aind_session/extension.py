@@ -79,6 +79,14 @@ class _Namespace:
         return namespace
 
 
+def _reserved(cls: type) -> set[str]:
+    """Names a namespace may not take: every attribute and declared field of ``cls``."""
+    names = set(dir(cls))
+    for klass in cls.__mro__:
+        names.update(getattr(klass, "__annotations__", {}))
+    return names
+
+
 def declare_builtin(cls: type, name: str, target: str) -> None:
     """Attach a built-in namespace, imported from ``"module:Class"`` on first use."""
     setattr(cls, name, _Namespace(name, target))
@@ -128,7 +136,7 @@ def register_namespace(name: str, cls: type | None = None) -> Callable[[N], N]:
                 UserWarning,
                 stacklevel=2,
             )
-        elif hasattr(target_cls, name):
+        elif name in _reserved(target_cls):
             raise NamespaceError(
                 f"Cannot register namespace {name!r}: {target_cls.__name__}.{name} already "
                 "exists (a built-in attribute or namespace). Choose another name."

@@ -133,44 +133,51 @@ def list_folders(paths: Sequence[str]) -> dict[str, Listing | Exception]:
 
     from aind_session.config import get_settings
 
-    results: dict[str, Listing | Exception] = {}
-    todo = []
-    for path in dict.fromkeys(p.removeprefix("s3://").strip("/") for p in paths):
-        hit, value = cache._get(("s3.list", path))
-        if hit:
-            results[path] = value
-        else:
-            todo.append(path)
-    if not todo:
-        return results
-    fs = get_filesystem()
-    limit = asyncio.Semaphore(get_settings().max_concurrency) if len(todo) > 1 else None
+    keys = {
+        p.removeprefix("s3://").strip("/"): ("s3.list", p.removeprefix("s3://").strip("/"))
+        for p in paths
+    }
+    found, waiting, mine = cache.claim(keys.values())
+    results: dict[str, Listing | Exception] = {
+        path: found[key] for path, key in keys.items() if key in found
+    }
+    todo = [path for path, key in keys.items() if key in mine]
+    if todo:
+        fs = get_filesystem()
+        limit = asyncio.Semaphore(get_settings().max_concurrency)
 
-    async def one(path: str) -> Listing | Exception:
+        async def one(path: str) -> Listing | Exception:
+            try:
+                async with limit:
+                    return await _list_one(fs, path)
+            except FileNotFoundError:  # no such bucket
+                return Listing(path, (), ())
+            except PermissionError as exc:
+                logger.debug("access denied listing s3://%s: %s", path, exc)
+                return PermissionError(f"access to s3://{path} was denied")
+            except Exception as exc:
+                return errors.ServiceError(
+                    f"S3 did not answer a listing of s3://{path} after "
+                    f"{get_settings().max_retries + 1} tries: {type(exc).__name__}: {exc}"
+                )
+
+        async def gather() -> list[Listing | Exception]:
+            return await asyncio.gather(*(one(p) for p in todo))
+
+        logger.debug("listing %d S3 folder(s): %s", len(todo), todo)
         try:
-            if limit is None:
-                return await _list_one(fs, path)
-            async with limit:
-                return await _list_one(fs, path)
-        except FileNotFoundError:  # no such bucket
-            return Listing(path, (), ())
-        except PermissionError as exc:
-            logger.debug("access denied listing s3://%s: %s", path, exc)
-            return PermissionError(f"access to s3://{path} was denied")
-        except Exception as exc:
-            return errors.ServiceError(
-                f"S3 did not answer a listing of s3://{path} after "
-                f"{get_settings().max_retries + 1} tries: {type(exc).__name__}: {exc}"
-            )
-
-    async def gather() -> list[Listing | Exception]:
-        return await asyncio.gather(*(one(p) for p in todo))
-
-    logger.debug("listing %d S3 folder(s): %s", len(todo), todo)
-    for path, value in zip(todo, sync(fs.loop, gather), strict=True):
-        results[path] = value
-        if isinstance(value, Listing) and value.exists:  # "nothing there" may change soon
-            cache._put(("s3.list", path), value)
+            listed = sync(fs.loop, gather)
+        except BaseException as exc:
+            for path in todo:
+                cache.settle(keys[path], error=exc)
+            raise
+        for path, value in zip(todo, listed, strict=True):
+            results[path] = value
+            # an empty folder may fill soon and an error may pass: neither is kept
+            cache.settle(keys[path], value, keep=isinstance(value, Listing) and value.exists)
+    for path, key in keys.items():
+        if key in waiting:
+            results[path] = waiting[key].result()
     return results
 
 

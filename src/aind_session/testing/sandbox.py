@@ -149,7 +149,7 @@ class Sandbox:
         self.token = "COP_sandbox_" + secrets.token_hex(16)
         self.latency = float(latency)
         self.faults = Faults.coerce(faults)
-        self._initial = (self.latency, self.faults)
+        self._initial = (self.world, self.latency, self.faults)
         self._ports = (codeocean_port, s3_port)
         self._log: list[Request] = []
         self._log_lock = threading.Lock()
@@ -242,11 +242,22 @@ class Sandbox:
 
     def reset(self) -> None:
         """Back to the state just after start: world, latency, faults, empty request log."""
-        self.codeocean.load(self.world)
-        if self._s3_dirty:
-            self._load_s3()
-        self.latency, self.faults = self._initial
+        world, self.latency, self.faults = self._initial
+        if self.world is not world:
+            self.load(world)
+        else:
+            self.codeocean.load(world)
+            if self._s3_dirty:
+                self._load_s3()
         self.clear_requests()
+        _clear_library_cache()
+
+    def load(self, world: str | Path | Mapping[str, Any] | World | None) -> None:
+        """Serve another world from now on (both services); :meth:`reset` restores the first."""
+        self.world = world if isinstance(world, World) else load_world(world)
+        self.codeocean.load(self.world)
+        if self._servers:
+            self._load_s3()
         _clear_library_cache()
 
     # -- request log -------------------------------------------------------------

@@ -1,0 +1,133 @@
+"""The cache: time-to-live, failures never kept, one computation per key under concurrency."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import aind_session
+from aind_session import cache
+
+
+@pytest.fixture
+def short_ttl(monkeypatch):
+    monkeypatch.setenv("AIND_SESSION_CACHE_TTL", "0.2")
+    aind_session.clear_cache()
+    yield
+    aind_session.clear_cache()
+
+
+def test_answers_are_kept_until_the_time_to_live_passes(short_ttl):
+    calls = []
+
+    @cache.cached
+    def ask(x):
+        calls.append(x)
+        return x * 2
+
+    assert ask(2) == ask(2) == 4 and calls == [2]
+    time.sleep(0.25)
+    assert ask(2) == 4 and calls == [2, 2]
+
+
+def test_failures_are_never_cached(short_ttl):
+    calls = []
+
+    @cache.cached
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("down")
+        return "up"
+
+    with pytest.raises(ConnectionError):
+        flaky()
+    assert flaky() == "up" and len(calls) == 2
+
+
+def test_clear_cache_forgets_answers(short_ttl):
+    calls = []
+
+    @cache.cached
+    def ask():
+        calls.append(1)
+        return len(calls)
+
+    assert ask() == 1
+    aind_session.clear_cache()
+    assert ask() == 2
+
+
+def test_concurrent_callers_share_one_computation(short_ttl):
+    calls = []
+    gate = threading.Event()
+
+    @cache.cached
+    def slow(key):
+        calls.append(key)
+        gate.wait(2)
+        return key
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(slow("k"))) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.1)
+    gate.set()
+    for thread in threads:
+        thread.join()
+    assert results == ["k"] * 16 and calls == ["k"]
+
+
+def test_zero_ttl_keeps_nothing(monkeypatch):
+    monkeypatch.setenv("AIND_SESSION_CACHE_TTL", "0")
+    aind_session.clear_cache()
+    calls = []
+
+    @cache.cached
+    def ask():
+        calls.append(1)
+
+    ask()
+    ask()
+    assert len(calls) == 2
+    monkeypatch.undo()
+    aind_session.clear_cache()
+
+
+def test_cache_is_bounded(monkeypatch):
+    monkeypatch.setenv("AIND_SESSION_CACHE_MAXSIZE", "10")
+    aind_session.clear_cache()
+
+    @cache.cached
+    def ask(x):
+        return x
+
+    for i in range(50):
+        ask(i)
+    assert cache.cache_info()["size"] <= 10
+    monkeypatch.undo()
+    aind_session.clear_cache()
+
+
+def test_sixteen_threads_on_one_session_ask_the_service_once(aind_sandbox):
+    session_id = "ecephys_676909_2023-12-13_13-43-40"
+    aind_sandbox.latency = 0.05
+    results = []
+
+    def work():
+        session = aind_session.Session(session_id)
+        results.append(
+            (session.raw_data_asset.id, session.raw_data_dir.as_posix(), session.modalities)
+        )
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(results)) == 1 and len(results) == 16
+    assert len(aind_sandbox.requests("codeocean")) == 1
+    assert len(aind_sandbox.requests("s3")) == 1
