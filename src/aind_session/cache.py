@@ -21,7 +21,10 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+
+if TYPE_CHECKING:
+    from aind_session.persistent import Codec
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +60,18 @@ def _ttl() -> float:
 
 
 def claim(
-    keys: Iterable[Hashable],
+    keys: Iterable[Hashable], codec: Codec | None = None
 ) -> tuple[dict[Hashable, Any], dict[Hashable, Future[Any]], list[Hashable]]:
     """Split ``keys`` into answers cached, answers being computed by another
     thread (futures to wait on), and keys this caller must compute.
 
-    The caller must :func:`settle` every key it was given to compute.
+    With a ``codec``, the persistent cache (if on) is asked before a key is
+    given to the caller. In offline mode a key that is nowhere cached raises
+    :class:`~aind_session.errors.OfflineCacheMissError`. The caller must
+    :func:`settle` every key it was given to compute.
     """
+    from aind_session import persistent
+
     found: dict[Hashable, Any] = {}
     waiting: dict[Hashable, Future[Any]] = {}
     mine: list[Hashable] = []
@@ -77,22 +85,61 @@ def claim(
             elif key in _inflight:
                 waiting[key] = _inflight[key]
             else:
-                _stats["misses"] += 1
                 _inflight[key] = Future()
                 mine.append(key)
+    for key in list(mine):
+        value = persistent.lookup(key, codec) if codec is not None else persistent.MISSING
+        if not persistent.is_missing(value):
+            _stats["hits"] += 1
+            found[key] = value
+            mine.remove(key)
+            settle(key, value)
+        elif _offline():
+            for other in mine:
+                settle(other, error=_offline_error(other))
+            raise _offline_error(key)
+    _stats["misses"] += len(mine)
     return found, waiting, mine
 
 
+def _offline() -> bool:
+    from aind_session.config import get_settings
+
+    return get_settings().offline
+
+
+def _offline_error(key: Hashable) -> Exception:
+    from aind_session.errors import OfflineCacheMissError
+
+    return OfflineCacheMissError(
+        f"Offline mode is on (AIND_SESSION_OFFLINE) and this answer is not in the persistent "
+        f"cache: {key!r}. Run the same call once online with AIND_SESSION_CACHE_DIR set, or "
+        "turn offline mode off."
+    )
+
+
 def settle(
-    key: Hashable, value: Any = None, error: BaseException | None = None, keep: bool = True
+    key: Hashable,
+    value: Any = None,
+    error: BaseException | None = None,
+    keep: bool = True,
+    codec: Codec | None = None,
 ) -> None:
     """Hand a computed answer (or the error met) to the threads waiting for it;
-    store the answer when ``keep`` (errors are never stored)."""
+    store the answer when ``keep`` (errors are never stored), on disk too when
+    a ``codec`` is given and the persistent cache is on."""
     ttl = _ttl()
     with _lock:
         future = _inflight.pop(key, None)
         if error is None and keep and ttl > 0:
             _get_store()[key] = (time.monotonic() + ttl, value)
+    if error is None and keep and ttl > 0 and codec is not None:
+        from aind_session import persistent
+
+        try:
+            persistent.store(key, value, codec, ttl)
+        except Exception as exc:  # a full disk must not fail the call that got the answer
+            logger.warning("could not write the persistent cache: %s: %s", type(exc).__name__, exc)
     if future is not None:
         if error is None:
             future.set_result(value)
@@ -100,17 +147,29 @@ def settle(
             future.set_exception(error)
 
 
-def cached(fn: Callable[P, R]) -> Callable[P, R]:
+@overload
+def cached(fn: Callable[P, R]) -> Callable[P, R]: ...
+
+
+@overload
+def cached(*, persist: Codec) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def cached(fn: Callable[P, R] | None = None, *, persist: Codec | None = None) -> Any:
     """Keep ``fn``'s answers for the cache's time-to-live, keyed by its arguments.
 
-    Threads asking the same question at once share one computation.
+    Threads asking the same question at once share one computation. With
+    ``persist``, answers are also kept in the opt-in persistent cache, encoded
+    by that codec.
     """
+    if fn is None:
+        return functools.partial(cached, persist=persist)
     name = f"{fn.__module__}.{fn.__qualname__}"
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         key = (name, args, tuple(sorted(kwargs.items())))
-        found, waiting, _ = claim([key])
+        found, waiting, _ = claim([key], persist)
         if found:
             return found[key]
         if waiting:
@@ -120,7 +179,7 @@ def cached(fn: Callable[P, R]) -> Callable[P, R]:
         except BaseException as exc:
             settle(key, error=exc)
             raise
-        settle(key, result)
+        settle(key, result, codec=persist)
         return result
 
     wrapper.cache_name = name  # type: ignore[attr-defined]
@@ -133,8 +192,10 @@ def on_clear(callback: Callable[[], None]) -> Callable[[], None]:
     return callback
 
 
-def clear_cache() -> None:
+def clear_cache(persistent: bool = False) -> None:
     """Forget every cached answer, the settings and the clients built from them.
+
+    With ``persistent=True``, also empty the on-disk cache (when one is set).
 
     Call it after changing environment variables or `.env` files, or to see
     changes made in CodeOcean or S3 within the cache's time-to-live.
@@ -147,9 +208,19 @@ def clear_cache() -> None:
     global _store
     from aind_session.config import reset_settings
 
+    if persistent:
+        from aind_session.persistent import get_disk_cache
+
+        disk = get_disk_cache()
+        if disk is not None:
+            disk.clear()
+
     with _lock:
         _store = None
     reset_settings()
+    from aind_session.persistent import forget_disk_cache
+
+    forget_disk_cache()
     for callback in _on_clear:
         callback()
     logger.debug("cache cleared")

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aind_session import cache, errors
+from aind_session import cache, errors, persistent
 
 if TYPE_CHECKING:
     from codeocean import CodeOcean
@@ -131,6 +131,11 @@ def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     from aind_session.config import get_settings
 
     settings = get_settings()
+    if settings.offline:
+        raise errors.OfflineCacheMissError(
+            f"Offline mode is on (AIND_SESSION_OFFLINE), so CodeOcean was not asked while {what}; "
+            "this is never answered from the cache. Turn offline mode off to do it."
+        )
     tries = settings.max_retries + 1
     try:
         return fn(*args, **kwargs)
@@ -200,7 +205,7 @@ def _thaw(value: Any) -> Any:
     return value
 
 
-@cache.cached
+@cache.cached(persist=persistent.ASSETS)
 def _search(frozen: Any) -> tuple[DataAsset, ...]:
     from codeocean.data_asset import DataAssetSearchParams
 
@@ -259,7 +264,7 @@ def get_data_asset(asset: Any) -> DataAsset:
     return _get_data_asset(asset_id)
 
 
-@cache.cached
+@cache.cached(persist=persistent.ASSET)
 def _get_data_asset(asset_id: str) -> DataAsset:
     client = get_client()
     try:
@@ -389,7 +394,7 @@ def list_computations(capsule_or_pipeline_id: str) -> tuple[Computation, ...]:
     return _list_computations(str(capsule_or_pipeline_id))
 
 
-@cache.cached
+@cache.cached(persist=persistent.COMPUTATIONS)
 def _list_computations(capsule_id: str) -> tuple[Computation, ...]:
     client = get_client()
     what = f"listing computations of capsule or pipeline {capsule_id}"
@@ -602,7 +607,7 @@ def data_asset_dir(asset: DataAsset) -> str | None:
     return _data_asset_dir(source_url(asset), asset.id, asset.name)
 
 
-@cache.cached
+@cache.cached(persist=persistent.PLAIN)
 def _data_asset_dir(source: str | None, asset_id: str, name: str) -> str | None:
     from aind_session import s3
 
@@ -620,7 +625,7 @@ def _asset_output(asset: DataAsset) -> str:
     return s3.read_bytes(f"{folder}/output").decode("utf-8", errors="replace")
 
 
-@cache.cached
+@cache.cached(persist=persistent.PLAIN)
 def _computation_output(comp_id: str) -> str:
     client = get_client()
     what = f"the output of computation {comp_id}"
@@ -631,7 +636,7 @@ def _computation_output(comp_id: str) -> str:
     return _download(urls.download_url, what)
 
 
-@cache.cached
+@cache.cached(persist=persistent.TUPLE)
 def list_result_files(comp_id: str) -> tuple[str, ...]:
     """Top-level names in a computation's results folder (cached)."""
     client = get_client()

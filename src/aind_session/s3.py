@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from aind_session import cache, errors
+from aind_session import cache, errors, persistent
 
 if TYPE_CHECKING:
     from upath import UPath
@@ -137,7 +137,7 @@ def list_folders(paths: Sequence[str]) -> dict[str, Listing | Exception]:
         p.removeprefix("s3://").strip("/"): ("s3.list", p.removeprefix("s3://").strip("/"))
         for p in paths
     }
-    found, waiting, mine = cache.claim(keys.values())
+    found, waiting, mine = cache.claim(keys.values(), persistent.LISTING)
     results: dict[str, Listing | Exception] = {
         path: found[key] for path, key in keys.items() if key in found
     }
@@ -174,7 +174,8 @@ def list_folders(paths: Sequence[str]) -> dict[str, Listing | Exception]:
         for path, value in zip(todo, listed, strict=True):
             results[path] = value
             # an empty folder may fill soon and an error may pass: neither is kept
-            cache.settle(keys[path], value, keep=isinstance(value, Listing) and value.exists)
+            keep = isinstance(value, Listing) and value.exists
+            cache.settle(keys[path], value, keep=keep, codec=persistent.LISTING)
     for path, key in keys.items():
         if key in waiting:
             results[path] = waiting[key].result()
@@ -215,7 +216,7 @@ def first_existing(paths: Iterable[str]) -> tuple[str | None, dict[str, Listing 
     return None, found
 
 
-@cache.cached
+@cache.cached(persist=persistent.SMALL_BYTES)
 def read_bytes(path: str) -> bytes:
     """The bytes of one S3 object (cached), in one ``GetObject`` request.
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from codeocean.data_asset import DataAsset
 
-from aind_session import cache, errors
+from aind_session import cache, errors, persistent
 from aind_session.extension import ExtensionBaseClass
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def _read_json_or_none(path: str) -> Any:
         return None
 
 
-@cache.cached
+@cache.cached(persist=persistent.PLAIN)
 def _sorter_name(folder: str) -> str | None:
     from aind_session import s3
 

@@ -1,0 +1,214 @@
+"""The opt-in persistent cache: answers kept on disk across processes, in SQLite.
+
+Turned on by the setting ``cache_dir`` (``AIND_SESSION_CACHE_DIR``). Kept there,
+each with the cache's time-to-live: data asset searches and fetches, S3
+folder listings, small S3 files (JSON metadata) and computation listings.
+Values are stored as JSON (never pickle), so a cache file cannot run code.
+
+Several processes may share one folder: SQLite serialises writers, readers use
+its write-ahead log, and a busy database is waited on for up to 30 s. The
+folder is created readable by its owner only (``0700``) and the database file
+``0600``; the token is never stored (keys hold the domain, not credentials).
+
+With ``offline`` (``AIND_SESSION_OFFLINE=1``) nothing is asked of the network:
+an answer that is not cached raises
+:class:`~aind_session.errors.OfflineCacheMissError`, never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+FILE_NAME = "aind-session-cache.sqlite3"
+MISSING: Any = object()
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How one kind of answer becomes JSON and back."""
+
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any], Any]
+
+
+class DiskCache:
+    """A key -> JSON value store with expiry times, safe across threads and processes."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder).expanduser()
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.path = self.folder / FILE_NAME
+        self._local = threading.local()
+        with self._connect() as connection:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, expires REAL, value TEXT)"
+            )
+        os.chmod(self.path, 0o600)
+
+    def _connect(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA busy_timeout=30000")
+            self._local.connection = connection
+        return connection
+
+    def get(self, key: str) -> Any:
+        """The stored value, or :data:`MISSING` when absent or expired."""
+        row = (
+            self._connect()
+            .execute("SELECT value FROM answers WHERE key = ? AND expires > ?", (key, time.time()))
+            .fetchone()
+        )
+        return MISSING if row is None else json.loads(row[0])
+
+    def set(self, key: str, value: Any, ttl: float) -> None:
+        text = json.dumps(value, separators=(",", ":"), default=str)
+        self._connect().execute(
+            "INSERT OR REPLACE INTO answers (key, expires, value) VALUES (?, ?, ?)",
+            (key, time.time() + ttl, text),
+        )
+
+    def clear(self) -> None:
+        self._connect().execute("DELETE FROM answers")
+
+    def __len__(self) -> int:
+        row = (
+            self._connect()
+            .execute("SELECT COUNT(*) FROM answers WHERE expires > ?", (time.time(),))
+            .fetchone()
+        )
+        return int(row[0])
+
+
+_disk: DiskCache | None = None
+_disk_lock = threading.Lock()
+
+
+def get_disk_cache() -> DiskCache | None:
+    """The disk cache of the current settings, or None when ``cache_dir`` is unset."""
+    global _disk
+    from aind_session.config import get_settings
+
+    folder = get_settings().cache_dir
+    if folder is None:
+        return None
+    with _disk_lock:
+        if _disk is None or _disk.folder != Path(folder).expanduser():
+            _disk = DiskCache(folder)
+            logger.debug("persistent cache at %s", _disk.path)
+    return _disk
+
+
+def forget_disk_cache() -> None:
+    """Drop the handle (the next use re-reads the settings); the file is kept."""
+    global _disk
+    with _disk_lock:
+        _disk = None
+
+
+def disk_key(key: Any) -> str:
+    """A stable text key: the services asked (no credentials) and the question."""
+    from aind_session.config import get_settings
+
+    settings = get_settings()
+    scope = f"{settings.codeocean_domain}|{settings.s3_endpoint_url or 'aws'}"
+    return f"{scope}|{json.dumps(key, default=str, separators=(',', ':'))}"
+
+
+def lookup(key: Any, codec: Codec) -> Any:
+    disk = get_disk_cache()
+    if disk is None:
+        return MISSING
+    stored = disk.get(disk_key(key))
+    if stored is MISSING:
+        return MISSING
+    try:
+        return codec.decode(stored)
+    except Exception as exc:  # written by another version: ignore, ask again
+        logger.warning(
+            "ignoring an unreadable persistent cache entry (%s: %s)", type(exc).__name__, exc
+        )
+        return MISSING
+
+
+SKIP: Any = object()  # what a codec's encode returns for a value not worth keeping on disk
+
+
+def store(key: Any, value: Any, codec: Codec, ttl: float) -> None:
+    disk = get_disk_cache()
+    if disk is None:
+        return
+    encoded = codec.encode(value)
+    if encoded is not SKIP:
+        disk.set(disk_key(key), encoded, ttl)
+
+
+def is_missing(value: Any) -> bool:
+    return value is MISSING
+
+
+# -- codecs of the answers kept --------------------------------------------------------------
+def _assets_decode(obj: Any) -> tuple[Any, ...]:
+    from codeocean.data_asset import DataAsset
+
+    return tuple(DataAsset.from_dict(d) for d in obj)
+
+
+def _asset_decode(obj: Any) -> Any:
+    from codeocean.data_asset import DataAsset
+
+    return DataAsset.from_dict(obj)
+
+
+def _computations_decode(obj: Any) -> tuple[Any, ...]:
+    from codeocean.computation import Computation
+
+    return tuple(Computation.from_dict(d) for d in obj)
+
+
+ASSETS = Codec(lambda v: [a.to_dict() for a in v], _assets_decode)
+ASSET = Codec(lambda v: v.to_dict(), _asset_decode)
+COMPUTATIONS = Codec(lambda v: [c.to_dict() for c in v], _computations_decode)
+PLAIN = Codec(lambda v: v, lambda o: o)
+TUPLE = Codec(list, tuple)
+SMALL_FILE_BYTES = 1_000_000
+
+
+def _bytes_encode(value: bytes) -> Any:
+    import base64
+
+    return SKIP if len(value) > SMALL_FILE_BYTES else base64.b64encode(value).decode("ascii")
+
+
+def _bytes_decode(obj: Any) -> bytes:
+    import base64
+
+    return base64.b64decode(obj)
+
+
+SMALL_BYTES = Codec(_bytes_encode, _bytes_decode)
+
+
+def _listing_decode(obj: Any) -> Any:
+    from aind_session.s3 import Listing
+
+    return Listing(obj["path"], tuple(obj["folders"]), tuple((n, s) for n, s in obj["files"]))
+
+
+LISTING = Codec(
+    lambda v: {"path": v.path, "folders": list(v.folders), "files": [list(f) for f in v.files]},
+    _listing_decode,
+)
