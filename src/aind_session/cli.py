@@ -108,8 +108,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    if not args.debug:
-        logging.getLogger("aind_session.codeocean").setLevel(max(level, logging.WARNING))
     try:
         if args.command == "sandbox":
             return _run_sandbox(args)

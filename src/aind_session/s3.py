@@ -65,7 +65,7 @@ def storage_options() -> dict[str, Any]:
         "config_kwargs": {
             "connect_timeout": settings.connect_timeout,
             "read_timeout": settings.read_timeout,
-            "retries": {"max_attempts": settings.max_retries + 1, "mode": "standard"},
+            "retries": {"total_max_attempts": settings.max_retries + 1, "mode": "standard"},
             "max_pool_connections": settings.max_concurrency,
         },
         "listings_expiry_time": settings.cache_ttl,
@@ -81,7 +81,11 @@ def get_filesystem() -> Any:
     if _fs is None:
         import fsspec
 
-        _fs = fsspec.filesystem("s3", **storage_options())
+        fs = fsspec.filesystem("s3", **storage_options())
+        # botocore's retries (see storage_options) cover throttling, 5xx and
+        # dropped connections; s3fs retrying on top would multiply the attempts
+        fs.retries = 1
+        _fs = fs
     return _fs
 
 

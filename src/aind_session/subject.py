@@ -24,6 +24,49 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _SUBJECT_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{6,7}(?![0-9])")
+_PLATFORM = re.compile(r"^[^\\/_\s]+$")
+# platforms named in AIND's data schema; a new one still works, with a warning
+KNOWN_PLATFORMS = (
+    "behavior",
+    "confocal",
+    "ecephys",
+    "exaSPIM",
+    "FIP",
+    "HCR",
+    "HSFP",
+    "isi",
+    "merfish",
+    "mesoSPIM",
+    "motor-observatory",
+    "multiplane-ophys",
+    "single-plane-ophys",
+    "slap2",
+    "SmartSPIM",
+)
+
+
+def check_platform(platform: Any) -> str:
+    """A platform filter as given, refused when it cannot be a platform.
+
+    A platform never holds ``_``, ``/``, ``\\`` or spaces: such a value raises
+    ``ValueError``. One that is well formed but not among
+    :data:`KNOWN_PLATFORMS` is allowed (platforms are added over time) and
+    logged as a warning, since it is more likely a typo.
+    """
+    if not isinstance(platform, str) or not _PLATFORM.match(platform.strip()):
+        raise ValueError(
+            f"platform must be a name such as 'ecephys' or 'SmartSPIM' (no '_', '/' or spaces), "
+            f"not {platform!r}."
+        )
+    platform = platform.strip()
+    if platform.lower() not in {p.lower() for p in KNOWN_PLATFORMS}:
+        logger.warning(
+            "platform %r is not a known AIND platform (%s); only sessions with exactly this "
+            "platform will match",
+            platform,
+            ", ".join(KNOWN_PLATFORMS),
+        )
+    return platform
 
 
 def parse_subject_id(value: Any) -> str:
@@ -170,10 +213,8 @@ def get_sessions(
     """
     subject = parse_subject_id(subject_id)
     window = date_range(date, start_date, end_date)
-    if platform is not None and (not isinstance(platform, str) or not platform.strip()):
-        raise ValueError(
-            f"platform must be a non-empty string such as 'ecephys', not {platform!r}."
-        )
+    if platform is not None:
+        platform = check_platform(platform)
     from aind_session.codeocean import get_subject_data_assets
 
     sessions: set[Session] = set()
@@ -185,7 +226,7 @@ def get_sessions(
             continue
         if session.subject_id != subject:
             continue
-        if platform is not None and session.platform.lower() != platform.strip().lower():
+        if platform is not None and session.platform.lower() != platform.lower():
             continue
         if session.dt not in window:
             continue

@@ -133,6 +133,12 @@ class Sandbox:
         than 20 characters matches nothing.
     codeocean_port, s3_port
         Ports to bind; 0 lets the OS choose a free one.
+
+    Attributes
+    ----------
+    denied_buckets
+        Buckets whose every S3 request is answered 403 AccessDenied (a set you
+        may change while it runs; :meth:`reset` empties it).
     """
 
     def __init__(
@@ -150,6 +156,7 @@ class Sandbox:
         self.latency = float(latency)
         self.faults = Faults.coerce(faults)
         self._initial = (self.world, self.latency, self.faults)
+        self.denied_buckets: set[str] = set()
         self._ports = (codeocean_port, s3_port)
         self._log: list[Request] = []
         self._log_lock = threading.Lock()
@@ -243,6 +250,7 @@ class Sandbox:
     def reset(self) -> None:
         """Back to the state just after start: world, latency, faults, empty request log."""
         world, self.latency, self.faults = self._initial
+        self.denied_buckets.clear()
         if self.world is not world:
             self.load(world)
         else:
@@ -353,6 +361,9 @@ class _Middleware:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         query = environ.get("QUERY_STRING", "")
         fault = sandbox._draw_fault(self.service)
+        if self.service == "s3" and path.strip("/").partition("/")[0] in sandbox.denied_buckets:
+            sandbox._record(Request(self.service, method, path, 403, query))
+            return _access_denied(start_response)
         if fault == "drop":
             sandbox._record(Request(self.service, method, path, 0, query))
             sock = environ.get("werkzeug.socket")
@@ -376,6 +387,17 @@ class _Middleware:
             Request(self.service, method, path, status_holder[0] if status_holder else 0, query)
         )
         return result
+
+
+def _access_denied(start_response: Any) -> list[bytes]:
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+        b"<Message>Access Denied</Message></Error>"
+    )
+    start_response(
+        "403 Forbidden", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
 
 
 def _fault_response(
