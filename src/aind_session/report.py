@@ -112,8 +112,20 @@ def describe(session: Session) -> Summary:
             for c in session.ecephys.current_sorting_pipeline_computations
         ]
 
-    # first question (the asset search) is shared by all sections: ask it once
-    guarded("data_assets", lambda: session.data_assets, ())
+    # the asset search is the first question of every section: if it fails,
+    # every section fails the same way, so say it once for each and stop
+    try:
+        session.data_assets
+    except (errors.ServiceError, errors.AuthenticationError, errors.ConfigurationError) as exc:
+        reason = _one_line(exc)
+        summary.update(
+            {
+                name: [] if name not in ("raw_data_asset", "raw_data_dir") else None
+                for name in SECTIONS
+            }
+        )
+        summary["problems"] = dict.fromkeys(SECTIONS, reason)
+        return summary
     with ThreadPoolExecutor(3) as pool:
         futures = {
             "raw_data_asset": pool.submit(guarded, "raw_data_asset", raw_asset, None),
