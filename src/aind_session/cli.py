@@ -361,11 +361,11 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     from aind_session.testing.sandbox import Sandbox
 
     with Sandbox(args.world, latency=args.latency_ms / 1000) as sandbox:
-        print("# sandbox running; in another shell, run:")
-        for key, value in sandbox.env.items():
-            print(f"export {key}={value}")
-        print("# press Ctrl-C to stop", flush=True)
         try:
+            print("# sandbox running; in another shell, run:")
+            for key, value in sandbox.env.items():
+                print(f"export {key}={value}")
+            print("# press Ctrl-C to stop", flush=True)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:

@@ -115,7 +115,7 @@ def describe(session: Session) -> Summary:
     # the asset search is the first question of every section: if it fails,
     # every section fails the same way, so say it once for each and stop
     try:
-        session.data_assets
+        _ = session.data_assets
     except (errors.ServiceError, errors.AuthenticationError, errors.ConfigurationError) as exc:
         reason = _one_line(exc)
         summary.update(

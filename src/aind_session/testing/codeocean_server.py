@@ -124,9 +124,9 @@ class CodeOceanApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         try:
+            if request.path.startswith("/api/"):
+                self._authenticate(request)  # before routing, as the real service does
             endpoint, args = _routes.bind_to_environ(environ).match()
-            if endpoint != "download":
-                self._authenticate(request)
             response = getattr(self, f"_{endpoint}")(request, **args)
         except ApiError as exc:
             response = _json({"message": exc.message}, exc.status)
@@ -136,6 +136,10 @@ class CodeOceanApp:
             response = _json({"message": f"No API route {request.path!r}."}, 404)
         except HTTPException as exc:
             response = _json({"message": exc.description or exc.name}, exc.code or 500)
+        except Exception as exc:  # a sandbox bug still answers as the API does: JSON
+            response = _json(
+                {"message": f"Internal error in the sandbox: {type(exc).__name__}: {exc}"}, 500
+            )
         return response(environ, start_response)
 
     def _authenticate(self, request: Request) -> None:
@@ -168,6 +172,11 @@ class CodeOceanApp:
         query = body.get("query") or ""
         if not isinstance(query, str):
             raise ApiError(400, "query must be a string.")
+        filters = body.get("filters") or []
+        if not isinstance(filters, list) or not all(
+            isinstance(f, dict) and isinstance(f.get("range") or {}, dict) for f in filters
+        ):
+            raise ApiError(400, "filters must be a list of {key, value | values | range} objects.")
         terms = self._parse_query(query)
         with self._lock:
             assets = [a for a in self.world.data_assets.values() if self._matches(a, body, terms)]
@@ -310,10 +319,17 @@ class CodeOceanApp:
                 raise ApiError(400, "Each item of data_assets needs an 'id'.")
             asset = self._asset(str(item["id"]))
             attached.append({"id": asset["id"], "mount": item.get("mount") or asset["mount"]})
-        parameters = [{"value": str(v)} for v in body.get("parameters") or []]
+        plain = body.get("parameters") or []
+        named = body.get("named_parameters") or []
+        if not isinstance(plain, list) or not all(isinstance(v, (str, int, float)) for v in plain):
+            raise ApiError(400, "parameters must be a list of strings.")
+        if not isinstance(named, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("param_name"), str) for p in named
+        ):
+            raise ApiError(400, "named_parameters must be a list of {param_name, value} objects.")
+        parameters = [{"value": str(v)} for v in plain]
         parameters += [
-            {"param_name": p.get("param_name"), "value": p.get("value")}
-            for p in body.get("named_parameters") or []
+            {"param_name": p["param_name"], "value": str(p.get("value", ""))} for p in named
         ]
         with self._lock:
             number = 1 + sum(

@@ -29,10 +29,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -43,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 Service = Literal["codeocean", "s3"]
 FAULT_KINDS = ("429", "500", "503", "drop")
+REGION = "us-west-2"
 _INTERNAL = "HTTP_X_AIND_SANDBOX_INTERNAL"
 _running: list[Sandbox] = []
 
@@ -210,8 +209,8 @@ class Sandbox:
             "AWS_ENDPOINT_URL_S3": s3_url,
             "AWS_ACCESS_KEY_ID": "sandbox-access-key",
             "AWS_SECRET_ACCESS_KEY": "sandbox-secret-key",
-            "AWS_DEFAULT_REGION": "us-west-2",
-            "AWS_REGION": "us-west-2",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
             "AWS_EC2_METADATA_DISABLED": "true",
         }
         unset = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
@@ -281,13 +280,19 @@ class Sandbox:
 
     # -- internals -----------------------------------------------------------------
     def _serve(self, app: Any, service: Service, port: int) -> str:
-        server = make_server(
-            "127.0.0.1",
-            port,
-            _Middleware(app, service, self),
-            threaded=True,
-            request_handler=_QuietHandler,
-        )
+        try:
+            server = make_server(
+                "127.0.0.1",
+                port,
+                _Middleware(app, service, self),
+                threaded=True,
+                request_handler=_QuietHandler,
+            )
+        except (SystemExit, OSError):  # werkzeug exits the program when the port is taken
+            raise OSError(
+                f"The sandbox cannot listen on 127.0.0.1:{port} for {service}: the port is in "
+                "use. Pick another port, or 0 to let the system choose."
+            ) from None
         server.daemon_threads = True  # type: ignore[attr-defined]
         thread = threading.Thread(
             target=server.serve_forever,
@@ -300,34 +305,34 @@ class Sandbox:
         return f"http://127.0.0.1:{server.server_port}"
 
     def _load_s3(self) -> None:
-        """Empty moto and write the world's buckets and objects into it."""
+        """Empty moto and write the world's buckets and objects into it.
+
+        moto serves from this process, so the objects go straight into its
+        backend (milliseconds for hundreds of objects) rather than one HTTP
+        PUT each; the reset goes through moto's own API.
+        """
         import http.client
 
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+
         host, port = self.s3_url.removeprefix("http://").split(":")
-
-        def call(method: str, path: str, body: bytes = b"") -> None:
-            connection = http.client.HTTPConnection(host, int(port), timeout=30)
-            try:
-                connection.request(
-                    method, path, body=body, headers={"X-Aind-Sandbox-Internal": "1"}
-                )
-                response = connection.getresponse()
-                response.read()
-                if response.status >= 300:
-                    raise RuntimeError(f"sandbox S3 answered {response.status} to {method} {path}")
-            finally:
-                connection.close()
-
-        call("POST", "/moto-api/reset")
-        buckets = sorted({key.partition("/")[0] for key in self.world.s3})
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda b: call("PUT", f"/{b}"), buckets))
-            list(
-                pool.map(
-                    lambda item: call("PUT", "/" + quote(item[0]), item[1]),
-                    self.world.s3.items(),
-                )
-            )
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            connection.request("POST", "/moto-api/reset", headers={"X-Aind-Sandbox-Internal": "1"})
+            response = connection.getresponse()
+            response.read()
+            if response.status >= 300:
+                raise RuntimeError(f"the sandbox's S3 answered {response.status} to a reset")
+        finally:
+            connection.close()
+        backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+        region = self.env.get("AWS_DEFAULT_REGION", REGION)
+        for bucket in sorted({key.partition("/")[0] for key in self.world.s3}):
+            backend.create_bucket(bucket, region)
+        for key, data in self.world.s3.items():
+            bucket, _, name = key.partition("/")
+            backend.put_object(bucket, name, data)
         self._s3_dirty = False
 
     def _record(self, request: Request) -> None:
@@ -360,10 +365,10 @@ class _Middleware:
             time.sleep(sandbox.latency)
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         query = environ.get("QUERY_STRING", "")
-        fault = sandbox._draw_fault(self.service)
         if self.service == "s3" and path.strip("/").partition("/")[0] in sandbox.denied_buckets:
             sandbox._record(Request(self.service, method, path, 403, query))
             return _access_denied(start_response)
+        fault = sandbox._draw_fault(self.service)
         if fault == "drop":
             sandbox._record(Request(self.service, method, path, 0, query))
             sock = environ.get("werkzeug.socket")

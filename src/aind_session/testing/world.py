@@ -234,11 +234,13 @@ def _records(
                 raise WorldError(
                     f"{where}: {label} has no 'capsule_id'; name the capsule or pipeline it ran."
                 )
+            record["capsule_id"] = record.get("capsule_id") or record.pop("pipeline_id")
             results = record["results"]
             if not isinstance(results, dict) or not all(
                 isinstance(v, str) for v in results.values()
             ):
                 raise WorldError(f"{where}: {label} 'results' must map file paths to text.")
+        _check_types(record, where, label)
         try:
             model.from_dict({k: v for k, v in record.items() if k not in extras})  # type: ignore[attr-defined]
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
@@ -247,6 +249,52 @@ def _records(
             ) from None
         records[entry_id] = record
     return records
+
+
+# JSON types of the fields the SDK's models do not check themselves
+_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "mount": (str,),
+    "description": (str,),
+    "owner": (str,),
+    "owner_email": (str,),
+    "created": (int,),
+    "last_used": (int,),
+    "run_time": (int,),
+    "size": (int,),
+    "files": (int,),
+    "exit_code": (int,),
+    "custom_metadata": (dict,),
+    "source_bucket": (dict,),
+    "provenance": (dict,),
+    "archived": (bool,),
+    "favorite": (bool,),
+    "has_results": (bool,),
+    "tags": (list,),
+    "data_assets": (list,),
+    "parameters": (list,),
+}
+
+
+def _check_types(record: dict[str, Any], where: str, label: str) -> None:
+    for field, types in _TYPES.items():
+        value = record.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise WorldError(
+                f"{where}: {label} field {field!r} must be a JSON {_json_name(types[0])}, "
+                f"not {value!r}."
+            )
+    if any(not isinstance(tag, str) for tag in record.get("tags") or []):
+        raise WorldError(f"{where}: {label} field 'tags' must hold strings only.")
+    for item in record.get("data_assets") or []:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise WorldError(f"{where}: {label} 'data_assets' items need a string 'id'.")
+
+
+def _json_name(kind: type) -> str:
+    return {str: "string", int: "integer", dict: "object", list: "array", bool: "boolean"}[kind]
 
 
 def _objects(entries: Any, where: str) -> dict[str, bytes]:
