@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 
 import pytest
 from codeocean.data_asset import DataAsset
@@ -158,13 +157,11 @@ def test_sorter_namespaces(aind_sandbox):
 def test_work_on_several_sorted_assets_runs_concurrently(aind_sandbox):
     session = Session(MAIN)
     session.ecephys.sorted_data_assets
+    aind_sandbox.clear_requests()
     aind_sandbox.latency = 0.05
-    start = time.perf_counter()
     session.ecephys.sorter.names
-    elapsed = time.perf_counter() - start
-    s3 = [r for r in aind_sandbox.requests() if r.service == "s3"]
-    assert len(s3) >= 8
-    assert elapsed < 0.05 * len(s3) / 2
+    assert len(aind_sandbox.requests("s3")) >= 8
+    assert aind_sandbox.max_in_flight() >= 4  # one asset after another would be 1
 
 
 @pytest.mark.parametrize(

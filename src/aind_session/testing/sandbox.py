@@ -158,6 +158,7 @@ class Sandbox:
         self.denied_buckets: set[str] = set()
         self._ports = (codeocean_port, s3_port)
         self._log: list[Request] = []
+        self._in_flight = self._peak = 0
         self._log_lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
         self._s3_dirty = False
@@ -274,9 +275,25 @@ class Sandbox:
             return [r for r in self._log if service is None or r.service == service]
 
     def clear_requests(self) -> None:
-        """Empty the request log."""
+        """Empty the request log (and the peak of :meth:`max_in_flight`)."""
         with self._log_lock:
             self._log.clear()
+            self._peak = self._in_flight
+
+    def max_in_flight(self) -> int:
+        """The most requests (both services) being served at once since the log was cleared:
+        above 1 shows that a client asked things concurrently."""
+        with self._log_lock:
+            return self._peak
+
+    def _enter(self) -> None:
+        with self._log_lock:
+            self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
+
+    def _leave(self) -> None:
+        with self._log_lock:
+            self._in_flight -= 1
 
     # -- internals -----------------------------------------------------------------
     def _serve(self, app: Any, service: Service, port: int) -> str:
@@ -360,6 +377,14 @@ class _Middleware:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if environ.get(_INTERNAL):
             return self.app(environ, start_response)
+        sandbox = self.sandbox
+        sandbox._enter()
+        try:
+            return self._serve(environ, start_response)
+        finally:
+            sandbox._leave()
+
+    def _serve(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         sandbox = self.sandbox
         if sandbox.latency > 0:
             time.sleep(sandbox.latency)
