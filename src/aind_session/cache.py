@@ -66,9 +66,9 @@ def claim(
     thread (futures to wait on), and keys this caller must compute.
 
     With a ``codec``, the persistent cache (if on) is asked before a key is
-    given to the caller. In offline mode a key that is nowhere cached raises
-    :class:`~aind_session.errors.OfflineCacheMissError`. The caller must
-    :func:`settle` every key it was given to compute.
+    given to the caller. The caller must :func:`settle` every key it was
+    given to compute. (Offline mode is enforced where requests are made: see
+    :func:`aind_session.persistent.refuse_if_offline`.)
     """
     from aind_session import persistent
 
@@ -94,28 +94,8 @@ def claim(
             found[key] = value
             mine.remove(key)
             settle(key, value)
-        elif _offline():
-            for other in mine:
-                settle(other, error=_offline_error(other))
-            raise _offline_error(key)
     _stats["misses"] += len(mine)
     return found, waiting, mine
-
-
-def _offline() -> bool:
-    from aind_session.config import get_settings
-
-    return get_settings().offline
-
-
-def _offline_error(key: Hashable) -> Exception:
-    from aind_session.errors import OfflineCacheMissError
-
-    return OfflineCacheMissError(
-        f"Offline mode is on (AIND_SESSION_OFFLINE) and this answer is not in the persistent "
-        f"cache: {key!r}. Run the same call once online with AIND_SESSION_CACHE_DIR set, or "
-        "turn offline mode off."
-    )
 
 
 def settle(

@@ -101,34 +101,73 @@ def _parser() -> argparse.ArgumentParser:
 
 # -- entry point ---------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code (never exits the interpreter itself)."""
     parser = _parser()
-    args = parser.parse_args(argv)
-    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
     try:
-        if args.command == "sandbox":
-            return _run_sandbox(args)
-        with _maybe_sandbox(args.sandbox):
-            return int(COMMANDS[args.command](args))
-    except KeyboardInterrupt:
-        print("aind-session: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if args.debug:
-            import traceback
+        args = parser.parse_args(_sandbox_last(list(sys.argv[1:] if argv is None else argv)))
+    except SystemExit as exc:  # argparse has printed the usage error
+        return int(exc.code or 0)
+    with _logging(args):
+        try:
+            if args.command == "sandbox":
+                return _run_sandbox(args)
+            with _maybe_sandbox(args.sandbox):
+                return int(COMMANDS[args.command](args))
+        except KeyboardInterrupt:
+            print("aind-session: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:
+            if args.debug:
+                import traceback
 
-            traceback.print_exc()
-        code = EXIT_USAGE if _is_bad_input(exc) else EXIT_NOT_FOUND
-        print(f"aind-session: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        if isinstance(exc, errors.MissingTokenError):
-            print(
-                "aind-session: hint: try --sandbox to see the tool work without credentials",
-                file=sys.stderr,
-            )
-        return code
+                traceback.print_exc()
+            print(f"aind-session: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            if isinstance(exc, errors.MissingTokenError):
+                print(
+                    "aind-session: hint: try --sandbox to see the tool work without credentials",
+                    file=sys.stderr,
+                )
+            elif (
+                not isinstance(exc, (errors.AindSessionError, ValueError, OSError))
+                and not args.debug
+            ):
+                print(
+                    "aind-session: this is unexpected; rerun with --debug for details",
+                    file=sys.stderr,
+                )
+            return EXIT_USAGE if _is_bad_input(exc) else EXIT_NOT_FOUND
+
+
+def _sandbox_last(argv: list[str]) -> list[str]:
+    """``--sandbox X``: X is a world only when it is an existing file or ends in .json;
+    otherwise it is left as the next argument (``info --sandbox SESSION`` works)."""
+    for i, token in enumerate(argv[:-1]):
+        if token == "--sandbox":
+            following = argv[i + 1]
+            if not following.startswith("-") and not (
+                following.endswith(".json") or os.path.isfile(following)
+            ):
+                argv[i] = "--sandbox="
+    return argv
+
+
+@contextmanager
+def _logging(args: argparse.Namespace) -> Iterator[None]:
+    """Log aind-session's own messages to stderr at the level asked, for this call only."""
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    ours = logging.getLogger("aind_session")
+    before = (ours.level, ours.propagate)
+    ours.setLevel(level)
+    ours.addHandler(handler)
+    ours.propagate = False  # not twice through a root handler the caller may have
+    try:
+        yield
+    finally:
+        ours.removeHandler(handler)
+        ours.setLevel(before[0])
+        ours.propagate = before[1]
 
 
 def _is_bad_input(exc: Exception) -> bool:
@@ -224,7 +263,7 @@ def _format_info(summary: dict[str, Any], style: _Style) -> str:
         return style.red(problems.get(section, "none"))
 
     def row(label: str, value: str) -> str:
-        return f"  {label:<16} {value}"
+        return f"  {label:<16} {value}".rstrip()
 
     lines = [style.bold(summary["id"])]
     lines.append(row("platform", summary["platform"]))
@@ -252,7 +291,10 @@ def _format_info(summary: dict[str, Any], style: _Style) -> str:
         lines.append(f"    {entry['name']}  {style.dim(entry['id'])}")
         lines.append(f"      sorter {entry.get('sorter') or 'unknown'}; {probes}; {state}")
     running = summary["running_pipeline_computations"]
-    lines.append(row("running sorting", "" if running else why("running_pipeline_computations")))
+    if summary["platform"] == "ecephys" or running:
+        lines.append(
+            row("running sorting", "" if running else why("running_pipeline_computations"))
+        )
     for run in running:
         lines.append(f"    {run['id']}  {run['state']}  (created {run['created']})")
     return "\n".join(lines)
@@ -279,7 +321,9 @@ def _session_row(session: Any) -> dict[str, Any]:
 def cmd_sessions(args: argparse.Namespace) -> int:
     from aind_session.subject import get_sessions, parse_subject_id
 
-    subjects = [parse_subject_id(s) for s in args.subjects]
+    subjects = list(dict.fromkeys(parse_subject_id(s) for s in args.subjects))
+    if args.date and (args.start_date or args.end_date):
+        raise ValueError("Give --date, or --start-date and/or --end-date, not both.")
     found = _progress_map(
         lambda s: get_sessions(s, args.platform, args.date, args.start_date, args.end_date),
         subjects,

@@ -131,12 +131,8 @@ def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     from aind_session.config import get_settings
 
     settings = get_settings()
-    if settings.offline:
-        raise errors.OfflineCacheMissError(
-            f"Offline mode is on (AIND_SESSION_OFFLINE), so CodeOcean was not asked while {what}; "
-            "this is never answered from the cache. Turn offline mode off to do it."
-        )
-    tries = settings.max_retries + 1
+    persistent.refuse_if_offline(what)
+    tries = errors.tries(settings.max_retries + 1)
     try:
         return fn(*args, **kwargs)
     except Error as exc:
@@ -150,7 +146,7 @@ def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             raise errors.NotFoundError(
                 f"CodeOcean has no such item: {what} answered HTTP 404 ({exc.message})."
             ) from None
-        retried = f" after {tries} tries" if status in RETRY_STATUSES else ""
+        retried = f" after {tries}" if status in RETRY_STATUSES else ""
         raise errors.ServiceError(
             f"CodeOcean at {settings.codeocean_domain} answered HTTP {status}{retried} while "
             f"{what}: {exc.message}"
@@ -158,7 +154,7 @@ def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     except requests.RequestException as exc:
         raise errors.ServiceError(
             f"CodeOcean at {settings.codeocean_domain} did not answer while {what} "
-            f"({tries} tries): {type(exc).__name__}. Check the network and CODE_OCEAN_DOMAIN."
+            f"({tries}): {type(exc).__name__}. Check the network and CODE_OCEAN_DOMAIN."
         ) from None
 
 
@@ -278,6 +274,20 @@ def _get_data_asset(asset_id: str) -> DataAsset:
 def sort_by_created(assets: Iterable[DataAsset]) -> tuple[DataAsset, ...]:
     """Oldest first; ties broken by name so the order is stable."""
     return tuple(sorted(assets, key=lambda a: (a.created, a.name)))
+
+
+def get_session_raw_data_asset(session_id: str) -> DataAsset | None:
+    """The raw data asset of a session (see :func:`choose_raw_data_asset`), or None.
+
+    Cached like the search it is chosen from, so the choice is made (and
+    logged) once.
+    """
+    return _session_raw_data_asset(session_id)
+
+
+@cache.cached
+def _session_raw_data_asset(session_id: str) -> DataAsset | None:
+    return choose_raw_data_asset(get_session_data_assets(session_id), session_id)
 
 
 def get_session_data_assets(session_id: str) -> tuple[DataAsset, ...]:
@@ -536,12 +546,13 @@ def is_sorting_output(text: str) -> bool:
     return any(hint in lowered for hint in _SORTING_HINTS)
 
 
-def is_output_error(text: str, *, sorting: bool | None = None) -> bool:
+def is_output_error(text: str, *, sorting: bool | None = None, source: str = "") -> bool:
     """True when a run's output text shows it failed.
 
     "The CUDA error was:" counts as an error except in spike-sorting output
     (``sorting=True``, or detected from the text), where some probes may still
-    be usable: a warning is logged instead.
+    be usable: a warning naming ``source`` (what the output belongs to) is
+    logged instead.
 
     >>> is_output_error('...\\nOut of memory.\\n')
     True
@@ -553,8 +564,9 @@ def is_output_error(text: str, *, sorting: bool | None = None) -> bool:
     if CUDA_ERROR in text:
         if sorting if sorting is not None else is_sorting_output(text):
             logger.warning(
-                "spike-sorting output reports a CUDA error; some probes may still be usable, "
-                "so it is not counted as a failed run"
+                "spike-sorting output%s reports a CUDA error; some probes may still be usable, "
+                "so it is not counted as a failed run",
+                f" of {source}" if source else "",
             )
             return False
         return True
@@ -564,6 +576,7 @@ def is_output_error(text: str, *, sorting: bool | None = None) -> bool:
 def _download(url: str, what: str) -> str:
     import requests
 
+    persistent.refuse_if_offline(f"downloading {what}")
     try:
         response = _download_session().get(url)
         response.raise_for_status()
@@ -684,12 +697,18 @@ def is_data_asset_error(asset: Any) -> bool:
     """True when a data asset holds a failed run's results.
 
     No files, or only ``output`` and ``nextflow``; an error in its ``output``
-    file; or spike-sorting results without an NWB file.
+    file; or spike-sorting results without an NWB file. The verdict is cached
+    with the answers it is built on.
     """
+    model = asset if hasattr(asset, "source_bucket") else get_data_asset(asset)
+    return _data_asset_error(source_url(model), model.id, model.name)
+
+
+@cache.cached(persist=persistent.PLAIN)
+def _data_asset_error(source: str | None, asset_id: str, name: str) -> bool:
     from aind_session import s3
 
-    model = asset if hasattr(asset, "source_bucket") else get_data_asset(asset)
-    folder = data_asset_dir(model)
+    folder = _data_asset_dir(source, asset_id, name)
     if folder is None:
         return True
     if not folder.startswith("s3://"):
@@ -698,11 +717,11 @@ def is_data_asset_error(asset: Any) -> bool:
     names = set(listing.folders) | set(listing.file_names)
     if not names or names <= _LOG_ONLY:
         return True
-    output = _asset_output(model) if "output" in names else ""
-    sorting = "_sorted" in model.name or bool(
-        names & {"spikesorted", "curated", "sorting_precurated"}
-    )
-    if is_output_error(output, sorting=sorting):
+    output = ""
+    if "output" in names:
+        output = s3.read_bytes(f"{folder}/output").decode("utf-8", errors="replace")
+    sorting = "_sorted" in name or bool(names & {"spikesorted", "curated", "sorting_precurated"})
+    if is_output_error(output, sorting=sorting, source=f"data asset {asset_id} ({name})"):
         return True
     return sorting and not any(n == "nwb" or n.endswith(".nwb") for n in names)
 

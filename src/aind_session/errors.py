@@ -110,3 +110,8 @@ class MetadataFileNotFoundError(NotAvailableError):
 
 class NoSortedDataError(NotAvailableError):
     """A session has no (successful) spike-sorted data asset."""
+
+
+def tries(count: int) -> str:
+    """``'1 try'``, ``'6 tries'``: how often a request was made, for messages."""
+    return f"{count} try" if count == 1 else f"{count} tries"

@@ -119,6 +119,25 @@ def forget_disk_cache() -> None:
         _disk = None
 
 
+def refuse_if_offline(what: str) -> None:
+    """Raise :class:`~aind_session.errors.OfflineCacheMissError` in offline mode.
+
+    Called by the CodeOcean and S3 layers just before a request, so offline
+    mode blocks the network and nothing else: answers built from cached ones
+    still work.
+    """
+    from aind_session.config import get_settings
+
+    if get_settings().offline:
+        from aind_session.errors import OfflineCacheMissError
+
+        raise OfflineCacheMissError(
+            f"Offline mode is on (AIND_SESSION_OFFLINE), so nothing is asked of the network, "
+            f"and {what} is not in the persistent cache. Run the same call once online with "
+            "AIND_SESSION_CACHE_DIR set, or turn offline mode off."
+        )
+
+
 def disk_key(key: Any) -> str:
     """A stable text key: the services asked (no credentials) and the question."""
     from aind_session.config import get_settings

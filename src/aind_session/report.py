@@ -116,7 +116,7 @@ def describe(session: Session) -> Summary:
     # every section fails the same way, so say it once for each and stop
     try:
         _ = session.data_assets
-    except (errors.ServiceError, errors.AuthenticationError, errors.ConfigurationError) as exc:
+    except errors.ServiceError as exc:  # a refused or missing token is raised: nothing can work
         reason = _one_line(exc)
         summary.update(
             {
@@ -193,7 +193,13 @@ def _html_table(data: Mapping[str, Any]) -> str:
 
 def _short(value: Any) -> str:
     if isinstance(value, Mapping):
-        return ", ".join(f"{k}={v}" for k, v in value.items() if k != "problems")
+        return "; ".join(
+            f"{k}: {_short(v)}" for k, v in value.items() if k != "problems" and v is not None
+        )
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(_short, value)) or "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return str(value)
 
 

@@ -147,6 +147,12 @@ def list_folders(paths: Sequence[str]) -> dict[str, Listing | Exception]:
     }
     todo = [path for path, key in keys.items() if key in mine]
     if todo:
+        try:
+            persistent.refuse_if_offline(f"a listing of s3://{todo[0]}")
+        except errors.OfflineCacheMissError as exc:
+            for path in todo:
+                cache.settle(keys[path], error=exc)
+            raise
         fs = get_filesystem()
         limit = asyncio.Semaphore(get_settings().max_concurrency)
 
@@ -162,7 +168,7 @@ def list_folders(paths: Sequence[str]) -> dict[str, Listing | Exception]:
             except Exception as exc:
                 return errors.ServiceError(
                     f"S3 did not answer a listing of s3://{path} after "
-                    f"{get_settings().max_retries + 1} tries: {type(exc).__name__}: {exc}"
+                    f"{errors.tries(get_settings().max_retries + 1)}: {type(exc).__name__}: {exc}"
                 )
 
         async def gather() -> list[Listing | Exception]:
@@ -235,6 +241,7 @@ def read_bytes(path: str) -> bytes:
     """
     from fsspec.asyn import sync
 
+    persistent.refuse_if_offline(f"a read of {path}")
     fs = get_filesystem()
     bucket, key = split(path)
 
@@ -253,7 +260,7 @@ def read_bytes(path: str) -> bytes:
 
         raise errors.ServiceError(
             f"S3 did not answer a read of s3://{bucket}/{key} after "
-            f"{get_settings().max_retries + 1} tries: {type(exc).__name__}: {exc}"
+            f"{errors.tries(get_settings().max_retries + 1)}: {type(exc).__name__}: {exc}"
         ) from exc
 
 

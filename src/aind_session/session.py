@@ -243,10 +243,10 @@ class Session:
         """
         from aind_session import codeocean
 
-        assets = self.data_assets
-        asset = codeocean.choose_raw_data_asset(assets, self.id)
+        asset = codeocean.get_session_raw_data_asset(self.id)
         if asset is not None:
             return asset
+        assets = self.data_assets
         checked = (
             f"{len(assets)} data asset(s) named {self.id}*"
             if assets
@@ -337,9 +337,7 @@ def _raw_data_dir(session_id: str) -> str:
     """
     from aind_session import codeocean, s3
 
-    asset = codeocean.choose_raw_data_asset(
-        codeocean.get_session_data_assets(session_id), session_id
-    )
+    asset = codeocean.get_session_raw_data_asset(session_id)
     if asset is not None:
         groups = s3.data_asset_dir_candidates(codeocean.source_url(asset), asset.id, asset.name)
     else:
