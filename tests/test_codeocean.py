@@ -84,8 +84,8 @@ def test_service_that_stays_down_raises_service_error_saying_how_often(aind_sand
     aind_sandbox.faults = Faults(rate=1.0, kinds=("503",), retry_after=0)
     with pytest.raises(errors.ServiceError) as info:
         codeocean.get_data_asset(MAIN_RAW_ID)
-    assert "6 tries" in str(info.value) and "503" in str(info.value)
-    assert len(codeocean_requests(aind_sandbox)) == 6
+    assert "11 tries" in str(info.value) and "503" in str(info.value)
+    assert len(codeocean_requests(aind_sandbox)) == 11
 
 
 def test_failure_is_not_cached(aind_sandbox, fast_retries):

@@ -688,7 +688,7 @@ def is_computation_error(computation: Any) -> bool:
     sorting = is_sorting_output(output) or bool(
         names & {"spikesorted", "curated", "sorting_precurated"}
     )
-    if is_output_error(output, sorting=sorting):
+    if is_output_error(output, sorting=sorting, source=f"computation {run.id} ({run.name})"):
         return True
     return sorting and not any(n == "nwb" or n.endswith(".nwb") for n in names)
 
