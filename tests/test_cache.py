@@ -131,3 +131,12 @@ def test_sixteen_threads_on_one_session_ask_the_service_once(aind_sandbox):
     assert len(set(results)) == 1 and len(results) == 16
     assert len(aind_sandbox.requests("codeocean")) == 1
     assert len(aind_sandbox.requests("s3")) == 1
+
+
+def test_a_function_that_asks_its_own_question_raises_instead_of_hanging(short_ttl):
+    @cache.cached
+    def loop(x):
+        return loop(x)
+
+    with pytest.raises(RuntimeError, match="cycle"):
+        loop(1)

@@ -305,3 +305,24 @@ def test_wait_until_ready_times_out_with_the_last_state(aind_sandbox):
             codeocean.wait_until_ready(MAIN_RAW_ID, timeout=0.2, interval=0.1)
     finally:
         aind_sandbox.codeocean.load(aind_sandbox.world)
+
+
+def test_built_data_assets_equal_the_sdks_own(aind_sandbox):
+    from codeocean.data_asset import DataAsset
+
+    from aind_session.testing.codeocean_server import _public_asset
+
+    records = [_public_asset(a) for a in aind_sandbox.world.data_assets.values()]
+    assert [codeocean.build_data_asset(r) for r in records] == [
+        DataAsset.from_dict(r) for r in records
+    ]
+
+
+def test_a_session_search_builds_only_the_sessions_assets(aind_sandbox, monkeypatch):
+    built = []
+    original = codeocean.build_data_asset
+    monkeypatch.setattr(
+        codeocean, "build_data_asset", lambda r: built.append(r["name"]) or original(r)
+    )
+    assets = aind_session.Session(MAIN).data_assets
+    assert sorted(built) == sorted(a.name for a in assets)

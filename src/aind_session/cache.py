@@ -34,6 +34,7 @@ R = TypeVar("R")
 _lock = threading.Lock()
 _store: Any = None  # cachetools.TLRUCache, built on first use
 _inflight: dict[Hashable, Future[Any]] = {}
+_owners: dict[Hashable, int] = {}  # thread computing each key: a cycle raises, never hangs
 _on_clear: list[Callable[[], None]] = []
 _stats = {"hits": 0, "misses": 0}
 
@@ -83,9 +84,14 @@ def claim(
                 _stats["hits"] += 1
                 found[key] = entry[1]
             elif key in _inflight:
+                if _owners.get(key) == threading.get_ident():
+                    raise RuntimeError(
+                        f"{key!r} is being computed by this thread already (a cycle)"
+                    )
                 waiting[key] = _inflight[key]
             else:
                 _inflight[key] = Future()
+                _owners[key] = threading.get_ident()
                 mine.append(key)
     for key in list(mine):
         value = persistent.lookup(key, codec) if codec is not None else persistent.MISSING
@@ -111,6 +117,7 @@ def settle(
     ttl = _ttl()
     with _lock:
         future = _inflight.pop(key, None)
+        _owners.pop(key, None)
         if error is None and keep and ttl > 0:
             _get_store()[key] = (time.monotonic() + ttl, value)
     if error is None and keep and ttl > 0 and codec is not None:

@@ -180,12 +180,6 @@ def is_missing(value: Any) -> bool:
 
 
 # -- codecs of the answers kept --------------------------------------------------------------
-def _assets_decode(obj: Any) -> tuple[Any, ...]:
-    from codeocean.data_asset import DataAsset
-
-    return tuple(DataAsset.from_dict(d) for d in obj)
-
-
 def _asset_decode(obj: Any) -> Any:
     from codeocean.data_asset import DataAsset
 
@@ -198,7 +192,6 @@ def _computations_decode(obj: Any) -> tuple[Any, ...]:
     return tuple(Computation.from_dict(d) for d in obj)
 
 
-ASSETS = Codec(lambda v: [a.to_dict() for a in v], _assets_decode)
 ASSET = Codec(lambda v: v.to_dict(), _asset_decode)
 COMPUTATIONS = Codec(lambda v: [c.to_dict() for c in v], _computations_decode)
 PLAIN = Codec(lambda v: v, lambda o: o)
