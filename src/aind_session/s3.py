@@ -125,71 +125,103 @@ async def _list_one(fs: Any, path: str) -> Listing:
     return Listing(f"{bucket}/{prefix}".rstrip("/"), tuple(sorted(folders)), tuple(sorted(files)))
 
 
-def list_folders(paths: Sequence[str]) -> dict[str, Listing | Exception]:
-    """List several folders at once; a folder's value is its listing or the error met.
+def _clean(path: str) -> str:
+    return path.removeprefix("s3://").strip("/")
 
-    Listings that hold something are cached; a failure or an empty folder is
-    asked again next time. A missing bucket gives
-    an empty listing; access denied gives a ``PermissionError``; a service
-    failure after retries gives :class:`~aind_session.errors.ServiceError`.
+
+def fetch(
+    listings: Iterable[str] = (), reads: Iterable[str] = ()
+) -> tuple[dict[str, Listing | Exception], dict[str, bytes | Exception]]:
+    """List folders and read files, all at once, in one round of concurrent requests.
+
+    Each folder's value is its listing (one level) or the error met; each
+    file's value is its bytes or the error met. Answers already cached, or
+    being fetched by another thread, are not asked again. Listings that hold
+    something and files read are cached (files on disk too when small); an
+    empty folder or a failure is asked again next time.
+
+    Errors: a missing bucket lists as empty; access denied is a
+    ``PermissionError``; a missing file a ``FileNotFoundError``; a service
+    failure after retries an :class:`~aind_session.errors.ServiceError`.
     """
     from fsspec.asyn import sync
 
     from aind_session.config import get_settings
 
-    keys = {
-        p.removeprefix("s3://").strip("/"): ("s3.list", p.removeprefix("s3://").strip("/"))
-        for p in paths
+    jobs = [("list", _clean(p)) for p in dict.fromkeys(listings)]
+    jobs += [("read", _clean(p)) for p in dict.fromkeys(reads)]
+    keys = {job: (f"s3.{job[0]}", job[1]) for job in jobs}
+    codecs = {"list": persistent.LISTING, "read": persistent.SMALL_BYTES}
+    found: dict[Any, Any] = {}
+    waiting: dict[Any, Any] = {}
+    mine: list[Any] = []
+    for kind in ("list", "read"):
+        part = [keys[j] for j in jobs if j[0] == kind]
+        f, w, m = cache.claim(part, codecs[kind])
+        found.update(f)
+        waiting.update(w)
+        mine += m
+    todo = [job for job in jobs if keys[job] in mine]
+    answers: dict[tuple[str, str], Any] = {
+        job: found[keys[job]] for job in jobs if keys[job] in found
     }
-    found, waiting, mine = cache.claim(keys.values(), persistent.LISTING)
-    results: dict[str, Listing | Exception] = {
-        path: found[key] for path, key in keys.items() if key in found
-    }
-    todo = [path for path, key in keys.items() if key in mine]
     if todo:
+        tries = errors.tries(get_settings().max_retries + 1)
         try:
-            persistent.refuse_if_offline(f"a listing of s3://{todo[0]}")
+            persistent.refuse_if_offline(f"s3://{todo[0][1]}")
         except errors.OfflineCacheMissError as exc:
-            for path in todo:
-                cache.settle(keys[path], error=exc)
+            for job in todo:
+                cache.settle(keys[job], error=exc)
             raise
         fs = get_filesystem()
         limit = asyncio.Semaphore(get_settings().max_concurrency)
 
-        async def one(path: str) -> Listing | Exception:
+        async def one(job: tuple[str, str]) -> Any:
+            kind, path = job
             try:
                 async with limit:
-                    return await _list_one(fs, path)
-            except FileNotFoundError:  # no such bucket
-                return Listing(path, (), ())
+                    return await (_list_one(fs, path) if kind == "list" else _read_one(fs, path))
+            except FileNotFoundError as exc:
+                if kind == "list":  # no such bucket
+                    return Listing(path, (), ())
+                return FileNotFoundError(f"s3://{path} does not exist ({exc})")
             except PermissionError as exc:
-                logger.debug("access denied listing s3://%s: %s", path, exc)
+                logger.debug("access denied to s3://%s: %s", path, exc)
                 return PermissionError(f"access to s3://{path} was denied")
             except Exception as exc:
+                what = "a listing" if kind == "list" else "a read"
                 return errors.ServiceError(
-                    f"S3 did not answer a listing of s3://{path} after "
-                    f"{errors.tries(get_settings().max_retries + 1)}: {type(exc).__name__}: {exc}"
+                    f"S3 did not answer {what} of s3://{path} after {tries}: "
+                    f"{type(exc).__name__}: {exc}"
                 )
 
-        async def gather() -> list[Listing | Exception]:
-            return await asyncio.gather(*(one(p) for p in todo))
+        async def gather() -> list[Any]:
+            return await asyncio.gather(*(one(job) for job in todo))
 
-        logger.debug("listing %d S3 folder(s): %s", len(todo), todo)
+        logger.debug("S3: %d request(s) at once: %s", len(todo), todo)
         try:
-            listed = sync(fs.loop, gather)
+            results = sync(fs.loop, gather)
         except BaseException as exc:
-            for path in todo:
-                cache.settle(keys[path], error=exc)
+            for job in todo:
+                cache.settle(keys[job], error=exc)
             raise
-        for path, value in zip(todo, listed, strict=True):
-            results[path] = value
+        for job, value in zip(todo, results, strict=True):
+            answers[job] = value
             # an empty folder may fill soon and an error may pass: neither is kept
-            keep = isinstance(value, Listing) and value.exists
-            cache.settle(keys[path], value, keep=keep, codec=persistent.LISTING)
-    for path, key in keys.items():
-        if key in waiting:
-            results[path] = waiting[key].result()
-    return results
+            keep = isinstance(value, bytes) or (isinstance(value, Listing) and value.exists)
+            cache.settle(keys[job], value, keep=keep, codec=codecs[job[0]])
+    for job in jobs:
+        if keys[job] in waiting:
+            answers[job] = waiting[keys[job]].result()
+    return (
+        {path: value for (kind, path), value in answers.items() if kind == "list"},
+        {path: value for (kind, path), value in answers.items() if kind == "read"},
+    )
+
+
+def list_folders(paths: Iterable[str]) -> dict[str, Listing | Exception]:
+    """List several folders at once (see :func:`fetch`)."""
+    return fetch(listings=paths)[0]
 
 
 def list_folder(path: str) -> Listing:
@@ -202,8 +234,7 @@ def list_folder(path: str) -> Listing:
     aind_session.errors.ServiceError
         When S3 fails after retries.
     """
-    key = path.removeprefix("s3://").strip("/")
-    value = list_folders([key])[key]
+    value = list_folders([path])[_clean(path)]
     if isinstance(value, Exception):
         raise value
     return value
@@ -215,7 +246,7 @@ def first_existing(paths: Iterable[str]) -> tuple[str | None, dict[str, Listing 
     A service failure on a path before the first found is raised, not skipped:
     a later match could be the wrong answer. Access denied is skipped.
     """
-    ordered = [p.removeprefix("s3://").strip("/") for p in paths]
+    ordered = [_clean(p) for p in paths]
     found = list_folders(ordered)
     for path in ordered:
         value = found[path]
@@ -226,7 +257,14 @@ def first_existing(paths: Iterable[str]) -> tuple[str | None, dict[str, Listing 
     return None, found
 
 
-@cache.cached(persist=persistent.SMALL_BYTES)
+async def _read_one(fs: Any, path: str) -> bytes:
+    bucket, key = split(path)
+    response = await fs._call_s3("get_object", Bucket=bucket, Key=key)
+    async with response["Body"] as body:
+        data: bytes = await body.read()
+    return data
+
+
 def read_bytes(path: str) -> bytes:
     """The bytes of one S3 object (cached), in one ``GetObject`` request.
 
@@ -239,29 +277,10 @@ def read_bytes(path: str) -> bytes:
     aind_session.errors.ServiceError
         When S3 fails after retries.
     """
-    from fsspec.asyn import sync
-
-    persistent.refuse_if_offline(f"a read of {path}")
-    fs = get_filesystem()
-    bucket, key = split(path)
-
-    async def get() -> bytes:
-        response = await fs._call_s3("get_object", Bucket=bucket, Key=key)
-        async with response["Body"] as body:
-            data: bytes = await body.read()
-        return data
-
-    try:
-        return sync(fs.loop, get)
-    except (FileNotFoundError, PermissionError):
-        raise
-    except Exception as exc:
-        from aind_session.config import get_settings
-
-        raise errors.ServiceError(
-            f"S3 did not answer a read of s3://{bucket}/{key} after "
-            f"{errors.tries(get_settings().max_retries + 1)}: {type(exc).__name__}: {exc}"
-        ) from exc
+    value = fetch(reads=[path])[1][_clean(path)]
+    if isinstance(value, Exception):
+        raise value
+    return value
 
 
 def read_json(path: str) -> Any:

@@ -19,21 +19,18 @@ starting a second raises :class:`RuntimeError`.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
 import random
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
+from aind_session.testing import http_server
 from aind_session.testing.codeocean_server import CodeOceanApp
 from aind_session.testing.world import World, load_world
 
@@ -42,7 +39,6 @@ logger = logging.getLogger(__name__)
 Service = Literal["codeocean", "s3"]
 FAULT_KINDS = ("429", "500", "503", "drop")
 REGION = "us-west-2"
-_INTERNAL = "HTTP_X_AIND_SANDBOX_INTERNAL"
 _running: list[Sandbox] = []
 
 
@@ -104,17 +100,6 @@ class Request:
     query: str = ""
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Request handler that logs at debug level through `logging`, without headers."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        logger.debug("sandbox %s %s -> %s", self.command, self.path.split("?")[0], code)
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        if type == "error":
-            logger.debug("sandbox server: " + message, *args)
-
-
 class Sandbox:
     """A local CodeOcean API server and S3 server holding one world.
 
@@ -162,7 +147,7 @@ class Sandbox:
         self._log_lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
         self._s3_dirty = False
-        self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
+        self._servers: list[tuple[Any, threading.Thread]] = []
         self._saved_env: dict[str, str | None] = {}
         self.codeocean = CodeOceanApp(self.world, self.token, name_quirk=name_quirk)
         self.env: dict[str, str] = {}
@@ -191,9 +176,11 @@ class Sandbox:
             )
         _running.append(self)
         try:
-            from moto.server import DomainDispatcherApplication, create_backend_app
+            from moto.server import create_backend_app
 
-            s3_app = DomainDispatcherApplication(create_backend_app)
+            # the S3 app itself: moto's dispatcher would work out the service of
+            # every request again (a third of the time an S3 request takes)
+            s3_app = create_backend_app("s3")
             co_url = self._serve(self.codeocean, "codeocean", self._ports[0])
             self.codeocean.base_url = co_url
             s3_url = self._serve(s3_app, "s3", self._ports[1])
@@ -227,8 +214,7 @@ class Sandbox:
     def stop(self) -> None:
         """Stop both servers, free their ports and restore the environment."""
         for server, thread in self._servers:
-            server.shutdown()
-            server.server_close()
+            server.stop()
             thread.join(timeout=5)
         self._servers.clear()
         for key, value in self._saved_env.items():
@@ -298,55 +284,31 @@ class Sandbox:
     # -- internals -----------------------------------------------------------------
     def _serve(self, app: Any, service: Service, port: int) -> str:
         try:
-            server = make_server(
-                "127.0.0.1",
-                port,
-                _Middleware(app, service, self),
-                threaded=True,
-                request_handler=_QuietHandler,
+            server, thread = http_server.serve(
+                _Middleware(app, service, self), "127.0.0.1", port, f"sandbox-{service}"
             )
-        except (SystemExit, OSError):  # werkzeug exits the program when the port is taken
+        except OSError as exc:
             raise OSError(
-                f"The sandbox cannot listen on 127.0.0.1:{port} for {service}: the port is in "
-                "use. Pick another port, or 0 to let the system choose."
+                f"The sandbox cannot listen on 127.0.0.1:{port} for {service} ({exc.strerror}): "
+                "pick another port, or 0 to let the system choose."
             ) from None
-        server.daemon_threads = True  # type: ignore[attr-defined]
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"sandbox-{service}",
-            daemon=True,
-        )
-        thread.start()
         self._servers.append((server, thread))
         return f"http://127.0.0.1:{server.server_port}"
 
     def _load_s3(self) -> None:
-        """Empty moto and write the world's buckets and objects into it.
+        """Empty moto's S3 and write the world's buckets and objects into it.
 
         moto serves from this process, so the objects go straight into its
         backend (milliseconds for hundreds of objects) rather than one HTTP
-        PUT each; the reset goes through moto's own API.
+        PUT each.
         """
-        import http.client
-
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.s3.models import s3_backends
 
-        host, port = self.s3_url.removeprefix("http://").split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=30)
-        try:
-            connection.request("POST", "/moto-api/reset", headers={"X-Aind-Sandbox-Internal": "1"})
-            response = connection.getresponse()
-            response.read()
-            if response.status >= 300:
-                raise RuntimeError(f"the sandbox's S3 answered {response.status} to a reset")
-        finally:
-            connection.close()
+        s3_backends.reset()
         backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
-        region = self.env.get("AWS_DEFAULT_REGION", REGION)
         for bucket in sorted({key.partition("/")[0] for key in self.world.s3}):
-            backend.create_bucket(bucket, region)
+            backend.create_bucket(bucket, REGION)
         for key, data in self.world.s3.items():
             bucket, _, name = key.partition("/")
             backend.put_object(bucket, name, data)
@@ -375,8 +337,6 @@ class _Middleware:
         self.app, self.service, self.sandbox = app, service, sandbox
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        if environ.get(_INTERNAL):
-            return self.app(environ, start_response)
         sandbox = self.sandbox
         sandbox._enter()
         try:
@@ -396,11 +356,7 @@ class _Middleware:
         fault = sandbox._draw_fault(self.service)
         if fault == "drop":
             sandbox._record(Request(self.service, method, path, 0, query))
-            sock = environ.get("werkzeug.socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-            raise ConnectionResetError("sandbox fault: connection dropped")
+            raise http_server.DroppedConnection()
         if fault is not None:
             sandbox._record(Request(self.service, method, path, int(fault), query))
             return _fault_response(

@@ -1,0 +1,857 @@
+"""Benchmarks of aind-session against the sandbox: requests, round trips and wall time.
+
+    python benchmarks/run.py [--latency-ms 20] [--repeat 5] [--only NAME[,NAME...]]
+                             [--verbose] [--write] [--sandbox-in-process]
+
+Every operation is measured cold in a fresh process (a child of this script
+that starts a sandbox holding the operation's world, then times the operation
+once) and warm in that same process (the operation repeated after it ran: it
+must make no request). The first child of each operation also clears the
+library's caches and times it once more ("cache cleared"): cold minus that is
+roughly the cost of first-use imports.
+
+The parent builds each world from its seed and checks it once with the
+sandbox's own loader, then hands it to the children as a pickled ``World`` in
+a temporary folder removed at the end. See benchmarks/README.md for the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import math
+import os
+import pickle
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import world_generator as wg  # noqa: E402  (stdlib only)
+
+SEED = 0
+SUBJECT_ID = "712815"  # subject_world's default
+FORBIDDEN = ("codeocean", "s3fs", "boto3", "botocore", "aiobotocore", "moto", "pydantic")
+RESULT_MARK = "@@RESULT "
+CHILD_TIMEOUT = 300
+PAGE = 1000  # results per search page, as the library asks
+IN_FLIGHT = 16  # the library's default Settings.max_concurrency
+MIN_RUNS = 3  # cold runs made even past the time budget
+
+# targets
+IMPORT_MS = 60.0
+SESSION_US = 50.0
+INFO_S = 3.0
+LISTING_REQUESTS = 10
+LISTING_MB = 200.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Benchmark:
+    name: str
+    label: str
+    world: str  # key of world_generator.WORLDS
+    warm_repeat: int = 5
+
+
+BENCHMARKS = [
+    Benchmark("import", "import aind_session", "empty"),
+    Benchmark("session", "Session(id) x 10,000 (per call)", "empty", warm_repeat=3),
+    Benchmark("raw_data_asset", "raw_data_asset", "subject"),
+    Benchmark("raw_data_dir", "raw_data_dir", "subject"),
+    Benchmark("modalities", "modalities", "subject"),
+    Benchmark("metadata_subject", "metadata.subject (after modalities)", "subject"),
+    Benchmark("get_sessions", "get_sessions(subject with 2,000 assets)", "subject"),
+    Benchmark("sorted_loop", "20 sorted assets: sorter_name + sorted_probes, for loop", "sorted"),
+    Benchmark(
+        "sorted_threads", "20 sorted assets: sorter_name + sorted_probes, 16 threads", "sorted"
+    ),
+    Benchmark("listing", "search_data_assets over 10,000 assets", "listing", warm_repeat=3),
+    Benchmark(
+        "describe",
+        "describe() x 100 sessions, 16 threads (aind-session info)",
+        "subject",
+        warm_repeat=3,
+    ),
+]
+BY_NAME = {b.name: b for b in BENCHMARKS}
+
+Check = Callable[[Any], "str | None"]
+Operation = tuple[Callable[[], Any], Callable[[], Any], Check]  # setup, op, check
+
+
+# -- the operations (run in a child) ------------------------------------------------------
+def _session_ids(n: int) -> list[str]:
+    """``n`` distinct, valid session IDs."""
+    base = datetime.datetime(2022, 1, 1, 8, 0, 0)
+    return [
+        f"ecephys_{700000 + i % 90000}_{(base + datetime.timedelta(minutes=7 * i)):%Y-%m-%d_%H-%M-%S}"
+        for i in range(n)
+    ]
+
+
+def _nothing() -> None:
+    return None
+
+
+def _expect(want: Any, got: Callable[[Any], Any] = lambda x: x) -> Check:
+    return lambda out: None if got(out) == want else f"expected {want!r}, got {got(out)!r}"
+
+
+def _prepare(name: str, params: dict[str, Any]) -> Operation:
+    """``(setup, op, check)``: untimed setup, the operation timed, and a check of its
+    answer (None when right, else what is wrong)."""
+    import aind_session
+    from aind_session import Session
+
+    if name == "session":
+        ids = _session_ids(10_000)
+        return _nothing, lambda: [Session(i) for i in ids], _expect(10_000, len)
+
+    if name in ("raw_data_asset", "raw_data_dir", "modalities", "metadata_subject"):
+        s = Session(params["session_id"])
+        if name == "raw_data_asset":
+            return _nothing, lambda: s.raw_data_asset, _expect(s.id, lambda a: a.name)
+        if name == "raw_data_dir":
+            want = f"s3://{wg.RAW_BUCKET}/{s.id}"
+            return _nothing, lambda: s.raw_data_dir, _expect(want, lambda p: p.as_posix())
+        if name == "modalities":
+            return _nothing, lambda: s.modalities, _expect(("behavior", "ecephys"))
+        return (
+            lambda: s.modalities,  # the raw folder is found and listed already
+            lambda: s.metadata.subject,
+            _expect(s.subject_id, lambda d: d.get("subject_id")),
+        )
+
+    if name == "get_sessions":
+        subject = params["subject_id"]
+        return (
+            _nothing,
+            lambda: aind_session.get_sessions(subject),
+            _expect(params["sessions"], len),
+        )
+
+    if name in ("sorted_loop", "sorted_threads"):
+        from concurrent.futures import ThreadPoolExecutor
+
+        s = Session(params["session_id"])
+
+        def names_and_probes(asset: Any) -> tuple[str, tuple[str, ...]]:
+            return asset.sorter_name, asset.sorted_probes
+
+        def loop() -> Any:
+            return [names_and_probes(a) for a in s.ecephys.sorted_data_assets]
+
+        def threads() -> Any:
+            with ThreadPoolExecutor(16) as pool:
+                return list(pool.map(names_and_probes, s.ecephys.sorted_data_assets))
+
+        def check(out: Any) -> str | None:
+            if len(out) != params["sorted"]:
+                return f"{len(out)} sorted assets, expected {params['sorted']}"
+            bad = [o for o in out if o[0] not in wg.SORTERS or not o[1]]
+            return f"unexpected answers, e.g. {bad[:2]}" if bad else None
+
+        return _nothing, loop if name == "sorted_loop" else threads, check
+
+    if name == "listing":
+        query = {"query": "name:ecephys"}
+        return (
+            _nothing,
+            lambda: aind_session.search_data_assets(query),
+            _expect(params["assets"], len),
+        )
+
+    if name == "describe":
+        from concurrent.futures import ThreadPoolExecutor
+
+        sessions = [Session(i) for i in params["session_ids"]]
+
+        def describe_all() -> Any:
+            with ThreadPoolExecutor(16) as pool:
+                return list(pool.map(lambda s: s.describe(), sessions))
+
+        def check(out: Any) -> str | None:
+            problems = [(d["id"], d["problems"]) for d in out if d["problems"]]
+            problems += [
+                (d["id"], e["problems"])
+                for d in out
+                for e in d["sorted_data_assets"]
+                if e.get("problems")
+            ]
+            return f"{len(problems)} problem(s), e.g. {problems[0]}" if problems else None
+
+        return _nothing, describe_all, check
+
+    raise SystemExit(f"unknown benchmark {name!r}")
+
+
+def _warm_up_servers(sb: Any) -> None:
+    """One request of each kind to the sandbox's servers, so that their own
+    first-use imports (moto's S3 handlers, werkzeug's) are not timed as the library's."""
+    import base64
+    import urllib.request
+    from urllib.parse import quote
+
+    token = base64.b64encode(f"{sb.env['CODE_OCEAN_API_TOKEN']}:".encode()).decode()
+    requests = [
+        urllib.request.Request(
+            f"{sb.env['CODE_OCEAN_DOMAIN']}/api/v1/data_assets/search",
+            data=json.dumps({"query": "name:warm-up", "limit": 1}).encode(),
+            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+        )
+    ]
+    key = next(iter(sb.world.s3), None)
+    if key is not None:
+        # moto picks the service from the credential scope of the signature
+        scope = "Credential=sandbox-access-key/20240101/us-east-1/s3/aws4_request"
+        auth = {"Authorization": f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host, Signature=0"}
+        s3 = sb.env["AWS_ENDPOINT_URL"]
+        bucket = key.partition("/")[0]
+        requests += [
+            urllib.request.Request(
+                f"{s3}/{bucket}?list-type=2&prefix=warm-up%2F&delimiter=%2F", headers=auth
+            ),
+            urllib.request.Request(f"{s3}/{quote(key)}", headers=auth),
+        ]
+    for request in requests:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
+
+class _Local:
+    """The sandbox running in this process (the normal case)."""
+
+    def __init__(self, payload: dict[str, Any], latency_ms: float) -> None:
+        from aind_session.testing import Sandbox
+
+        self.sb = Sandbox(payload["world"], latency=latency_ms / 1000)
+
+    def __enter__(self) -> _Local:
+        self.sb.start()
+        _warm_up_servers(self.sb)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sb.stop()
+
+    def clear(self) -> None:
+        self.sb.clear_requests()
+
+    def requests(self) -> list[list[Any]]:
+        return [[r.service, r.method, r.path, r.query, r.status] for r in self.sb.requests()]
+
+    def cpu(self) -> float:
+        return 0.0  # counted with this process's
+
+
+class _Remote:
+    """The sandbox in a process of its own (the default), driven over a pipe,
+    so that its CPU time does not compete with the library's for one GIL."""
+
+    def __init__(self, payload_path: str, latency_ms: float) -> None:
+        self.command = [sys.executable, __file__, "--serve", "--payload", payload_path]
+        self.command += ["--latency-ms", str(latency_ms)]
+
+    def __enter__(self) -> _Remote:
+        import aind_session
+
+        self.proc = subprocess.Popen(
+            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        env = self._ask("env")
+        if not env:
+            raise RuntimeError("the sandbox process did not start; see its error above")
+        os.environ.update(json.loads(env))
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            os.environ.pop(name, None)
+        aind_session.clear_cache()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._ask("quit")
+        self.proc.wait(timeout=30)
+
+    def _ask(self, command: str) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline()
+
+    def clear(self) -> None:
+        self._ask("clear")
+
+    def requests(self) -> list[list[Any]]:
+        return json.loads(self._ask("requests"))
+
+    def cpu(self) -> float:
+        return float(self._ask("cpu"))
+
+
+def serve(payload_path: str, latency_ms: float) -> None:
+    """The other end of `_Remote`: a sandbox answering ``env``, ``clear``, ``requests``,
+    ``cpu`` and ``quit``, one line each."""
+    with open(payload_path, "rb") as f:
+        payload = pickle.load(f)
+    with _Local(payload, latency_ms) as local:
+        for line in sys.stdin:
+            command = line.strip()
+            if command == "env":
+                answer = json.dumps(local.sb.env)
+            elif command == "clear":
+                local.clear()
+                answer = "ok"
+            elif command == "requests":
+                answer = json.dumps(local.requests())
+            elif command == "cpu":
+                answer = str(time.process_time())
+            else:
+                print("bye", flush=True)
+                break
+            print(answer, flush=True)
+
+
+def _rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
+def child(name: str, payload_path: str, latency_ms: float, own_process: bool, recold: bool) -> None:
+    """Start a sandbox; time the operation cold, then warm; print one JSON line."""
+    import aind_session
+
+    with open(payload_path, "rb") as f:
+        payload = pickle.load(f)
+    bench = BY_NAME[name]
+    _rss_mb()  # import `resource` now, not while timing
+    sandbox = _Remote(payload_path, latency_ms) if own_process else _Local(payload, latency_ms)
+    with sandbox as sb:
+        setup, op, check = _prepare(name, payload["params"])
+        setup()
+        sb.clear()
+        rss_before = _rss_mb()
+        modules_before = set(sys.modules)
+        cpu0, server_cpu0 = time.process_time(), sb.cpu()
+        t0 = time.perf_counter()
+        out = op()
+        cold = time.perf_counter() - t0
+        cpu, server_cpu = time.process_time() - cpu0, sb.cpu() - server_cpu0
+        rss_after = _rss_mb()
+        cold_requests = sb.requests()
+        packages_before = {m.partition(".")[0] for m in modules_before}
+        new_packages = sorted(
+            {m.partition(".")[0] for m in set(sys.modules) - modules_before} - packages_before
+        )
+        problem = check(out)
+        del out
+        sb.clear()
+        warm = []
+        for _ in range(bench.warm_repeat):
+            t0 = time.perf_counter()
+            op()
+            warm.append(time.perf_counter() - t0)
+        warm_requests = sb.requests()
+        recold_s, recold_requests = None, 0
+        if recold and name != "session":  # Session() has no remote cache to clear
+            aind_session.clear_cache()
+            setup()
+            sb.clear()
+            t0 = time.perf_counter()
+            op()
+            recold_s = time.perf_counter() - t0
+            recold_requests = len(sb.requests())
+    result = {
+        "cold": cold,
+        "cpu": cpu,
+        "server_cpu": server_cpu,
+        "warm": warm,
+        "recold": recold_s,
+        "recold_requests": recold_requests,
+        "requests": cold_requests,
+        "warm_requests": warm_requests,
+        "problem": problem,
+        "rss_before": rss_before,
+        "rss_after": rss_after,
+        "new_packages": new_packages,
+    }
+    print(RESULT_MARK + json.dumps(result))
+
+
+# -- the parent ------------------------------------------------------------------------------
+def _run(args: list[str], timeout: float = CHILD_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def measure_import(repeat: int) -> dict[str, Any]:
+    """Fresh interpreters: ``import aind_session`` minus bare start-up, and what it imports."""
+    bare: list[float] = []
+    loaded: list[float] = []
+    for _ in range(max(2 * repeat, 10)):  # interleaved, so drift hits both alike
+        for code, into in (("pass", bare), ("import aind_session", loaded)):
+            t0 = time.perf_counter()
+            done = _run([sys.executable, "-c", code])
+            into.append(time.perf_counter() - t0)
+            if done.returncode != 0:
+                raise SystemExit(f"python -c {code!r} failed:\n{done.stderr}")
+    timed = _run([sys.executable, "-X", "importtime", "-c", "import aind_session"])
+    entries = []  # (depth, module, cumulative µs); a module's imports come before it
+    for line in timed.stderr.splitlines():
+        m = re.match(r"import time:\s+\d+\s+\|\s+(\d+)\s+\|( +)(\S+)", line)
+        if m:
+            entries.append(((len(m[2]) - 1) // 2, m[3], int(m[1])))
+    top = max(i for i, e in enumerate(entries) if e[:2] == (0, "aind_session"))
+    first = max((i for i in range(top) if entries[i][0] == 0), default=-1) + 1
+    direct = sorted((e for e in entries[first:top] if e[0] == 1), key=lambda e: -e[2])
+    probe = (
+        "import json, sys, aind_session\n"
+        "aind_session.Session('ecephys_676909_2023-12-13_13-43-40')\n"
+        f"print(json.dumps(sorted({{m.partition('.')[0] for m in sys.modules}} & set({list(FORBIDDEN)!r}))))"
+    )
+    return {
+        "over_ms": (_median(loaded) - _median(bare)) * 1000,
+        "bare_ms": _median(bare) * 1000,
+        "with_ms": _median(loaded) * 1000,
+        "importtime_ms": entries[top][2] / 1000,
+        "heavy_import": sorted({e[1].partition(".")[0] for e in entries} & set(FORBIDDEN)),
+        "heavy_session": json.loads(_run([sys.executable, "-c", probe]).stdout),
+        "slowest": [(module, us) for _, module, us in direct[:5]],
+    }
+
+
+def _pages(n: int) -> int:
+    return max(1, math.ceil(n / PAGE))
+
+
+def lower_bound(name: str, world: dict[str, Any], params: dict[str, Any]) -> str:
+    """Fewest sequential round trips, and (requests), the operation could take in this world."""
+    assets = world.get("data_assets", [])
+    if name in ("session",):
+        return "0"
+    if name == "raw_data_asset":
+        return "1 (1)"
+    if name in ("raw_data_dir", "modalities"):
+        return "2 (2)"
+    if name == "metadata_subject":
+        return "1 (1)"
+    if name == "get_sessions":
+        subject = params["subject_id"]
+        by_meta = _pages(
+            sum((a.get("custom_metadata") or {}).get("subject id") == subject for a in assets)
+        )
+        by_name = _pages(sum(subject in a["name"] for a in assets))
+        return f"{max(by_meta, by_name)} ({by_meta + by_name})"
+    if name in ("sorted_loop", "sorted_threads"):
+        return f"2 ({1 + 2 * params['sorted']})"
+    if name == "listing":
+        return f"{_pages(len(assets))} ({_pages(len(assets))})"
+    if name == "describe":
+        prefixes = {sid[:20].lower() for sid in params["session_ids"]}
+        searches = sum(_pages(sum(p in a["name"].lower() for a in assets)) for p in prefixes)
+        n_sorted = sum(
+            (a.get("source_bucket") or {}).get("bucket") == wg.CODEOCEAN_BUCKET
+            and SUBJECT_ID in a["name"]
+            for a in assets
+        )
+        total = searches + 1 + len(params["session_ids"]) + 4 * n_sorted
+        return f"2 ({total}); {math.ceil(total / IN_FLIGHT)} at {IN_FLIGHT} in flight"
+    return "?"
+
+
+def _params(name: str, world: dict[str, Any]) -> dict[str, Any]:
+    """What the child needs to know about the world: which session to ask about, etc."""
+    if name in ("raw_data_asset", "raw_data_dir", "modalities", "metadata_subject"):
+        ids = wg.raw_session_ids(world, SUBJECT_ID)
+        return {"session_id": ids[len(ids) // 2]}
+    if name == "get_sessions":
+        return {"subject_id": SUBJECT_ID, "sessions": len(wg.raw_session_ids(world, SUBJECT_ID))}
+    if name in ("sorted_loop", "sorted_threads"):
+        (session_id,) = wg.raw_session_ids(world)
+        return {
+            "session_id": session_id,
+            "sorted": sum("_sorted_" in a["name"] for a in world["data_assets"]),
+        }
+    if name == "listing":
+        return {"assets": len(world["data_assets"])}
+    if name == "describe":
+        return {"session_ids": wg.raw_session_ids(world, SUBJECT_ID)}
+    return {}
+
+
+def _fmt_time(seconds: float | None) -> str:
+    if seconds is None or math.isnan(seconds):
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _spread(values: list[int]) -> str:
+    lo, hi = min(values), max(values)
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+def _show_request(r: list[Any]) -> str:
+    service, method, path, query, status = r
+    query = re.sub(r"(^|&)(x-id|encoding-type)=[^&]*", "", query).strip("&")
+    return f"{service:9} {method:4} {status} {path}{'?' + query if query else ''}"
+
+
+def _request_kind(r: list[Any]) -> str:
+    service, method, path, query, _ = r
+    if service == "codeocean":
+        return f"CodeOcean {method} {re.sub(r'[0-9a-f-]{36}', '<id>', path)}"
+    bucket = path.strip("/").split("/")[0]
+    what = "ListObjectsV2" if "list-type" in query else "GetObject" if method == "GET" else method
+    return f"S3 {what} {bucket}"
+
+
+def _run_benchmark(name: str, payload_path: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Up to ``--repeat`` fresh children; fewer (never under ``MIN_RUNS``) once the
+    operation's runs have taken ``--budget`` seconds."""
+    results = []
+    started = time.perf_counter()
+    for i in range(args.repeat):
+        spent = time.perf_counter() - started
+        if args.budget and i >= MIN_RUNS and spent > args.budget:
+            break
+        command = [sys.executable, __file__, "--child", name, "--payload", payload_path]
+        command += ["--latency-ms", str(args.latency_ms)]
+        command += [] if args.sandbox_process else ["--sandbox-in-process"]
+        command += ["--recold"] if i == 0 else []  # once: it only explains the cold figure
+        done = _run(command)
+        lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_MARK)]
+        if done.returncode != 0 or not lines:
+            raise SystemExit(f"benchmark {name} failed:\n{done.stderr[-3000:]}")
+        results.append(json.loads(lines[-1][len(RESULT_MARK) :]))
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    names = [n for n in (args.only or ",".join(BY_NAME)).split(",") if n]
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        print(
+            f"Unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BY_NAME)}.",
+            file=sys.stderr,
+        )
+        return 2
+    from aind_session.testing import load_world
+
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="aind-session-bench-") as tmp:
+        worlds: dict[str, tuple[dict[str, Any], Any]] = {}
+        for name in names:
+            bench = BY_NAME[name]
+            print(f"... {name}", file=sys.stderr, flush=True)
+            if name == "import":
+                rows.append({"bench": bench, "import": measure_import(args.repeat)})
+                continue
+            if bench.world not in worlds:
+                t0 = time.perf_counter()
+                world = wg.WORLDS[bench.world](seed=SEED)
+                worlds[bench.world] = (world, load_world(world))  # checked by the sandbox's loader
+                if args.verbose:
+                    print(
+                        f"    world {bench.world!r} made and checked in {time.perf_counter() - t0:.1f} s",
+                        file=sys.stderr,
+                    )
+            world, loaded = worlds[bench.world]
+            params = _params(name, world)
+            payload_path = os.path.join(tmp, f"{name}.pickle")
+            with open(payload_path, "wb") as f:
+                pickle.dump({"world": loaded, "params": params}, f)
+            results = _run_benchmark(name, payload_path, args)
+            rows.append(
+                {"bench": bench, "results": results, "lower": lower_bound(name, world, params)}
+            )
+    table, verdicts = _table(rows, args.repeat)
+    notes = [line for row in rows for line in _notes(row, args, args.verbose)]
+    load_after = os.getloadavg()[0]
+    failed = [label for label, ok in verdicts if not ok]
+    summary = f"{len(verdicts) - len(failed)}/{len(verdicts)} targets pass" + (
+        f"; failing: {', '.join(failed)}" if failed else ""
+    )
+    budget = (
+        f" (fewer, at least {MIN_RUNS}, past {args.budget:g} s per operation)"
+        if args.budget and args.repeat > MIN_RUNS
+        else ""
+    )
+    where = "in its own process" if args.sandbox_process else "in the measured process"
+    conditions = (
+        f"latency {args.latency_ms:g} ms per request, up to {args.repeat} cold run(s) each{budget}, "
+        f"sandbox {where}; load average {load_before:.1f} before, {load_after:.1f} after, "
+        f"on {os.cpu_count()} CPU(s)"
+    )
+    print("\n" + table + "\n")
+    print("\n".join(notes) + "\n")
+    print(summary)
+    print(f"({conditions}; run took {time.perf_counter() - started:.0f} s)")
+    if load_before > (os.cpu_count() or 1) / 2:
+        print("warning: the machine was busy with other work; wall times are inflated.")
+    if args.write:
+        brief = [line for row in rows for line in _notes(row, args, verbose=False)]
+        _write(table, brief, summary, conditions)
+    return 1 if failed else 0
+
+
+def _table(rows: list[dict[str, Any]], repeat: int) -> tuple[str, list[tuple[str, bool]]]:
+    header = [
+        "operation",
+        "CodeOcean requests",
+        "S3 requests",
+        "lower bound: round trips (requests)",
+        "median wall (cold)",
+        "median wall (warm)",
+        "wall, cache cleared (1 run)",
+        "targets",
+    ]
+    lines: list[list[str]] = []
+    verdicts: list[tuple[str, bool]] = []
+
+    def verdict(label: str, ok: bool) -> str:
+        verdicts.append((label, ok))
+        return f"{label}: {'PASS' if ok else 'FAIL'}"
+
+    for row in rows:
+        bench: Benchmark = row["bench"]
+        if "import" in row:
+            info = row["import"]
+            targets = [
+                verdict(f"import < {IMPORT_MS:g} ms", info["over_ms"] < IMPORT_MS),
+                verdict(
+                    "imports none of " + "/".join(FORBIDDEN),
+                    not (info["heavy_import"] or info["heavy_session"]),
+                ),
+            ]
+            lines.append(
+                [
+                    bench.label,
+                    "0",
+                    "0",
+                    "0",
+                    f"{info['over_ms']:.1f} ms over interpreter",
+                    "-",
+                    "-",
+                    "; ".join(targets),
+                ]
+            )
+            continue
+        results = row["results"]
+        co = [sum(r[0] == "codeocean" for r in res["requests"]) for res in results]
+        s3 = [sum(r[0] == "s3" for r in res["requests"]) for res in results]
+        total = max(a + b for a, b in zip(co, s3, strict=True))
+        cold = _median([res["cold"] for res in results])
+        warm = _median([w for res in results for w in res["warm"]])
+        recold = next((res["recold"] for res in results if res["recold"] is not None), None)
+        warm_requests = max(len(res["warm_requests"]) for res in results)
+        if bench.name == "session":
+            cold_s, warm_s = f"{_fmt_time(cold / 10_000)} each", f"{_fmt_time(warm / 10_000)} each"
+        else:
+            cold_s, warm_s = _fmt_time(cold), _fmt_time(warm)
+        if len(results) < repeat:
+            cold_s += f" (n={len(results)})"
+        targets = []
+        if bench.name == "session":
+            targets.append(
+                verdict(f"Session() < {SESSION_US:g} µs", cold / 10_000 * 1e6 < SESSION_US)
+            )
+        elif bench.name in ("raw_data_dir", "modalities"):
+            targets.append(verdict(f"{bench.name} cold 2 requests", total <= 2))
+        elif bench.name == "metadata_subject":
+            targets.append(verdict("metadata.subject after modalities 1 request", total <= 1))
+        elif bench.name == "listing":
+            rss = max(res["rss_after"] for res in results)
+            targets.append(
+                verdict(f"listing <= {LISTING_REQUESTS} requests", total <= LISTING_REQUESTS)
+            )
+            targets.append(
+                verdict(f"listing peak RSS < {LISTING_MB:g} MB ({rss:.0f} MB)", rss < LISTING_MB)
+            )
+        elif bench.name == "describe":
+            targets.append(verdict(f"info x100 < {INFO_S:g} s", cold < INFO_S))
+        targets.append(verdict(f"{bench.name} warm 0 requests", warm_requests == 0))
+        problems = [res["problem"] for res in results if res["problem"]]
+        if problems:
+            targets.append(verdict(f"{bench.name} answers right", False) + f" ({problems[0]})")
+        lines.append(
+            [
+                bench.label,
+                _spread(co),
+                _spread(s3),
+                row["lower"],
+                cold_s,
+                warm_s,
+                _fmt_time(recold),
+                "; ".join(targets),
+            ]
+        )
+    widths = [
+        max(len(header[i]), *(len(line[i]) for line in lines)) for i in range(len(header) - 1)
+    ]
+    out = [
+        "| "
+        + " | ".join(h.ljust(w) for h, w in zip(header[:-1], widths, strict=True))
+        + f" | {header[-1]} |"
+    ]
+    out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|---|")
+    out += [
+        "| "
+        + " | ".join(c.ljust(w) for c, w in zip(line[:-1], widths, strict=True))
+        + f" | {line[-1]} |"
+        for line in lines
+    ]
+    return "\n".join(out), verdicts
+
+
+def _notes(row: dict[str, Any], args: argparse.Namespace, verbose: bool) -> list[str]:
+    """Lines under the table: CPU, memory, first-use imports; with ``verbose``, the requests."""
+    bench: Benchmark = row["bench"]
+    if "import" in row:
+        info = row["import"]
+        slowest = ", ".join(f"{module} {us / 1000:.1f} ms" for module, us in info["slowest"])
+        return [
+            f"- import: {info['with_ms']:.0f} ms for `python -c 'import aind_session'` vs "
+            f"{info['bare_ms']:.0f} ms for `python -c pass` (medians); -X importtime: aind_session "
+            f"{info['importtime_ms']:.1f} ms cumulative (largest: {slowest}).",
+            f"- import: -X importtime shows of {', '.join(FORBIDDEN)}: "
+            f"{', '.join(info['heavy_import']) or 'none imported'}; after one Session(): "
+            f"{', '.join(info['heavy_session']) or 'none imported'}.",
+        ]
+    results = row["results"]
+    first = results[0]
+    cpu = _median([res["cpu"] for res in results])
+    if args.sandbox_process:
+        server_cpu = _median([res["server_cpu"] for res in results])
+        text = f"CPU in the cold run: library {cpu:.2f} s, sandbox {server_cpu:.2f} s (own process)"
+    else:
+        text = f"CPU in the cold run: {cpu:.2f} s (library and sandbox, one process)"
+    if bench.name == "listing":
+        text += f"; peak RSS {first['rss_before']:.0f} MB before, {first['rss_after']:.0f} MB after"
+        text += "" if args.sandbox_process else " (sandbox and its world included)"
+    packages = [p for p in first["new_packages"] if not p.startswith("_") and "__mypyc" not in p]
+    if packages:
+        shown = ", ".join(packages[:8]) + (", ..." if len(packages) > 8 else "")
+        text += f"; first use imported {len(packages)} package(s) ({shown})"
+    if first["recold"] is not None and first["recold_requests"] != len(first["requests"]):
+        text += f"; {first['recold_requests']} requests with the cache cleared"
+    lines = [f"- {bench.name}: {text}."]
+    if verbose:
+        requests = first["requests"]
+        kinds = Counter(_request_kind(r) for r in requests)
+        lines.append(
+            f"  {len(requests)} cold request(s): "
+            + ", ".join(f"{n} x {k}" for k, n in kinds.most_common())
+        )
+        lines += [f"    {_show_request(r)}" for r in requests[:40]]
+        if len(requests) > 40:
+            lines.append(f"    ... and {len(requests) - 40} more")
+        if first["warm_requests"]:
+            lines.append("  warm request(s):")
+            lines += [f"    {_show_request(r)}" for r in first["warm_requests"][:40]]
+    return lines
+
+
+def _write(table: str, notes: list[str], summary: str, conditions: str) -> None:
+    text = "\n".join(
+        [
+            "# aind-session benchmark results",
+            "",
+            f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
+            f"- platform: {platform.platform()}",
+            f"- CPUs: {os.cpu_count()}",
+            f"- Python: {platform.python_version()} ({platform.python_implementation()})",
+            f"- conditions: {conditions}",
+            f"- command: `python benchmarks/run.py {' '.join(sys.argv[1:])}`",
+            "",
+            table,
+            "",
+            summary + ".",
+            "",
+            "## Notes",
+            "",
+            *notes,
+            "",
+        ]
+    )
+    (HERE / "results.md").write_text(text, encoding="utf-8")
+    print(f"wrote {HERE / 'results.md'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description="Benchmarks of aind-session against the sandbox (see benchmarks/README.md)."
+    )
+    parser.add_argument(
+        "--latency-ms", type=float, default=20.0, help="sandbox latency per request (default 20)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=5,
+        help="cold runs (fresh processes) per operation (default 5)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help=f"stop repeating an operation (after {MIN_RUNS} runs) once its runs took this long; "
+        "0: never (default 20)",
+    )
+    parser.add_argument(
+        "--only", metavar="NAME", help=f"comma-separated subset of: {', '.join(BY_NAME)}"
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="print the requests each operation made"
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="also write the table to benchmarks/results.md"
+    )
+    parser.add_argument(
+        "--sandbox-in-process",
+        dest="sandbox_process",
+        action="store_false",
+        help=(
+            "run each sandbox in the measured process (by default it runs in a process of "
+            "its own, as the real services do not share the library's CPU)"
+        ),
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--recold", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--payload", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.payload, args.latency_ms)
+        return 0
+    if args.child:
+        child(args.child, args.payload, args.latency_ms, args.sandbox_process, args.recold)
+        return 0
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
