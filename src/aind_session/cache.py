@@ -226,3 +226,14 @@ def forget(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     with _lock:
         if _store is not None:
             _store.pop(key, None)
+
+
+def prime(fn: Callable[..., Any], *args: Any, value: Any) -> None:
+    """Store ``value`` as the answer of ``fn(*args)`` (a function wrapped by :func:`cached`),
+    for batch code that worked out many answers at once."""
+    key = (fn.cache_name, args, ())  # type: ignore[attr-defined]
+    ttl = _ttl()
+    if ttl > 0:
+        with _lock:
+            if key not in _inflight:
+                _get_store()[key] = (time.monotonic() + ttl, value)

@@ -199,34 +199,60 @@ def _emit(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+class _Progress:
+    """A progress bar on stderr, shown only on a terminal and when asked."""
+
+    def __init__(self, total: int, label: str, show: bool) -> None:
+        self.total, self.label, self.done = total, label, 0
+        self.on = show and sys.stderr.isatty() and total > 1
+        self.lock = threading.Lock()
+
+    def advance(self, count: int = 1) -> None:
+        with self.lock:
+            self.done += count
+            if self.on:
+                filled = int(30 * self.done / self.total)
+                sys.stderr.write(
+                    f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}"
+                )
+                sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.on:
+            sys.stderr.write("\r" + " " * (len(self.label) + 45) + "\r")
+
+
 def _progress_map(fn: Callable[[T], R], items: Sequence[T], label: str, show: bool) -> list[R]:
     """``fn`` over ``items`` on a bounded pool, with a progress bar on a terminal."""
     from concurrent.futures import ThreadPoolExecutor
 
     from aind_session.config import get_settings
 
-    done = 0
-    lock = threading.Lock()
-    bar = show and sys.stderr.isatty() and len(items) > 1
+    progress = _Progress(len(items), label, show)
 
     def step(item: T) -> R:
-        nonlocal done
         result = fn(item)
-        with lock:
-            done += 1
-            if bar:
-                filled = int(30 * done / len(items))
-                sys.stderr.write(
-                    f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{len(items)}"
-                )
-                sys.stderr.flush()
+        progress.advance()
         return result
 
     workers = max(1, min(len(items), get_settings().max_concurrency))
     with ThreadPoolExecutor(workers) as pool:
         results = list(pool.map(step, items))
-    if bar:
-        sys.stderr.write("\r" + " " * (len(label) + 45) + "\r")
+    progress.close()
+    return results
+
+
+def _progress_batches(
+    fn: Callable[[Sequence[T]], list[R]], items: Sequence[T], label: str, show: bool, size: int = 25
+) -> list[R]:
+    """``fn`` over batches of ``items`` (each batch asks its services in a few rounds)."""
+    progress = _Progress(len(items), label, show)
+    results: list[R] = []
+    for start in range(0, len(items), size):
+        batch = items[start : start + size]
+        results += fn(batch)
+        progress.advance(len(batch))
+    progress.close()
     return results
 
 
@@ -246,7 +272,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     from aind_session.session import Session
 
     sessions = [Session(value) for value in args.sessions]  # bad input fails before any request
-    summaries = _progress_map(lambda s: s.describe(), sessions, "sessions", not args.json)
+    from aind_session.report import describe_many
+
+    summaries = _progress_batches(describe_many, sessions, "sessions", not args.json)
     if args.json:
         _emit(summaries[0] if len(summaries) == 1 else summaries)
     else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 import html
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,45 @@ def describe(session: Session) -> Summary:
     >>> summary['raw_data_dir'], summary['modalities']
     ('s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40', ['behavior', 'ecephys'])
     """
+    return describe_many([session])[0]
+
+
+def describe_many(sessions: Sequence[Session]) -> list[Summary]:
+    """:func:`describe` for many sessions, asking every service in a few rounds.
+
+    Rounds of concurrent requests, each for all sessions at once: the asset
+    searches (one per distinct 20-character prefix); the raw data folders;
+    the sorted assets' folders; their ``output``, ``processing.json`` and
+    ``curated/`` listings; the sorting pipeline's runs. The summaries are then
+    built from the cache.
+    """
+    _prefetch(sessions)
+    return [_summarize(session) for session in sessions]
+
+
+def _prefetch(sessions: Sequence[Session]) -> None:
+    """Warm the cache for :func:`_summarize`; what fails here is said there, per section."""
+    from aind_session import codeocean, s3
+    from aind_session.extensions.ecephys import prefetch
+
+    try:
+        with ThreadPoolExecutor(4) as pool:  # distinct searches, at once
+            list(
+                pool.map(
+                    codeocean.get_session_data_assets, {s.id[:20]: s.id for s in sessions}.values()
+                )
+            )
+        with ThreadPoolExecutor(4) as pool:  # sessions sharing a search: no request
+            list(pool.map(codeocean.get_session_data_assets, [s.id for s in sessions]))
+        raw = [codeocean.get_session_raw_data_asset(s.id) for s in sessions]
+        sources = [codeocean.source_url(a) for a in raw if a is not None]
+        s3.list_folders([u for u in sources if u and u.startswith("s3://")])
+        prefetch([a for s in sessions for a in s.ecephys.sorted_data_assets])
+    except (errors.AindSessionError, PermissionError, ConnectionError) as exc:
+        logger.debug("prefetch stopped (%s); sections will ask on their own", exc)
+
+
+def _summarize(session: Session) -> Summary:
     summary = Summary(
         id=session.id,
         platform=session.platform,
@@ -79,6 +118,8 @@ def describe(session: Session) -> Summary:
     def guarded(name: str, fn: Callable[[], Any], empty: Any) -> Any:
         try:
             return fn()
+        except (errors.AuthenticationError, errors.ConfigurationError):
+            raise  # nothing can work: said once, by the caller
         except errors.AindSessionError as exc:
             problems[name] = _one_line(exc)
         except (ValueError, LookupError, PermissionError, ConnectionError) as exc:
@@ -88,16 +129,6 @@ def describe(session: Session) -> Summary:
     def raw_asset() -> dict[str, Any]:
         asset = session.raw_data_asset
         return {"id": asset.id, "name": asset.name, "created": _iso(asset.created)}
-
-    def raw_dir() -> str:
-        return session.raw_data_dir.as_posix()
-
-    def sorted_assets() -> list[dict[str, Any]]:
-        from aind_session.extensions.ecephys import _parallel, _prefetch_folders
-
-        assets = session.ecephys.sorted_data_assets
-        _prefetch_folders(assets)
-        return _parallel(_describe_sorted, list(assets))
 
     def running() -> list[dict[str, Any]]:
         if not session.ecephys.sorted_data_assets and session.platform != "ecephys":
@@ -126,21 +157,19 @@ def describe(session: Session) -> Summary:
         )
         summary["problems"] = dict.fromkeys(SECTIONS, reason)
         return summary
-    with ThreadPoolExecutor(3) as pool:
-        futures = {
-            "raw_data_asset": pool.submit(guarded, "raw_data_asset", raw_asset, None),
-            "raw_data_dir": pool.submit(guarded, "raw_data_dir", raw_dir, None),
-            "sorted_data_assets": pool.submit(guarded, "sorted_data_assets", sorted_assets, []),
-        }
-        summary["raw_data_asset"] = futures["raw_data_asset"].result()
-        summary["raw_data_dir"] = futures["raw_data_dir"].result()
-        summary["modalities"] = list(guarded("modalities", lambda: session.modalities, ()))
-        summary["metadata_files"] = (
-            guarded("metadata_files", lambda: [p.name for p in session.metadata.json_files], [])
-            if summary["raw_data_dir"]
-            else []
-        )
-        summary["sorted_data_assets"] = futures["sorted_data_assets"].result()
+    summary["raw_data_asset"] = guarded("raw_data_asset", raw_asset, None)
+    summary["raw_data_dir"] = guarded("raw_data_dir", lambda: session.raw_data_dir.as_posix(), None)
+    summary["modalities"] = list(guarded("modalities", lambda: session.modalities, ()))
+    summary["metadata_files"] = (
+        guarded("metadata_files", lambda: [p.name for p in session.metadata.json_files], [])
+        if summary["raw_data_dir"]
+        else []
+    )
+    summary["sorted_data_assets"] = guarded(
+        "sorted_data_assets",
+        lambda: [_describe_sorted(a) for a in session.ecephys.sorted_data_assets],
+        [],
+    )
     summary["running_pipeline_computations"] = (
         guarded("running_pipeline_computations", running, []) if summary["raw_data_asset"] else []
     )
@@ -150,17 +179,16 @@ def describe(session: Session) -> Summary:
 
 def _describe_sorted(asset: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": asset.id, "name": asset.name, "created": _iso(asset.created)}
-    with ThreadPoolExecutor(3) as pool:
-        error = pool.submit(lambda: asset.is_sorting_error)
-        sorter = pool.submit(lambda: asset.sorter_name)
-        probes = pool.submit(lambda: asset.sorted_probes)
-        for key, future in (("sorter", sorter), ("probes", probes), ("error", error)):
-            try:
-                value = future.result()
-                entry[key] = list(value) if isinstance(value, tuple) else value
-            except (errors.AindSessionError, ValueError) as exc:
-                entry[key] = None
-                entry.setdefault("problems", {})[key] = _one_line(exc)
+    for key, read in (
+        ("sorter", lambda: asset.sorter_name),
+        ("probes", lambda: list(asset.sorted_probes)),
+        ("error", lambda: asset.is_sorting_error),
+    ):
+        try:
+            entry[key] = read()
+        except (errors.AindSessionError, ValueError, PermissionError, ConnectionError) as exc:
+            entry[key] = None
+            entry.setdefault("problems", {})[key] = _one_line(exc)
     return entry
 
 

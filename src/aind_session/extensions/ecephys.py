@@ -31,8 +31,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from codeocean.data_asset import DataAsset
@@ -228,21 +227,67 @@ class SortedDataAsset(DataAsset):
         return any(n.endswith(".zarr") for n in s3.list_folder(f"{folder}/postprocessed").folders)
 
 
-def _parallel(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """``[fn(i) for i in items]``, run at once on a bounded pool."""
-    from aind_session.config import get_settings
+def prefetch(
+    assets: Sequence[DataAsset], parts: Iterable[str] = ("error", "sorter", "probes")
+) -> None:
+    """Fetch what ``parts`` of many sorted assets need, in a few rounds of
+    concurrent requests, so their properties are answered from the cache.
 
-    if len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(min(len(items), get_settings().max_concurrency)) as pool:
-        return list(pool.map(fn, items))
+    Rounds: the folders named by ``source_bucket``; the known buckets for
+    assets without one (or whose folder is empty); then, at once, the
+    ``output`` files (``"error"``), ``processing.json`` files (``"sorter"``)
+    and ``curated/`` listings (``"probes"``). Older layouts' fallbacks
+    (``spikesorted/``, ``params.json``) are read later, only where needed.
+    """
+    from aind_session import s3
+
+    wanted = set(parts)
+    folders = _locate_folders(assets)
+    listings, reads = [], []
+    for folder in folders.values():
+        root = s3.list_folders([folder])[s3._clean(folder)]
+        if not isinstance(root, s3.Listing):
+            continue
+        if "probes" in wanted:
+            sub = next((f for f in PROBE_FOLDERS if f in root.folders), None)
+            listings += [f"{folder}/{sub}"] if sub else []
+        if "sorter" in wanted and "processing.json" in root.file_names:
+            reads.append(f"{folder}/processing.json")
+        if "error" in wanted and "output" in root.file_names:
+            reads.append(f"{folder}/output")
+    if listings or reads:
+        s3.fetch(listings, reads)
 
 
-def _prefetch_folders(assets: Iterable[DataAsset]) -> None:
-    """Find the folders of many assets with one round of concurrent probes."""
-    from aind_session import codeocean
+def _locate_folders(assets: Sequence[DataAsset]) -> dict[str, str]:
+    """Folders of many assets (by asset id), found in two rounds, primed in the cache."""
+    from aind_session import cache, codeocean, s3
 
-    _parallel(codeocean.data_asset_dir, list(assets))
+    wanted = {a.id: (codeocean.source_url(a), a) for a in assets}
+    folders: dict[str, str] = {}
+    sources = [url for url, _ in wanted.values() if url and url.startswith("s3://")]
+    listed = s3.list_folders(sources) if sources else {}
+    for asset_id, (url, _asset) in wanted.items():
+        if (url and not url.startswith("s3://")) or (
+            url and isinstance(found := listed.get(s3._clean(url)), s3.Listing) and found.exists
+        ):
+            folders[asset_id] = url
+    rest = [(url, a) for asset_id, (url, a) in wanted.items() if asset_id not in folders]
+    if rest:
+        groups = {a.id: s3.data_asset_dir_candidates(None, a.id, a.name)[-1][1] for _, a in rest}
+        probed = s3.list_folders([c for candidates in groups.values() for c in candidates])
+        for asset_id, candidates in groups.items():
+            for candidate in candidates:
+                value = probed.get(s3._clean(candidate))
+                if isinstance(value, errors.ServiceError):
+                    break  # leave it to the lazy path, which raises it
+                if isinstance(value, s3.Listing) and value.exists:
+                    folders[asset_id] = f"s3://{s3._clean(candidate)}"
+                    break
+    for asset_id, folder in folders.items():
+        url, asset = wanted[asset_id]
+        cache.prime(codeocean._data_asset_dir, url, asset.id, asset.name, value=folder)
+    return folders
 
 
 class SorterNamespace:
@@ -258,8 +303,8 @@ class SorterNamespace:
     def sorted_data_assets(self) -> tuple[SortedDataAsset, ...]:
         """Sorted assets made with this sorter, oldest first; ``()`` when none."""
         assets = self._ecephys.sorted_data_assets
-        names = _parallel(lambda a: _sorter_name_or_none(a), list(assets))
-        return tuple(a for a, n in zip(assets, names, strict=True) if n == self.name)
+        prefetch(assets, ["sorter"])
+        return tuple(a for a in assets if _sorter_name_or_none(a) == self.name)
 
 
 def _sorter_name_or_none(asset: SortedDataAsset) -> str | None:
@@ -290,8 +335,9 @@ class Sorters:
     @property
     def names(self) -> tuple[str, ...]:
         """Sorter names used in the session's sorted assets, sorted."""
-        assets = list(self._ecephys.sorted_data_assets)
-        return tuple(sorted({n for n in _parallel(_sorter_name_or_none, assets) if n}))
+        assets = self._ecephys.sorted_data_assets
+        prefetch(assets, ["sorter"])
+        return tuple(sorted({n for n in map(_sorter_name_or_none, assets) if n}))
 
 
 class Ecephys(ExtensionBaseClass["Session"]):
@@ -342,9 +388,8 @@ class Ecephys(ExtensionBaseClass["Session"]):
                 f"{len(self._base.data_assets)} data assets is named {self._base.id}_sorted...). "
                 "Sort it with session.ecephys.run_sorting()."
             )
-        _prefetch_folders(assets)
-        failed = _parallel(lambda a: a.is_sorting_error, list(assets))
-        good = [a for a, bad in zip(assets, failed, strict=True) if not bad]
+        prefetch(assets, ["error"])
+        good = [a for a in assets if not a.is_sorting_error]
         if not good:
             raise errors.NoSortedDataError(
                 f"All {len(assets)} sorted data asset(s) of {self._base.id} hold a sorting error "
