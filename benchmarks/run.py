@@ -81,7 +81,7 @@ BENCHMARKS = [
     Benchmark("listing", "search_data_assets over 10,000 assets", "listing", warm_repeat=3),
     Benchmark(
         "describe",
-        "describe() x 100 sessions, 16 threads (aind-session info)",
+        "aind-session info x 100 sessions (in-process, --json)",
         "subject",
         warm_repeat=3,
     ),
@@ -175,13 +175,19 @@ def _prepare(name: str, params: dict[str, Any]) -> Operation:
         )
 
     if name == "describe":
-        from concurrent.futures import ThreadPoolExecutor
+        import contextlib
+        import io
 
-        sessions = [Session(i) for i in params["session_ids"]]
+        from aind_session import cli
+
+        ids = list(params["session_ids"])
 
         def describe_all() -> Any:
-            with ThreadPoolExecutor(16) as pool:
-                return list(pool.map(lambda s: s.describe(), sessions))
+            """What `aind-session info ID... --json` does, through its real entry function."""
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                cli.main(["info", *ids, "--json"])
+            return json.loads(out.getvalue())
 
         def check(out: Any) -> str | None:
             problems = [(d["id"], d["problems"]) for d in out if d["problems"]]

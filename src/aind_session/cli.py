@@ -247,6 +247,8 @@ def _progress_batches(
 ) -> list[R]:
     """``fn`` over batches of ``items`` (each batch asks its services in a few rounds)."""
     progress = _Progress(len(items), label, show)
+    if not progress.on:
+        size = max(1, len(items))  # no bar to move: one batch, fewest rounds
     results: list[R] = []
     for start in range(0, len(items), size):
         batch = items[start : start + size]

@@ -157,11 +157,15 @@ def _summarize(session: Session) -> Summary:
         )
         summary["problems"] = dict.fromkeys(SECTIONS, reason)
         return summary
+    from aind_session.extensions.metadata import Metadata
+    from aind_session.session import _raw_data_dir
+
+    # URLs and names, not UPaths: a summary needs no filesystem object
     summary["raw_data_asset"] = guarded("raw_data_asset", raw_asset, None)
-    summary["raw_data_dir"] = guarded("raw_data_dir", lambda: session.raw_data_dir.as_posix(), None)
+    summary["raw_data_dir"] = guarded("raw_data_dir", lambda: _raw_data_dir(session.id), None)
     summary["modalities"] = list(guarded("modalities", lambda: session.modalities, ()))
     summary["metadata_files"] = (
-        guarded("metadata_files", lambda: [p.name for p in session.metadata.json_files], [])
+        guarded("metadata_files", lambda: list(Metadata._names(summary["raw_data_dir"])), [])
         if summary["raw_data_dir"]
         else []
     )
