@@ -462,18 +462,23 @@ def list_computations(capsule_or_pipeline_id: str) -> tuple[Computation, ...]:
 
 @cache.cached(persist=persistent.COMPUTATIONS)
 def _list_computations(capsule_id: str) -> tuple[Computation, ...]:
+    from codeocean.computation import Computation
+
     client = get_client()
     what = f"listing computations of capsule or pipeline {capsule_id}"
-    try:
-        runs = _call(what, client.capsules.list_computations, capsule_id)
-    except errors.NotFoundError:
+    records = None
+    for route in ("capsules", "pipelines"):
         try:
-            runs = _call(what, client.pipelines.list_computations, capsule_id)
+            records = _call(what, client.session.get, f"{route}/{capsule_id}/computations").json()
+            break
         except errors.NotFoundError:
-            raise errors.NotFoundError(
-                f"CodeOcean has no capsule or pipeline {capsule_id!r} with computations the "
-                "token can see; check the id."
-            ) from None
+            continue
+    if records is None:
+        raise errors.NotFoundError(
+            f"CodeOcean has no capsule or pipeline {capsule_id!r} with computations the "
+            "token can see; check the id."
+        )
+    runs = map(_builder(Computation), records or [])
     return tuple(sorted(runs, key=lambda c: (c.created, c.id)))
 
 

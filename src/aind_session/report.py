@@ -14,7 +14,7 @@ import datetime
 import html
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from aind_session import errors
@@ -86,17 +86,24 @@ def describe_many(sessions: Sequence[Session]) -> list[Summary]:
 def _prefetch(sessions: Sequence[Session]) -> None:
     """Warm the cache for :func:`_summarize`; what fails here is said there, per section."""
     from aind_session import codeocean, s3
+    from aind_session.config import get_settings
     from aind_session.extensions.ecephys import prefetch
 
     try:
-        with ThreadPoolExecutor(4) as pool:  # distinct searches, at once
-            list(
-                pool.map(
-                    codeocean.get_session_data_assets, {s.id[:20]: s.id for s in sessions}.values()
+        # at once: the distinct searches, the sorting pipeline's runs, and the
+        # S3 client's set-up (imports, service model) while those wait
+        with ThreadPoolExecutor(4) as pool:
+            jobs: list[Future[Any]] = [pool.submit(s3.connect)]
+            if any(s.platform == "ecephys" for s in sessions):
+                jobs.append(
+                    pool.submit(codeocean.list_computations, get_settings().sorting_pipeline_id)
                 )
-            )
-        with ThreadPoolExecutor(4) as pool:  # sessions sharing a search: no request
-            list(pool.map(codeocean.get_session_data_assets, [s.id for s in sessions]))
+            distinct = {s.id[:20]: s.id for s in sessions}.values()
+            jobs += [pool.submit(codeocean.get_session_data_assets, sid) for sid in distinct]
+            for job in jobs:
+                job.result()
+        for session in sessions:  # sessions sharing a search: no request
+            codeocean.get_session_data_assets(session.id)
         raw = [codeocean.get_session_raw_data_asset(s.id) for s in sessions]
         sources = [codeocean.source_url(a) for a in raw if a is not None]
         s3.list_folders([u for u in sources if u and u.startswith("s3://")])

@@ -89,6 +89,14 @@ def get_filesystem() -> Any:
     return _fs
 
 
+def connect() -> None:
+    """Set up the S3 client now (imports, credentials, service model), before it is needed."""
+    from fsspec.asyn import sync
+
+    fs = get_filesystem()
+    sync(fs.loop, fs.set_session)
+
+
 def upath(path: str) -> UPath:
     """A ``UPath`` for ``s3://bucket/prefix`` (or another protocol) sharing our filesystem."""
     from upath import UPath
