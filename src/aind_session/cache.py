@@ -81,7 +81,6 @@ def claim(
         for key in keys:
             entry = store.get(key)
             if entry is not None:
-                _stats["hits"] += 1
                 found[key] = entry[1]
             elif key in _inflight:
                 if _owners.get(key) == threading.get_ident():
@@ -93,14 +92,20 @@ def claim(
                 _inflight[key] = Future()
                 _owners[key] = threading.get_ident()
                 mine.append(key)
-    for key in list(mine):
-        value = persistent.lookup(key, codec) if codec is not None else persistent.MISSING
-        if not persistent.is_missing(value):
-            _stats["hits"] += 1
-            found[key] = value
-            mine.remove(key)
-            settle(key, value)
-    _stats["misses"] += len(mine)
+    try:
+        for key in list(mine):
+            value = persistent.lookup(key, codec) if codec is not None else persistent.MISSING
+            if not persistent.is_missing(value):
+                found[key] = value
+                mine.remove(key)
+                settle(key, value)
+    except BaseException as exc:  # never leave a key in flight: its waiters would hang
+        for key in mine:
+            settle(key, error=exc)
+        raise
+    with _lock:
+        _stats["hits"] += len(found)
+        _stats["misses"] += len(mine)
     return found, waiting, mine
 
 
@@ -114,24 +119,28 @@ def settle(
     """Hand a computed answer (or the error met) to the threads waiting for it;
     store the answer when ``keep`` (errors are never stored), on disk too when
     a ``codec`` is given and the persistent cache is on."""
-    ttl = _ttl()
     with _lock:
         future = _inflight.pop(key, None)
         _owners.pop(key, None)
-        if error is None and keep and ttl > 0:
-            _get_store()[key] = (time.monotonic() + ttl, value)
-    if error is None and keep and ttl > 0 and codec is not None:
+    try:
+        ttl = _ttl()
+        kept = error is None and keep and ttl > 0
+        if kept:
+            with _lock:
+                _get_store()[key] = (time.monotonic() + ttl, value)
+    finally:  # waiters get the answer first; the disk can wait
+        if future is not None:
+            if error is None:
+                future.set_result(value)
+            else:
+                future.set_exception(error)
+    if kept and codec is not None:
         from aind_session import persistent
 
         try:
             persistent.store(key, value, codec, ttl)
         except Exception as exc:  # a full disk must not fail the call that got the answer
             logger.warning("could not write the persistent cache: %s: %s", type(exc).__name__, exc)
-    if future is not None:
-        if error is None:
-            future.set_result(value)
-        else:
-            future.set_exception(error)
 
 
 @overload
@@ -221,11 +230,15 @@ def cache_info() -> dict[str, int]:
 
 
 def forget(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-    """Drop the cached answer of ``fn(*args, **kwargs)`` (a function wrapped by :func:`cached`)."""
+    """Drop the cached answer of ``fn(*args, **kwargs)`` (a function wrapped by
+    :func:`cached`), in memory and on disk, so the next call asks again."""
+    from aind_session import persistent
+
     key = (fn.cache_name, args, tuple(sorted(kwargs.items())))  # type: ignore[attr-defined]
     with _lock:
         if _store is not None:
             _store.pop(key, None)
+    persistent.delete(key)
 
 
 def prime(fn: Callable[..., Any], *args: Any, value: Any) -> None:

@@ -72,7 +72,7 @@ class DiskCache:
             .execute("SELECT value FROM answers WHERE key = ? AND expires > ?", (key, time.time()))
             .fetchone()
         )
-        return MISSING if row is None else json.loads(row[0])
+        return MISSING if row is None else row[0]  # JSON text, decoded by `lookup`
 
     def set(self, key: str, value: Any, ttl: float) -> None:
         text = json.dumps(value, separators=(",", ":"), default=str)
@@ -80,6 +80,9 @@ class DiskCache:
             "INSERT OR REPLACE INTO answers (key, expires, value) VALUES (?, ?, ?)",
             (key, time.time() + ttl, text),
         )
+
+    def delete(self, key: str) -> None:
+        self._connect().execute("DELETE FROM answers WHERE key = ?", (key,))
 
     def clear(self) -> None:
         self._connect().execute("DELETE FROM answers")
@@ -143,24 +146,30 @@ def disk_key(key: Any) -> str:
     from aind_session.config import get_settings
 
     settings = get_settings()
-    scope = f"{settings.codeocean_domain}|{settings.s3_endpoint_url or 'aws'}"
+    # answers depend on where they were asked, and on the buckets searched
+    scope = f"{settings.codeocean_domain}|{settings.s3_endpoint_url or 'aws'}|{','.join(settings.data_buckets)}"
     return f"{scope}|{json.dumps(key, default=str, separators=(',', ':'))}"
 
 
 def lookup(key: Any, codec: Codec) -> Any:
-    disk = get_disk_cache()
-    if disk is None:
-        return MISSING
-    stored = disk.get(disk_key(key))
-    if stored is MISSING:
-        return MISSING
+    """The answer kept on disk for ``key``, or :data:`MISSING` (also when the
+    entry cannot be read: it is then asked again, never raised)."""
     try:
-        return codec.decode(stored)
-    except Exception as exc:  # written by another version: ignore, ask again
+        disk = get_disk_cache()
+        stored = MISSING if disk is None else disk.get(disk_key(key))
+        return MISSING if stored is MISSING else codec.decode(json.loads(stored))
+    except Exception as exc:
         logger.warning(
-            "ignoring an unreadable persistent cache entry (%s: %s)", type(exc).__name__, exc
+            "ignoring the persistent cache for one answer (%s: %s)", type(exc).__name__, exc
         )
         return MISSING
+
+
+def delete(key: Any) -> None:
+    """Forget the answer kept on disk for ``key`` (nothing when the disk cache is off)."""
+    disk = get_disk_cache()
+    if disk is not None:
+        disk.delete(disk_key(key))
 
 
 SKIP: Any = object()  # what a codec's encode returns for a value not worth keeping on disk

@@ -152,10 +152,6 @@ def fetch(
     ``PermissionError``; a missing file a ``FileNotFoundError``; a service
     failure after retries an :class:`~aind_session.errors.ServiceError`.
     """
-    from fsspec.asyn import sync
-
-    from aind_session.config import get_settings
-
     jobs = [("list", _clean(p)) for p in dict.fromkeys(listings)]
     jobs += [("read", _clean(p)) for p in dict.fromkeys(reads)]
     keys = {job: (f"s3.{job[0]}", job[1]) for job in jobs}
@@ -163,25 +159,58 @@ def fetch(
     found: dict[Any, Any] = {}
     waiting: dict[Any, Any] = {}
     mine: list[Any] = []
-    for kind in ("list", "read"):
-        part = [keys[j] for j in jobs if j[0] == kind]
-        f, w, m = cache.claim(part, codecs[kind])
-        found.update(f)
-        waiting.update(w)
-        mine += m
-    todo = [job for job in jobs if keys[job] in mine]
-    answers: dict[tuple[str, str], Any] = {
-        job: found[keys[job]] for job in jobs if keys[job] in found
-    }
-    if todo:
-        tries = errors.tries(get_settings().max_retries + 1)
-        try:
+    try:
+        for kind in ("list", "read"):
+            part = [keys[j] for j in jobs if j[0] == kind]
+            f, w, m = cache.claim(part, codecs[kind])
+            found.update(f)
+            waiting.update(w)
+            mine += m
+        todo = [job for job in jobs if keys[job] in mine]
+        answers: dict[tuple[str, str], Any] = {
+            job: found[keys[job]] for job in jobs if keys[job] in found
+        }
+        if todo:
             persistent.refuse_if_offline(f"s3://{todo[0][1]}")
-        except errors.OfflineCacheMissError as exc:
-            for job in todo:
-                cache.settle(keys[job], error=exc)
-            raise
-        fs = get_filesystem()
+            results = _request_all(todo)
+            for job, value in zip(todo, results, strict=True):
+                answers[job] = value
+                # an empty folder may fill soon and an error may pass: neither is kept
+                keep = isinstance(value, bytes) or (isinstance(value, Listing) and value.exists)
+                cache.settle(keys[job], value, keep=keep, codec=codecs[job[0]])
+                mine.remove(keys[job])
+    except BaseException as exc:  # never leave a key in flight: its waiters would hang
+        for key in mine:
+            cache.settle(key, error=exc)
+        raise
+    for job in jobs:
+        if keys[job] in waiting:
+            answers[job] = waiting[keys[job]].result()
+    return (
+        {path: value for (kind, path), value in answers.items() if kind == "list"},
+        {path: value for (kind, path), value in answers.items() if kind == "read"},
+    )
+
+
+# errors raised before any request was sent: a retry cannot help
+_CLIENT_ERRORS = (
+    "ParamValidationError",
+    "NoCredentialsError",
+    "PartialCredentialsError",
+    "NoRegionError",
+)
+
+
+def _request_all(todo: list[tuple[str, str]]) -> list[Any]:
+    """Run the listings and reads of ``todo`` at once; each result is a value or an error."""
+    from fsspec.asyn import sync
+
+    from aind_session.config import get_settings
+
+    tries = errors.tries(get_settings().max_retries + 1)
+    fs = get_filesystem()
+
+    async def gather() -> list[Any]:
         limit = asyncio.Semaphore(get_settings().max_concurrency)
 
         async def one(job: tuple[str, str]) -> Any:
@@ -197,34 +226,21 @@ def fetch(
                 logger.debug("access denied to s3://%s: %s", path, exc)
                 return PermissionError(f"access to s3://{path} was denied")
             except Exception as exc:
+                if type(exc).__name__ in _CLIENT_ERRORS:
+                    return errors.ConfigurationError(
+                        f"S3 could not be asked about s3://{path}: {type(exc).__name__}: {exc}. "
+                        "Check the AWS credentials and region, and that the path is an S3 one."
+                    )
                 what = "a listing" if kind == "list" else "a read"
                 return errors.ServiceError(
                     f"S3 did not answer {what} of s3://{path} after {tries}: "
                     f"{type(exc).__name__}: {exc}"
                 )
 
-        async def gather() -> list[Any]:
-            return await asyncio.gather(*(one(job) for job in todo))
+        return await asyncio.gather(*(one(job) for job in todo))
 
-        logger.debug("S3: %d request(s) at once: %s", len(todo), todo)
-        try:
-            results = sync(fs.loop, gather)
-        except BaseException as exc:
-            for job in todo:
-                cache.settle(keys[job], error=exc)
-            raise
-        for job, value in zip(todo, results, strict=True):
-            answers[job] = value
-            # an empty folder may fill soon and an error may pass: neither is kept
-            keep = isinstance(value, bytes) or (isinstance(value, Listing) and value.exists)
-            cache.settle(keys[job], value, keep=keep, codec=codecs[job[0]])
-    for job in jobs:
-        if keys[job] in waiting:
-            answers[job] = waiting[keys[job]].result()
-    return (
-        {path: value for (kind, path), value in answers.items() if kind == "list"},
-        {path: value for (kind, path), value in answers.items() if kind == "read"},
-    )
+    logger.debug("S3: %d request(s) at once: %s", len(todo), todo)
+    return sync(fs.loop, gather)
 
 
 def list_folders(paths: Iterable[str]) -> dict[str, Listing | Exception]:
@@ -258,7 +274,7 @@ def first_existing(paths: Iterable[str]) -> tuple[str | None, dict[str, Listing 
     found = list_folders(ordered)
     for path in ordered:
         value = found[path]
-        if isinstance(value, errors.ServiceError):
+        if isinstance(value, (errors.ServiceError, errors.ConfigurationError)):
             raise value
         if isinstance(value, Listing) and value.exists:
             return path, found
