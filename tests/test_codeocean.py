@@ -326,3 +326,16 @@ def test_a_session_search_builds_only_the_sessions_assets(aind_sandbox, monkeypa
     )
     assets = aind_session.Session(MAIN).data_assets
     assert sorted(built) == sorted(a.name for a in assets)
+
+
+def test_assets_built_from_one_cached_search_share_no_lists(aind_sandbox):
+    from codeocean.data_asset import DataAssetSearchParams
+
+    (mine,) = [a for a in aind_session.Session(MAIN).data_assets if a.id == MAIN_RAW_ID]
+    mine.tags.append("changed by the user")
+    mine.custom_metadata["data level"] = "changed"
+    search = codeocean.search_data_assets(DataAssetSearchParams(query=f"name:{MAIN[:20]}"))
+    (other,) = [a for a in search if a.id == MAIN_RAW_ID]
+    assert other is not mine
+    assert "changed by the user" not in other.tags
+    assert other.custom_metadata["data level"] == "raw data"

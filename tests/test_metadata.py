@@ -99,3 +99,10 @@ def test_json_that_is_not_an_object_is_refused(aind_sandbox):
     aind_sandbox.load(world)
     with pytest.raises(errors.CorruptFileError, match="list"):
         Session("ecephys_600002_2024-01-01_00-00-00").metadata.subject
+
+
+def test_a_missing_folder_is_looked_for_once_per_read(aind_sandbox):
+    metadata = Session("ecephys_600000_2024-01-01_00-00-00").metadata
+    with pytest.raises(errors.NoRawDataDirError):
+        metadata.subject
+    assert len(aind_sandbox.requests("s3")) == 7  # one probe per known bucket, not twice

@@ -140,8 +140,9 @@ def test_a_service_that_never_answers_times_out(aind_sandbox, fast_backoff, monk
 
 def test_access_denied_bucket_is_named_in_the_error(aind_sandbox):
     aind_sandbox.denied_buckets.add("aind-ephys-data")
-    with pytest.raises(errors.NoRawDataDirError) as info:
+    with pytest.raises(PermissionError) as info:
         Session(MAIN).raw_data_dir
+    assert isinstance(info.value, errors.AccessDeniedError)
     assert f"Access was denied to s3://aind-ephys-data/{MAIN}" in str(info.value)
     assert "credentials" in str(info.value)
 
@@ -188,3 +189,21 @@ def test_sixteen_threads_on_different_sessions_get_the_right_answers_once(aind_s
     # empty folders are not cached, so sessions without data may be probed again;
     # every other question is asked once
     assert len(aind_sandbox.requests()) <= clean + 7 * 3
+
+
+def test_access_denied_is_never_reported_as_not_uploaded(aind_sandbox):
+    aind_sandbox.denied_buckets.add("aind-ephys-data")
+    with pytest.raises(PermissionError):
+        Session(MAIN).is_uploaded
+    with pytest.raises(PermissionError):
+        Session(MAIN).modalities
+
+
+def test_access_denied_never_turns_a_good_sorting_into_an_error(aind_sandbox):
+    good = "a782c5e4-a16b-495d-baea-7ca9ba29015c"
+    aind_sandbox.denied_buckets.add("codeocean-s3datasetsbucket-1u41qdg42ur9")
+    (asset,) = [a for a in Session(MAIN).ecephys.sorted_data_assets if a.id == good]
+    with pytest.raises(PermissionError):
+        asset.is_sorting_error
+    aind_sandbox.denied_buckets.clear()
+    assert asset.is_sorting_error is False  # nothing wrong was kept

@@ -83,3 +83,11 @@ def test_dotenv_never_overrides_the_real_environment(marker_token, monkeypatch, 
     monkeypatch.chdir(tmp_path)
     aind_session.clear_cache()
     assert aind_session.get_settings().codeocean_token.get_secret_value() == MARKER
+
+
+def test_client_repr_holds_no_token(marker_token):
+    from aind_session import codeocean
+
+    client = codeocean.get_client()
+    assert MARKER not in repr(client) and MARKER not in str(client)
+    assert MARKER not in repr(codeocean.get_client(for_runs=True))

@@ -13,6 +13,7 @@ Searches ask for 1000 results a page (the most the service allows) and follow
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import json
@@ -52,6 +53,12 @@ def _forget_clients() -> None:
 def _make_client(retry_posts: bool) -> CodeOcean:
     from codeocean import CodeOcean
 
+    class _Client(CodeOcean):
+        """The SDK's client, whose dataclass repr would show the token."""
+
+        def __repr__(self) -> str:
+            return f"<CodeOcean client for {self.domain}>"
+
     from aind_session.config import TOKEN_VARIABLE, get_settings
 
     settings = get_settings()
@@ -62,7 +69,7 @@ def _make_client(retry_posts: bool) -> CodeOcean:
             f"in the current or home directory. {SCOPE_HELP}"
         )
     adapter = _adapter(retry_posts)
-    client = CodeOcean(
+    client = _Client(
         domain=settings.codeocean_domain, token=settings.codeocean_token.get_secret_value()
     )
     client.session.mount(settings.codeocean_domain, adapter)
@@ -245,7 +252,11 @@ def _builder(cls: type) -> Callable[[dict[str, Any]], Any]:
         for name, convert in fields:
             if name in record:
                 value = record[name]
-                values[name] = value if value is None or convert is None else convert(value)
+                if convert is not None and value is not None:
+                    value = convert(value)
+                elif isinstance(value, (list, dict)):  # a copy: the cached record stays as sent
+                    value = copy.deepcopy(value)
+                values[name] = value
         return cls(**values)
 
     return build
@@ -676,16 +687,37 @@ def get_output_text(item: Any) -> str:
 
 
 def data_asset_dir(asset: DataAsset) -> str | None:
-    """URL of a data asset's folder (cached), or None when no candidate holds files."""
+    """URL of a data asset's folder (cached once found), or None when no candidate holds files.
 
-    return _data_asset_dir(source_url(asset), asset.id, asset.name)
+    Raises
+    ------
+    aind_session.errors.AccessDeniedError
+        When nothing was found and S3 denied access to a candidate: the folder
+        may be there, so "not found" would be a wrong answer.
+    """
+    try:
+        return _data_asset_dir(source_url(asset), asset.id, asset.name)
+    except _NotFound:
+        return None
+
+
+class _NotFound(Exception):
+    """Nothing there, now: raised (so never cached) rather than returned."""
 
 
 @cache.cached(persist=persistent.PLAIN)
-def _data_asset_dir(source: str | None, asset_id: str, name: str) -> str | None:
+def _data_asset_dir(source: str | None, asset_id: str, name: str) -> str:
     from aind_session import s3
 
-    return s3.locate(s3.data_asset_dir_candidates(source, asset_id, name)).url
+    located = s3.locate(s3.data_asset_dir_candidates(source, asset_id, name))
+    if located.url is not None:
+        return located.url
+    if located.denied:
+        raise errors.AccessDeniedError(
+            f"The files of data asset {asset_id} ({name}) were not found, and access was denied "
+            f"to {', '.join(located.denied)}: check your AWS credentials."
+        )
+    raise _NotFound(asset_id)
 
 
 def _asset_output(asset: DataAsset) -> str:
@@ -694,7 +726,14 @@ def _asset_output(asset: DataAsset) -> str:
     folder = data_asset_dir(asset)
     if folder is None or not folder.startswith("s3://"):
         return ""
-    if "output" not in s3.list_folder(folder).file_names:
+    return _read_output(folder, s3.list_folder(folder))
+
+
+def _read_output(folder: str, listing: Any) -> str:
+    """Text of ``<folder>/output`` (``''`` when the listing has none)."""
+    from aind_session import s3
+
+    if "output" not in listing.file_names:
         return ""
     return s3.read_bytes(f"{folder}/output").decode("utf-8", errors="replace")
 
@@ -726,6 +765,7 @@ def list_result_files(comp_id: str) -> tuple[str, ...]:
 
 
 _LOG_ONLY = {"output", "nextflow"}
+_SORTING_FOLDERS = {"spikesorted", "curated", "sorting_precurated"}
 
 
 def is_computation_error(computation: Any) -> bool:
@@ -743,15 +783,8 @@ def is_computation_error(computation: Any) -> bool:
     if _state(run) == "failed" or end == "failed":
         return True
     names = set(list_result_files(run.id))
-    if not names or names <= _LOG_ONLY:
-        return True
     output = _computation_output(run.id) if "output" in names else ""
-    sorting = is_sorting_output(output) or bool(
-        names & {"spikesorted", "curated", "sorting_precurated"}
-    )
-    if is_output_error(output, sorting=sorting, source=f"computation {run.id} ({run.name})"):
-        return True
-    return sorting and not any(n == "nwb" or n.endswith(".nwb") for n in names)
+    return _results_failed(names, output, False, f"computation {run.id} ({run.name})")
 
 
 def is_data_asset_error(asset: Any) -> bool:
@@ -760,29 +793,37 @@ def is_data_asset_error(asset: Any) -> bool:
     No files, or only ``output`` and ``nextflow``; an error in its ``output``
     file; or spike-sorting results without an NWB file. The verdict is cached
     with the answers it is built on.
+
+    Raises
+    ------
+    aind_session.errors.AccessDeniedError
+        When its folder could not be looked at.
     """
     model = asset if hasattr(asset, "source_bucket") else get_data_asset(asset)
-    return _data_asset_error(source_url(model), model.id, model.name)
+    folder = data_asset_dir(model)
+    if folder is None:
+        return True  # no files anywhere
+    if not folder.startswith("s3://"):
+        return False  # cannot look inside gs:// or file:// folders from here
+    return _data_asset_error(folder, model.id, model.name)
 
 
 @cache.cached(persist=persistent.PLAIN)
-def _data_asset_error(source: str | None, asset_id: str, name: str) -> bool:
+def _data_asset_error(folder: str, asset_id: str, name: str) -> bool:
     from aind_session import s3
 
-    folder = _data_asset_dir(source, asset_id, name)
-    if folder is None:
-        return True
-    if not folder.startswith("s3://"):
-        return False  # cannot look inside gs:// or file:// folders from here
     listing = s3.list_folder(folder)
     names = set(listing.folders) | set(listing.file_names)
+    output = _read_output(folder, listing)
+    return _results_failed(names, output, "_sorted" in name, f"data asset {asset_id} ({name})")
+
+
+def _results_failed(names: set[str], output: str, sorting: bool, source: str) -> bool:
+    """The verdict on a run's results: the top-level ``names`` and its ``output`` text."""
     if not names or names <= _LOG_ONLY:
         return True
-    output = ""
-    if "output" in names:
-        output = s3.read_bytes(f"{folder}/output").decode("utf-8", errors="replace")
-    sorting = "_sorted" in name or bool(names & {"spikesorted", "curated", "sorting_precurated"})
-    if is_output_error(output, sorting=sorting, source=f"data asset {asset_id} ({name})"):
+    sorting = sorting or is_sorting_output(output) or bool(names & _SORTING_FOLDERS)
+    if is_output_error(output, sorting=sorting, source=source):
         return True
     return sorting and not any(n == "nwb" or n.endswith(".nwb") for n in names)
 

@@ -10,6 +10,8 @@ without importing anything from here::
     │   └── MissingTokenError             no CodeOcean token was found
     ├── AuthenticationError(PermissionError)
     │                                     the token was refused (401/403)
+    ├── AccessDeniedError(PermissionError)
+    │                                     S3 refused a folder that may hold the answer
     ├── ServiceError(ConnectionError)     CodeOcean or S3 failed after retries
     │   └── OfflineCacheMissError         offline mode and the answer is not cached
     ├── NotFoundError(LookupError)        an id that the service does not know
@@ -34,6 +36,7 @@ to do next. No message ever contains a token.
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "AindSessionError",
     "AuthenticationError",
     "ConfigurationError",
@@ -70,6 +73,10 @@ class MissingTokenError(ConfigurationError):
 
 class AuthenticationError(AindSessionError, PermissionError):
     """CodeOcean refused the token (HTTP 401 or 403)."""
+
+
+class AccessDeniedError(AindSessionError, PermissionError):
+    """S3 denied access where the answer may be, so "not found" would be wrong."""
 
 
 class ServiceError(AindSessionError, ConnectionError):

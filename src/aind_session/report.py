@@ -93,12 +93,14 @@ def _prefetch(sessions: Sequence[Session]) -> None:
         # at once: the distinct searches, the sorting pipeline's runs, and the
         # S3 client's set-up (imports, service model) while those wait
         with ThreadPoolExecutor(4) as pool:
-            jobs: list[Future[Any]] = [pool.submit(s3.connect)]
+            jobs: list[Future[Any]] = []
+            if not get_settings().offline:  # credentials may be fetched from the network
+                jobs.append(pool.submit(s3.connect))
             if any(s.platform == "ecephys" for s in sessions):
                 jobs.append(
                     pool.submit(codeocean.list_computations, get_settings().sorting_pipeline_id)
                 )
-            distinct = {s.id[:20]: s.id for s in sessions}.values()
+            distinct = {s.id[: codeocean.NAME_TERM_LIMIT]: s.id for s in sessions}.values()
             jobs += [pool.submit(codeocean.get_session_data_assets, sid) for sid in distinct]
             for job in jobs:
                 job.result()

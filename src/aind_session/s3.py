@@ -349,7 +349,7 @@ def locate(groups: Sequence[tuple[str, Sequence[str]]]) -> Located:
             return Located(f"s3://{found}", tuple(checked), tuple(denied))
         checked.append(description)
         denied += [f"s3://{p}" for p, v in results.items() if isinstance(v, PermissionError)]
-    return Located(None, tuple(checked), tuple(denied))
+    return Located(None, tuple(checked), tuple(dict.fromkeys(denied)))
 
 
 def data_asset_dir_candidates(

@@ -356,8 +356,9 @@ def _raw_data_dir(session_id: str) -> str:
     message = (
         f"No raw data folder was found for {session_id}. Checked: {'; '.join(located.checked)}."
     )
-    if located.denied:
+    if located.denied:  # the folder may be there: "not found" would be a wrong answer
         message += f" Access was denied to {', '.join(located.denied)}: check your AWS credentials."
+        raise errors.AccessDeniedError(message)
     else:
         message += (
             " The data may not be uploaded yet, or may sit in a bucket missing from the "

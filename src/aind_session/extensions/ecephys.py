@@ -244,8 +244,10 @@ def prefetch(
     wanted = set(parts)
     folders = _locate_folders(assets)
     listings, reads = [], []
-    for folder in folders.values():
-        root = s3.list_folders([folder])[s3._clean(folder)]
+    on_s3 = [f for f in folders.values() if f.startswith("s3://")]
+    roots = s3.list_folders(on_s3)
+    for folder in on_s3:
+        root = roots[s3._clean(folder)]
         if not isinstance(root, s3.Listing):
             continue
         if "probes" in wanted:
@@ -267,20 +269,27 @@ def _locate_folders(assets: Sequence[DataAsset]) -> dict[str, str]:
     folders: dict[str, str] = {}
     sources = [url for url, _ in wanted.values() if url and url.startswith("s3://")]
     listed = s3.list_folders(sources) if sources else {}
+    skip = set()
     for asset_id, (url, _asset) in wanted.items():
-        if (url and not url.startswith("s3://")) or (
-            url and isinstance(found := listed.get(s3._clean(url)), s3.Listing) and found.exists
-        ):
+        if not url:
+            continue
+        if not url.startswith("s3://"):
             folders[asset_id] = url
-    rest = [(url, a) for asset_id, (url, a) in wanted.items() if asset_id not in folders]
+            continue
+        found = listed.get(s3._clean(url))
+        if isinstance(found, s3.Listing) and found.exists:
+            folders[asset_id] = url
+        elif not isinstance(found, s3.Listing):
+            skip.add(asset_id)  # an error: the lazy path raises it, as one asset at a time would
+    rest = [(url, a) for asset_id, (url, a) in wanted.items() if asset_id not in {*folders, *skip}]
     if rest:
         groups = {a.id: s3.data_asset_dir_candidates(None, a.id, a.name)[-1][1] for _, a in rest}
         probed = s3.list_folders([c for candidates in groups.values() for c in candidates])
         for asset_id, candidates in groups.items():
             for candidate in candidates:
                 value = probed.get(s3._clean(candidate))
-                if isinstance(value, errors.ServiceError):
-                    break  # leave it to the lazy path, which raises it
+                if not isinstance(value, s3.Listing):
+                    break  # an error: leave it to the lazy path, which raises or says it
                 if isinstance(value, s3.Listing) and value.exists:
                     folders[asset_id] = f"s3://{s3._clean(candidate)}"
                     break

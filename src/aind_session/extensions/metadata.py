@@ -56,6 +56,9 @@ class Metadata(ExtensionBaseClass["Session"]):
         from aind_session import s3
 
         if not folder.startswith("s3://"):
+            from aind_session import persistent
+
+            persistent.refuse_if_offline(f"a listing of {folder}")
             return tuple(sorted(p.name for p in s3.upath(folder).glob("*.json")))
         return tuple(n for n in s3.list_folder(folder).file_names if n.endswith(".json"))
 
@@ -88,37 +91,15 @@ class Metadata(ExtensionBaseClass["Session"]):
         return content
 
     def __getattr__(self, stem: str) -> dict[str, Any]:
-        if stem.startswith("_"):
+        if stem.startswith("_") or hasattr(type(self), stem):
+            # a name of this class that raised AttributeError is not a file stem
             raise AttributeError(stem)
         return self.read(stem)
 
-    # the common files, typed for IDEs
-    @property
-    def subject(self) -> dict[str, Any]:
-        """``subject.json``."""
-        return self.read("subject")
-
-    @property
-    def session(self) -> dict[str, Any]:
-        """``session.json``."""
-        return self.read("session")
-
-    @property
-    def data_description(self) -> dict[str, Any]:
-        """``data_description.json``."""
-        return self.read("data_description")
-
-    @property
-    def procedures(self) -> dict[str, Any]:
-        """``procedures.json``."""
-        return self.read("procedures")
-
-    @property
-    def processing(self) -> dict[str, Any]:
-        """``processing.json``."""
-        return self.read("processing")
-
-    @property
-    def rig(self) -> dict[str, Any]:
-        """``rig.json``."""
-        return self.read("rig")
+    if TYPE_CHECKING:  # the common files, for IDEs; any stem works through __getattr__
+        subject: dict[str, Any]
+        session: dict[str, Any]
+        data_description: dict[str, Any]
+        procedures: dict[str, Any]
+        processing: dict[str, Any]
+        rig: dict[str, Any]
