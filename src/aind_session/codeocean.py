@@ -169,6 +169,27 @@ def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         ) from None
 
 
+def data_asset_class() -> type[DataAsset]:
+    """The SDK's ``DataAsset`` (for subclasses such as the sorted assets of ``session.ecephys``)."""
+    from codeocean.data_asset import DataAsset
+
+    return DataAsset
+
+
+def _computation_class() -> type[Computation]:
+    from codeocean.computation import Computation
+
+    return Computation
+
+
+# answers kept on disk: the service's own JSON, rebuilt as models
+ASSET = persistent.Codec(lambda v: v.to_dict(), lambda o: build_data_asset(o))
+COMPUTATIONS = persistent.Codec(
+    lambda v: [c.to_dict() for c in v],
+    lambda o: tuple(map(build_computation, o)),
+)
+
+
 # -- data assets -----------------------------------------------------------------
 def search_data_assets(params: DataAssetSearchParams | dict[str, Any]) -> tuple[DataAsset, ...]:
     """Every data asset matching a search, over all pages, as the SDK's ``DataAsset``.
@@ -240,6 +261,11 @@ def build_data_asset(record: dict[str, Any]) -> DataAsset:
     from codeocean.data_asset import DataAsset
 
     return _builder(DataAsset)(record)
+
+
+def build_computation(record: dict[str, Any]) -> Computation:
+    """The SDK's ``Computation`` from a JSON record (see :func:`build_data_asset`)."""
+    return _builder(_computation_class())(record)  # type: ignore[arg-type]
 
 
 @functools.cache
@@ -317,7 +343,7 @@ def get_data_asset(asset: Any) -> DataAsset:
     return _get_data_asset(asset_id)
 
 
-@cache.cached(persist=persistent.ASSET)
+@cache.cached(persist=ASSET)
 def _get_data_asset(asset_id: str) -> DataAsset:
     client = get_client()
     try:
@@ -471,10 +497,8 @@ def list_computations(capsule_or_pipeline_id: str) -> tuple[Computation, ...]:
     return _list_computations(str(capsule_or_pipeline_id))
 
 
-@cache.cached(persist=persistent.COMPUTATIONS)
+@cache.cached(persist=COMPUTATIONS)
 def _list_computations(capsule_id: str) -> tuple[Computation, ...]:
-    from codeocean.computation import Computation
-
     client = get_client()
     what = f"listing computations of capsule or pipeline {capsule_id}"
     records = None
@@ -489,8 +513,30 @@ def _list_computations(capsule_id: str) -> tuple[Computation, ...]:
             f"CodeOcean has no capsule or pipeline {capsule_id!r} with computations the "
             "token can see; check the id."
         )
-    runs = map(_builder(Computation), records or [])
+    runs = map(build_computation, records or [])
     return tuple(sorted(runs, key=lambda c: (c.created, c.id)))
+
+
+def run_capsule(capsule_id: str, asset: DataAsset, parameters: list[str]) -> Computation:
+    """Start a capsule (or pipeline) run with ``asset`` attached; never retried but on a 429,
+    so it cannot start twice. The capsule's cached computation list is dropped."""
+    from codeocean.computation import DataAssetsRunParam, RunParams
+
+    params = RunParams(
+        capsule_id=capsule_id,
+        data_assets=[DataAssetsRunParam(id=asset.id, mount=asset.mount)],
+        parameters=parameters,
+    )
+    client = get_client(for_runs=True)
+    run = _call(f"running capsule {capsule_id}", client.computations.run_capsule, params)
+    cache.forget(_list_computations, capsule_id)
+    return run
+
+
+def refresh_computations(capsule_or_pipeline_id: str) -> tuple[Computation, ...]:
+    """:func:`list_computations`, asked again now (not from the cache)."""
+    cache.forget(_list_computations, str(capsule_or_pipeline_id))
+    return list_computations(capsule_or_pipeline_id)
 
 
 def get_computation(computation: Any) -> Computation:

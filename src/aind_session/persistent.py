@@ -188,21 +188,7 @@ def is_missing(value: Any) -> bool:
     return value is MISSING
 
 
-# -- codecs of the answers kept --------------------------------------------------------------
-def _asset_decode(obj: Any) -> Any:
-    from codeocean.data_asset import DataAsset
-
-    return DataAsset.from_dict(obj)
-
-
-def _computations_decode(obj: Any) -> tuple[Any, ...]:
-    from codeocean.computation import Computation
-
-    return tuple(Computation.from_dict(d) for d in obj)
-
-
-ASSET = Codec(lambda v: v.to_dict(), _asset_decode)
-COMPUTATIONS = Codec(lambda v: [c.to_dict() for c in v], _computations_decode)
+# -- codecs of plain answers (the layers define those of their own models) --------------
 PLAIN = Codec(lambda v: v, lambda o: o)
 TUPLE = Codec(list, tuple)
 SMALL_FILE_BYTES = 1_000_000
@@ -221,15 +207,3 @@ def _bytes_decode(obj: Any) -> bytes:
 
 
 SMALL_BYTES = Codec(_bytes_encode, _bytes_decode)
-
-
-def _listing_decode(obj: Any) -> Any:
-    from aind_session.s3 import Listing
-
-    return Listing(obj["path"], tuple(obj["folders"]), tuple((n, s) for n, s in obj["files"]))
-
-
-LISTING = Codec(
-    lambda v: {"path": v.path, "folders": list(v.folders), "files": [list(f) for f in v.files]},
-    _listing_decode,
-)

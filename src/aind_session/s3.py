@@ -45,6 +45,12 @@ class Listing:
         return bool(self.folders or self.files)
 
 
+LISTING = persistent.Codec(
+    lambda v: {"path": v.path, "folders": list(v.folders), "files": [list(f) for f in v.files]},
+    lambda o: Listing(o["path"], tuple(o["folders"]), tuple((n, size) for n, size in o["files"])),
+)
+
+
 @cache.on_clear
 def _forget_filesystem() -> None:
     global _fs
@@ -155,7 +161,7 @@ def fetch(
     jobs = [("list", _clean(p)) for p in dict.fromkeys(listings)]
     jobs += [("read", _clean(p)) for p in dict.fromkeys(reads)]
     keys = {job: (f"s3.{job[0]}", job[1]) for job in jobs}
-    codecs = {"list": persistent.LISTING, "read": persistent.SMALL_BYTES}
+    codecs = {"list": LISTING, "read": persistent.SMALL_BYTES}
     found: dict[Any, Any] = {}
     waiting: dict[Any, Any] = {}
     mine: list[Any] = []

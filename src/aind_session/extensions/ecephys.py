@@ -34,13 +34,12 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from codeocean.data_asset import DataAsset
-
 from aind_session import cache, errors, persistent
 from aind_session.extension import ExtensionBaseClass
 
 if TYPE_CHECKING:
     from codeocean.computation import Computation
+    from codeocean.data_asset import DataAsset
     from upath import UPath
 
     from aind_session.session import Session  # noqa: F401  (used in a base class)
@@ -140,8 +139,16 @@ def _sorter_name(folder: str) -> str | None:
     return None
 
 
+if TYPE_CHECKING:
+    from codeocean.data_asset import DataAsset as _DataAsset
+else:  # the SDK is imported by the CodeOcean layer, when this module is first used
+    from aind_session import codeocean as _codeocean
+
+    _DataAsset = _codeocean.data_asset_class()
+
+
 @dataclasses.dataclass(frozen=True)
-class SortedDataAsset(DataAsset):
+class SortedDataAsset(_DataAsset):
     """The SDK's ``DataAsset`` of a spike-sorting result, with what is inside it.
 
     Every extra property reads S3 on first use and is cached.
@@ -151,7 +158,7 @@ class SortedDataAsset(DataAsset):
     def from_asset(cls, asset: DataAsset) -> SortedDataAsset:
         if isinstance(asset, cls):
             return asset
-        return cls(**{f.name: getattr(asset, f.name) for f in dataclasses.fields(DataAsset)})
+        return cls(**{f.name: getattr(asset, f.name) for f in dataclasses.fields(_DataAsset)})
 
     def _folder(self) -> str:
         from aind_session import codeocean
@@ -483,14 +490,12 @@ class Ecephys(ExtensionBaseClass["Session"]):
             The trigger capsule's run; None (with a warning) when the raw data
             asset is already being sorted and ``skip_already_sorting`` is true.
         """
-        from codeocean.computation import DataAssetsRunParam, RunParams
-
         from aind_session import codeocean
         from aind_session.config import get_settings
 
         asset = self._base.raw_data_asset
         if skip_already_sorting:
-            cache.forget(codeocean._list_computations, get_settings().sorting_pipeline_id)
+            codeocean.refresh_computations(get_settings().sorting_pipeline_id)  # not a stale list
             running = self.current_sorting_pipeline_computations
             if running:
                 logger.warning(
@@ -501,14 +506,8 @@ class Ecephys(ExtensionBaseClass["Session"]):
                 )
                 return None
         capsule = trigger_capsule_id or get_settings().sorting_trigger_capsule_id
-        parameters = override_parameters or [pipeline_type, asset.id]
-        params = RunParams(
-            capsule_id=capsule,
-            data_assets=[DataAssetsRunParam(id=asset.id, mount=asset.mount)],
-            parameters=parameters,
+        run = codeocean.run_capsule(
+            capsule, asset, override_parameters or [pipeline_type, asset.id]
         )
-        client = codeocean.get_client(for_runs=True)
-        run = codeocean._call(f"running capsule {capsule}", client.computations.run_capsule, params)
-        cache.forget(codeocean._list_computations, capsule)
         logger.info("started sorting of %s: computation %s", self._base.id, run.id)
         return run
