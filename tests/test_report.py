@@ -200,3 +200,12 @@ def test_describe_html_escapes_html_special_characters(aind_sandbox):
     assert "script" not in checker.tags
     assert checker.balanced
     assert Session(ODD).id in checker.text
+
+
+def test_describing_a_session_not_uploaded_probes_the_buckets_twice_at_most(aind_sandbox):
+    from aind_session import Session
+
+    summary = Session("ecephys_600000_2024-01-01_00-00-00").describe()
+    assert summary["raw_data_dir"] is None and summary["modalities"] == []
+    # the raw data asset's message and the raw data folder each probe the 7 known buckets
+    assert len(aind_sandbox.requests("s3")) <= 14

@@ -172,7 +172,13 @@ def _summarize(session: Session) -> Summary:
     # URLs and names, not UPaths: a summary needs no filesystem object
     summary["raw_data_asset"] = guarded("raw_data_asset", raw_asset, None)
     summary["raw_data_dir"] = guarded("raw_data_dir", lambda: _raw_data_dir(session.id), None)
-    summary["modalities"] = list(guarded("modalities", lambda: session.modalities, ()))
+    # modalities come from the raw data folder's listing: without the folder,
+    # asking again would only repeat the probes that just failed
+    summary["modalities"] = (
+        list(guarded("modalities", lambda: session.modalities, ()))
+        if summary["raw_data_dir"]
+        else []
+    )
     summary["metadata_files"] = (
         guarded("metadata_files", lambda: list(Metadata._names(summary["raw_data_dir"])), [])
         if summary["raw_data_dir"]
