@@ -207,3 +207,11 @@ def test_access_denied_never_turns_a_good_sorting_into_an_error(aind_sandbox):
         asset.is_sorting_error
     aind_sandbox.denied_buckets.clear()
     assert asset.is_sorting_error is False  # nothing wrong was kept
+
+
+def test_no_raw_data_asset_says_s3_could_not_be_checked_when_access_is_denied(aind_sandbox):
+    aind_sandbox.denied_buckets.add("aind-ephys-data")
+    session = Session("ecephys_686740_2024-01-20_12-00-00")
+    with pytest.raises(errors.NoRawDataAssetError, match="access denied"):
+        session.raw_data_asset
+    assert getattr(session, "raw_data_asset", None) is None

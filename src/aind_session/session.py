@@ -252,10 +252,18 @@ class Session:
             if assets
             else f"no data asset is named {self.id}*"
         )
-        folder = self._find_dir_in_buckets([self.id])
+        try:  # the same probes as raw_data_dir's (a folder found is cached for it)
+            folder: str | None = _raw_data_dir(self.id)
+        except errors.NoRawDataDirError:
+            folder = None
+        except PermissionError:
+            raise errors.NoRawDataAssetError(
+                f"{self.id} has no raw data asset in CodeOcean ({checked}, none raw); S3 could "
+                "not be checked for its raw data (access denied): check your AWS credentials."
+            ) from None
         if folder is not None:
             raise errors.NoRawDataAssetError(
-                f"Raw data for {self.id} was found at s3://{folder}, but no raw data asset "
+                f"Raw data for {self.id} was found at {folder}, but no raw data asset "
                 f"exists in CodeOcean ({checked}, none raw). Create one from that folder, "
                 "or use session.raw_data_dir."
             )
@@ -270,12 +278,6 @@ class Session:
         from aind_session.config import get_settings
 
         return get_settings().data_buckets
-
-    def _find_dir_in_buckets(self, names: list[str]) -> str | None:
-        from aind_session import s3
-
-        found, _ = s3.first_existing(f"{b}/{n}" for n in names for b in self._buckets())
-        return found
 
     @property
     def raw_data_dir(self) -> UPath:
