@@ -15,8 +15,8 @@ import asyncio
 import dataclasses
 import json
 import logging
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aind_session import cache, errors, persistent
 
@@ -270,23 +270,6 @@ def list_folder(path: str) -> Listing:
     return value
 
 
-def first_existing(paths: Iterable[str]) -> tuple[str | None, dict[str, Listing | Exception]]:
-    """Probe ``paths`` at once; the first (in the order given) that holds anything.
-
-    A service failure on a path before the first found is raised, not skipped:
-    a later match could be the wrong answer. Access denied is skipped.
-    """
-    ordered = [_clean(p) for p in paths]
-    found = list_folders(ordered)
-    for path in ordered:
-        value = found[path]
-        if isinstance(value, (errors.ServiceError, errors.ConfigurationError)):
-            raise value
-        if isinstance(value, Listing) and value.exists:
-            return path, found
-    return None, found
-
-
 async def _read_one(fs: Any, path: str) -> bytes:
     bucket, key = split(path)
     response = await fs._call_s3("get_object", Bucket=bucket, Key=key)
@@ -334,28 +317,73 @@ class Located:
     denied: tuple[str, ...] = ()
 
 
-def locate(groups: Sequence[tuple[str, Sequence[str]]]) -> Located:
+Groups = Sequence[tuple[str, Sequence[str]]]
+K = TypeVar("K", bound=Hashable)
+
+
+def locate(groups: Groups) -> Located:
     """Probe groups of candidate folders, group after group; the first that holds anything.
 
     ``groups`` pairs a description ("source_bucket of asset X") with its
     candidates; each group's candidates are probed at once, and a group is
-    probed only when the ones before it found nothing.
+    probed only when the ones before it found nothing. A service failure on a
+    candidate before the first found is raised, not skipped: a later match
+    could be the wrong answer. Access denied is skipped, and reported.
     """
-    checked: list[str] = []
-    denied: list[str] = []
-    for description, candidates in groups:
-        if (
-            len(candidates) == 1
-            and "://" in candidates[0]
-            and not candidates[0].startswith("s3://")
-        ):
-            return Located(candidates[0], tuple(checked))  # gs:// or file://: cannot check here
-        found, results = first_existing(candidates)
-        if found is not None:
-            return Located(f"s3://{found}", tuple(checked), tuple(denied))
-        checked.append(description)
-        denied += [f"s3://{p}" for p, v in results.items() if isinstance(v, PermissionError)]
-    return Located(None, tuple(checked), tuple(dict.fromkeys(denied)))
+    result = locate_many({0: groups})[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def locate_many(wanted: Mapping[K, Groups]) -> dict[K, Located | Exception]:
+    """:func:`locate` for many keys at once: round after round, every key's
+    next group is probed in one batch. A key's value is what :func:`locate`
+    returns, or the error it would raise."""
+    results: dict[K, Located | Exception] = {}
+    checked: dict[K, list[str]] = {key: [] for key in wanted}
+    denied: dict[K, list[str]] = {key: [] for key in wanted}
+    round_ = 0
+    while True:
+        current = {
+            key: groups[round_]
+            for key, groups in wanted.items()
+            if key not in results and round_ < len(groups)
+        }
+        if not current:
+            break
+        for key, (_, candidates) in list(current.items()):
+            if (
+                len(candidates) == 1
+                and "://" in candidates[0]
+                and not candidates[0].startswith("s3://")
+            ):
+                results[key] = Located(
+                    candidates[0], tuple(checked[key])
+                )  # gs://, file://: unchecked
+                del current[key]
+        listed = list_folders([c for _, candidates in current.values() for c in candidates])
+        for key, (description, candidates) in current.items():
+            for candidate in candidates:
+                value = listed[_clean(candidate)]
+                if isinstance(value, PermissionError):
+                    denied[key].append(f"s3://{_clean(candidate)}")
+                elif isinstance(value, Exception):  # a failure: a later match could be wrong
+                    results[key] = value
+                    break
+                elif value.exists:
+                    results[key] = Located(
+                        f"s3://{_clean(candidate)}", tuple(checked[key]), tuple(denied[key])
+                    )
+                    break
+            else:
+                checked[key].append(description)
+        round_ += 1
+    for key in wanted:
+        results.setdefault(
+            key, Located(None, tuple(checked[key]), tuple(dict.fromkeys(denied[key])))
+        )
+    return results
 
 
 def data_asset_dir_candidates(

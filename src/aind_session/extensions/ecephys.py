@@ -269,40 +269,25 @@ def prefetch(
 
 
 def _locate_folders(assets: Sequence[DataAsset]) -> dict[str, str]:
-    """Folders of many assets (by asset id), found in two rounds, primed in the cache."""
+    """Folders of many assets (by asset id), found in a few rounds, primed in the cache.
+
+    Assets whose lookup met an error, or found nothing, are left to the lazy
+    path, which raises or says it.
+    """
     from aind_session import cache, codeocean, s3
 
-    wanted = {a.id: (codeocean.source_url(a), a) for a in assets}
-    folders: dict[str, str] = {}
-    sources = [url for url, _ in wanted.values() if url and url.startswith("s3://")]
-    listed = s3.list_folders(sources) if sources else {}
-    skip = set()
-    for asset_id, (url, _asset) in wanted.items():
-        if not url:
-            continue
-        if not url.startswith("s3://"):
-            folders[asset_id] = url
-            continue
-        found = listed.get(s3._clean(url))
-        if isinstance(found, s3.Listing) and found.exists:
-            folders[asset_id] = url
-        elif not isinstance(found, s3.Listing):
-            skip.add(asset_id)  # an error: the lazy path raises it, as one asset at a time would
-    rest = [(url, a) for asset_id, (url, a) in wanted.items() if asset_id not in {*folders, *skip}]
-    if rest:
-        groups = {a.id: s3.data_asset_dir_candidates(None, a.id, a.name)[-1][1] for _, a in rest}
-        probed = s3.list_folders([c for candidates in groups.values() for c in candidates])
-        for asset_id, candidates in groups.items():
-            for candidate in candidates:
-                value = probed.get(s3._clean(candidate))
-                if not isinstance(value, s3.Listing):
-                    break  # an error: leave it to the lazy path, which raises or says it
-                if isinstance(value, s3.Listing) and value.exists:
-                    folders[asset_id] = f"s3://{s3._clean(candidate)}"
-                    break
-    for asset_id, folder in folders.items():
-        url, asset = wanted[asset_id]
-        cache.prime(codeocean._data_asset_dir, url, asset.id, asset.name, value=folder)
+    sources = {a.id: codeocean.source_url(a) for a in assets}
+    located = s3.locate_many(
+        {a.id: s3.data_asset_dir_candidates(sources[a.id], a.id, a.name) for a in assets}
+    )
+    folders = {}
+    for asset in assets:
+        found = located[asset.id]
+        if isinstance(found, s3.Located) and found.url is not None:
+            folders[asset.id] = found.url
+            cache.prime(
+                codeocean._data_asset_dir, sources[asset.id], asset.id, asset.name, value=found.url
+            )
     return folders
 
 
