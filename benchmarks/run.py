@@ -36,10 +36,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from aind_session.testing import generate as wg  # stdlib only
 
-import world_generator as wg  # noqa: E402  (stdlib only)
+HERE = Path(__file__).resolve().parent
 
 SEED = 0
 SUBJECT_ID = "712815"  # subject_world's default
@@ -47,7 +46,6 @@ FORBIDDEN = ("codeocean", "s3fs", "boto3", "botocore", "aiobotocore", "moto", "p
 RESULT_MARK = "@@RESULT "
 CHILD_TIMEOUT = 300
 PAGE = 1000  # results per search page, as the library asks
-IN_FLIGHT = 16  # the library's default Settings.max_concurrency
 MIN_RUNS = 3  # cold runs made even past the time budget
 
 # targets
@@ -62,7 +60,7 @@ LISTING_MB = 200.0
 class Benchmark:
     name: str
     label: str
-    world: str  # key of world_generator.WORLDS
+    world: str  # key of aind_session.testing.generate.WORLDS
     warm_repeat: int = 5
 
 
@@ -476,7 +474,10 @@ def lower_bound(name: str, world: dict[str, Any], params: dict[str, Any]) -> str
             for a in assets
         )
         total = searches + 1 + len(params["session_ids"]) + 4 * n_sorted
-        return f"2 ({total}); {math.ceil(total / IN_FLIGHT)} at {IN_FLIGHT} in flight"
+        from aind_session.config import Settings
+
+        in_flight = Settings.model_fields["s3_max_concurrency"].default
+        return f"2 ({total}); {math.ceil(total / in_flight)} at {in_flight} in flight"
     return "?"
 
 

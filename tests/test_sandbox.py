@@ -11,6 +11,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -207,6 +208,59 @@ def test_latency_delays_s3_answers(sb: Sandbox) -> None:
     start = time.perf_counter()
     read_object(sb)
     assert time.perf_counter() - start >= 0.15
+
+
+# -- round trips and concurrency -------------------------------------------------------------
+def test_round_trips_count_each_request_of_a_client_that_waits_for_answers(sb: Sandbox) -> None:
+    sb.latency = 0.02
+    for _ in range(3):
+        read_object(sb)
+    assert sb.round_trips() == 3
+
+
+def test_round_trips_count_requests_sent_together_once(sb: Sandbox) -> None:
+    sb.latency = 0.1
+    threads = [threading.Thread(target=read_object, args=(sb,)) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    read_object(sb)  # a second round, after every answer of the first
+    assert len(sb.requests()) == 6
+    assert sb.round_trips() == 2
+
+
+def test_round_trips_can_be_read_for_one_service(sb: Sandbox) -> None:
+    sb.latency = 0.02
+    get_asset(sb)
+    read_object(sb)
+    read_object(sb)
+    assert (sb.round_trips(), sb.round_trips("codeocean"), sb.round_trips("s3")) == (3, 1, 2)
+
+
+def test_many_connections_opened_at_once_are_all_answered_promptly(sb: Sandbox) -> None:
+    # a short listen backlog would drop some of them (TCP retries a dropped
+    # connection only after a second, past this timeout), and a new sandbox
+    # whose S3 app had not set itself up would set up once per connection
+    host, port = sb.env["AWS_ENDPOINT_URL"].removeprefix("http://").split(":")
+    answers: queue.Queue[str] = queue.Queue()
+
+    def ask() -> None:
+        try:
+            with socket.create_connection((host, int(port)), timeout=0.9) as conn:
+                conn.settimeout(30)  # the answers may queue; the connections must not
+                conn.sendall(b"GET /nowhere-bucket HTTP/1.1\r\nHost: x\r\n\r\n")
+                answers.put(conn.recv(12).decode())
+        except OSError as exc:
+            answers.put(repr(exc))
+
+    threads = [threading.Thread(target=ask) for _ in range(100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    got = [answers.get() for _ in threads]
+    assert [a for a in got if not a.startswith("HTTP/1.1")] == []
 
 
 # -- faults ----------------------------------------------------------------------------------

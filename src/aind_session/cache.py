@@ -109,6 +109,18 @@ def claim(
     return found, waiting, mine
 
 
+def peek(key: Hashable, codec: Codec | None = None) -> Any:
+    """The answer cached for ``key`` (in memory, then on disk with a ``codec``),
+    or :data:`aind_session.persistent.MISSING`; never computes or waits."""
+    from aind_session import persistent
+
+    with _lock:
+        entry = _get_store().get(key)
+    if entry is not None:
+        return entry[1]
+    return persistent.lookup(key, codec) if codec is not None else persistent.MISSING
+
+
 def settle(
     key: Hashable,
     value: Any = None,

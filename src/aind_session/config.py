@@ -98,7 +98,12 @@ class Settings(BaseSettings):
     # outright only once in ~170,000 (0.3 ** 11)
     max_retries: int = Field(default=10, ge=0, description="Retries on 429, 5xx and dropped links.")
     backoff_factor: float = Field(default=0.2, ge=0, description="Seconds; doubled each retry.")
-    max_concurrency: int = Field(default=16, ge=1, description="Requests in flight at once.")
+    max_concurrency: int = Field(
+        default=16, ge=1, description="CodeOcean requests (and worker threads) at once."
+    )
+    # S3 is built for many requests at once (s3fs itself batches 128); a
+    # session's summary needs about nine, so a batch of sessions needs many
+    s3_max_concurrency: int = Field(default=64, ge=1, description="S3 requests in flight at once.")
     sorting_pipeline_id: str = Field(
         default="1f8f159a-7670-47a9-baf1-078905fc9c2e",
         description="CodeOcean pipeline that sorts ecephys sessions.",

@@ -73,11 +73,12 @@ def describe(session: Session) -> Summary:
 def describe_many(sessions: Sequence[Session]) -> list[Summary]:
     """:func:`describe` for many sessions, asking every service in a few rounds.
 
-    Rounds of concurrent requests, each for all sessions at once: the asset
-    searches (one per distinct 20-character prefix); the raw data folders;
-    the sorted assets' folders; their ``output``, ``processing.json`` and
-    ``curated/`` listings; the sorting pipeline's runs. The summaries are then
-    built from the cache.
+    Two rounds of concurrent requests, each for all sessions at once: the
+    asset searches (one per distinct 20-character prefix) with the sorting
+    pipeline's runs; then the raw data folders together with the sorted
+    assets' folders, ``output``, ``processing.json`` and ``curated/``
+    listings. Folders not where ``source_bucket`` says, and older layouts,
+    take more rounds. The summaries are then built from the cache.
     """
     _prefetch(sessions)
     return [_summarize(session) for session in sessions]
@@ -87,7 +88,6 @@ def _prefetch(sessions: Sequence[Session]) -> None:
     """Warm the cache for :func:`_summarize`; what fails here is said there, per section."""
     from aind_session import codeocean, s3
     from aind_session.config import get_settings
-    from aind_session.extensions.ecephys import prefetch
 
     try:
         # at once: the distinct searches, the sorting pipeline's runs, and the
@@ -108,8 +108,13 @@ def _prefetch(sessions: Sequence[Session]) -> None:
             codeocean.get_session_data_assets(session.id)
         raw = [codeocean.get_session_raw_data_asset(s.id) for s in sessions]
         sources = [codeocean.source_url(a) for a in raw if a is not None]
-        s3.list_folders([u for u in sources if u and u.startswith("s3://")])
-        prefetch([a for s in sessions for a in s.ecephys.sorted_data_assets])
+        # one round for the raw data folders and the sorted assets' folders and files
+        from aind_session.extensions.ecephys import prefetch
+
+        prefetch(
+            [a for s in sessions for a in s.ecephys.sorted_data_assets],
+            also_list=[u for u in sources if u and u.startswith("s3://")],
+        )
     except (errors.AindSessionError, PermissionError, ConnectionError) as exc:
         logger.debug("prefetch stopped (%s); sections will ask on their own", exc)
 

@@ -72,7 +72,7 @@ def storage_options() -> dict[str, Any]:
             "connect_timeout": settings.connect_timeout,
             "read_timeout": settings.read_timeout,
             "retries": {"total_max_attempts": settings.max_retries + 1, "mode": "standard"},
-            "max_pool_connections": settings.max_concurrency,
+            "max_pool_connections": settings.s3_max_concurrency,
         },
         "listings_expiry_time": settings.cache_ttl,
     }
@@ -87,7 +87,9 @@ def get_filesystem() -> Any:
     if _fs is None:
         import fsspec
 
-        fs = fsspec.filesystem("s3", **storage_options())
+        # not fsspec's shared instance: that one outlives clear_cache(), so a
+        # changed credential or endpoint would not take effect
+        fs = fsspec.filesystem("s3", skip_instance_cache=True, **storage_options())
         # botocore's retries (see storage_options) cover throttling, 5xx and
         # dropped connections; s3fs retrying on top would multiply the attempts
         fs.retries = 1
@@ -143,6 +145,11 @@ def _clean(path: str) -> str:
     return path.removeprefix("s3://").strip("/")
 
 
+def _key(kind: str, path: str) -> tuple[str, str]:
+    """Cache key of a listing (``kind`` "list") or a read ("read") of a cleaned path."""
+    return (f"s3.{kind}", path)
+
+
 def fetch(
     listings: Iterable[str] = (), reads: Iterable[str] = ()
 ) -> tuple[dict[str, Listing | Exception], dict[str, bytes | Exception]]:
@@ -160,7 +167,7 @@ def fetch(
     """
     jobs = [("list", _clean(p)) for p in dict.fromkeys(listings)]
     jobs += [("read", _clean(p)) for p in dict.fromkeys(reads)]
-    keys = {job: (f"s3.{job[0]}", job[1]) for job in jobs}
+    keys = {job: _key(*job) for job in jobs}
     codecs = {"list": LISTING, "read": persistent.SMALL_BYTES}
     found: dict[Any, Any] = {}
     waiting: dict[Any, Any] = {}
@@ -217,7 +224,7 @@ def _request_all(todo: list[tuple[str, str]]) -> list[Any]:
     fs = get_filesystem()
 
     async def gather() -> list[Any]:
-        limit = asyncio.Semaphore(get_settings().max_concurrency)
+        limit = asyncio.Semaphore(get_settings().s3_max_concurrency)
 
         async def one(job: tuple[str, str]) -> Any:
             kind, path = job
@@ -252,6 +259,11 @@ def _request_all(todo: list[tuple[str, str]]) -> list[Any]:
 def list_folders(paths: Iterable[str]) -> dict[str, Listing | Exception]:
     """List several folders at once (see :func:`fetch`)."""
     return fetch(listings=paths)[0]
+
+
+def is_listed(path: str) -> bool:
+    """True when a listing of ``path`` that holds something is cached (asks nothing)."""
+    return not persistent.is_missing(cache.peek(_key("list", _clean(path)), LISTING))
 
 
 def list_folder(path: str) -> Listing:

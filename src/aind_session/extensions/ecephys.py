@@ -23,7 +23,7 @@ layout changed over time, and every form is read:
 - sorting analyzer: results saved as ``.zarr`` folders in ``postprocessed/``.
 
 Work on several sorted assets runs concurrently (bounded by
-``Settings.max_concurrency``), never asset by asset.
+``Settings.s3_max_concurrency``), never asset by asset.
 """
 
 from __future__ import annotations
@@ -235,20 +235,42 @@ class SortedDataAsset(_DataAsset):
 
 
 def prefetch(
-    assets: Sequence[DataAsset], parts: Iterable[str] = ("error", "sorter", "probes")
+    assets: Sequence[DataAsset],
+    parts: Iterable[str] = ("error", "sorter", "probes"),
+    *,
+    also_list: Iterable[str] = (),
 ) -> None:
-    """Fetch what ``parts`` of many sorted assets need, in a few rounds of
-    concurrent requests, so their properties are answered from the cache.
+    """Fetch what ``parts`` of many sorted assets need, in as few rounds of
+    concurrent requests as possible, so their properties are answered from the cache.
 
-    Rounds: the folders named by ``source_bucket``; the known buckets for
-    assets without one (or whose folder is empty); then, at once, the
-    ``output`` files (``"error"``), ``processing.json`` files (``"sorter"``)
-    and ``curated/`` listings (``"probes"``). Older layouts' fallbacks
-    (``spikesorted/``, ``params.json``) are read later, only where needed.
+    First round, all at once: the folder named by each asset's
+    ``source_bucket`` (when not listed yet) together with the files ``parts``
+    usually need there: ``output`` (``"error"``), ``processing.json``
+    (``"sorter"``) and the ``curated/`` listing (``"probes"``); plus the
+    folders in ``also_list`` (for callers batching other listings into the same
+    round). A file that turns out not to be there costs one wasted request, and
+    the folder's listing then says so without asking again. Later rounds, only
+    where needed: the known buckets for assets whose folder was not found; the
+    older layouts' files (``sorting_precurated/``); ``spikesorted/`` and
+    ``params.json`` fallbacks are read lazily.
     """
-    from aind_session import s3
+    from aind_session import codeocean, s3
+    from aind_session.config import get_settings
 
     wanted = set(parts)
+    listings, reads = list(also_list), []
+    if not get_settings().offline:  # offline, a guess that is not cached could not be asked
+        for asset in assets:
+            source = codeocean.source_url(asset)
+            if source is None or not source.startswith("s3://") or s3.is_listed(source):
+                continue
+            listings.append(source)
+            listings += [f"{source}/{PROBE_FOLDERS[0]}"] if "probes" in wanted else []
+            reads += [f"{source}/processing.json"] if "sorter" in wanted else []
+            reads += [f"{source}/output"] if "error" in wanted else []
+    if listings or reads:
+        s3.fetch(listings, reads)
+    # what the guesses did not settle: found from the listings cached by now
     folders = _locate_folders(assets)
     listings, reads = [], []
     on_s3 = [f for f in folders.values() if f.startswith("s3://")]

@@ -135,6 +135,9 @@ class _quiet:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: a client opening more connections at
+    # once would see the rest dropped and retried by TCP a second or more later
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(self, address: tuple[str, int], app: WSGIApp) -> None:
         self.app = app

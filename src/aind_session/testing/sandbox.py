@@ -98,6 +98,9 @@ class Request:
     path: str
     status: int  # 0 for a dropped connection
     query: str = ""
+    # when it arrived and when its answer was ready (time.monotonic()); see round_trips
+    started: float = dataclasses.field(default=0.0, compare=False, repr=False)
+    ended: float = dataclasses.field(default=0.0, compare=False, repr=False)
 
 
 class Sandbox:
@@ -187,6 +190,7 @@ class Sandbox:
             self.s3_url = s3_url
             self.codeocean_url = co_url
             self._load_s3()
+            _warm_up(s3_app)
         except BaseException:
             self.stop()
             raise
@@ -265,6 +269,26 @@ class Sandbox:
         with self._log_lock:
             self._log.clear()
             self._peak = self._in_flight
+
+    def round_trips(self, service: Service | None = None) -> int:
+        """Sequential round trips among the requests logged: the longest chain of
+        requests each of which arrived after the one before it was answered.
+
+        Requests a client sends together count once; a client that waits for
+        each answer before asking again counts each. Answers that come back
+        faster than ``latency`` blur this, so set a latency when you measure.
+        """
+        import heapq
+
+        answered: list[tuple[float, int]] = []  # (ended, chain length ending there)
+        best = 0  # the longest chain answered before the current request arrived
+        longest = 0
+        for request in sorted(self.requests(service), key=lambda r: r.started):
+            while answered and answered[0][0] <= request.started:
+                best = max(best, heapq.heappop(answered)[1])
+            heapq.heappush(answered, (request.ended, best + 1))
+            longest = max(longest, best + 1)
+        return longest
 
     def max_in_flight(self) -> int:
         """The most requests (both services) being served at once since the log was cleared:
@@ -346,19 +370,26 @@ class _Middleware:
 
     def _serve(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         sandbox = self.sandbox
+        started = time.monotonic()
         if sandbox.latency > 0:
             time.sleep(sandbox.latency)
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         query = environ.get("QUERY_STRING", "")
+
+        def record(status: int) -> None:
+            sandbox._record(
+                Request(self.service, method, path, status, query, started, time.monotonic())
+            )
+
         if self.service == "s3" and path.strip("/").partition("/")[0] in sandbox.denied_buckets:
-            sandbox._record(Request(self.service, method, path, 403, query))
+            record(403)
             return _access_denied(start_response)
         fault = sandbox._draw_fault(self.service)
         if fault == "drop":
-            sandbox._record(Request(self.service, method, path, 0, query))
+            record(0)
             raise http_server.DroppedConnection()
         if fault is not None:
-            sandbox._record(Request(self.service, method, path, int(fault), query))
+            record(int(fault))
             return _fault_response(
                 self.service, int(fault), sandbox.faults.retry_after, start_response
             )
@@ -369,10 +400,19 @@ class _Middleware:
             return start_response(status, headers, exc_info)
 
         result = self.app(environ, recording_start_response)
-        sandbox._record(
-            Request(self.service, method, path, status_holder[0] if status_holder else 0, query)
-        )
+        record(status_holder[0] if status_holder else 0)
         return result
+
+
+def _warm_up(s3_app: Any) -> None:
+    """Serve one S3 request straight to moto's app (not logged), before clients come:
+    moto sets itself up on its first request (~0.1 s), and clients that open many
+    connections to a new sandbox would otherwise each pay for it, one after another."""
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(path="/", method="GET").get_environ()  # ListBuckets
+    for _ in s3_app(environ, lambda status, headers, exc_info=None: None):
+        pass
 
 
 def _access_denied(start_response: Any) -> list[bytes]:

@@ -1,7 +1,10 @@
-"""Large sandbox worlds for the benchmarks, made from a seed (never stored).
+"""Large sandbox worlds made from a seed (never stored): for the benchmarks,
+the request-count tests, and your own tests at scale.
 
 Each builder returns a dict in the world format of
-:mod:`aind_session.testing.world`; the same seed gives the same world.
+:mod:`aind_session.testing.world` (give it to ``Sandbox(world)`` or
+``Sandbox.load``); the same seed gives the same world. Sizes are parameters,
+so a test can build the benchmark's world at a tenth of its size.
 
 - :func:`subject_world`: one subject with 2,000 data assets over 100 sessions
   (per session: a raw asset whose ``source_bucket`` names its S3 folder, two
@@ -15,7 +18,7 @@ Each builder returns a dict in the world format of
 - :func:`listing_world`: 10,000 data assets named ``ecephys_7xxxxx_...``, with
   almost nothing in S3.
 
-``python benchmarks/world_generator.py`` prints the size and build time of each.
+``python -m aind_session.testing.generate`` prints the size and build time of each.
 """
 
 from __future__ import annotations

@@ -1,0 +1,104 @@
+"""Requests and round trips of the benchmarked operations, pinned on the benchmark's
+own worlds (`aind_session.testing.generate`) built small.
+
+A round trip is a wait for answers: requests sent together count once (see
+`Sandbox.round_trips`). The sandbox adds latency here so that requests sent
+together overlap in its log; nothing is timed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from aind_session import Session
+from aind_session.report import describe_many
+from aind_session.testing import Sandbox
+from aind_session.testing.generate import raw_session_ids, subject_world
+
+SUBJECT = "712815"
+# Longer than the CPU time (client and sandbox share this process's GIL) to send
+# and answer ~60 requests, so that requests sent together do overlap
+LATENCY = 0.3
+
+
+@pytest.fixture
+def subject(aind_sandbox: Sandbox) -> list[str]:
+    """A subject's world: 6 sessions, each with a raw asset and 2 sorted assets."""
+    world = subject_world(sessions=6, assets_per_session=5, other_subjects=2)
+    aind_sandbox.load(world)
+    aind_sandbox.latency = LATENCY
+    return raw_session_ids(world, SUBJECT)
+
+
+def test_info_for_many_sessions_takes_two_round_trips_and_no_request_more(
+    aind_sandbox: Sandbox, subject: list[str]
+) -> None:
+    sessions = [Session(s) for s in subject]
+    summaries = describe_many(sessions)
+    assert [s["problems"] for s in summaries] == [{}] * len(sessions)
+    assert all(len(s["sorted_data_assets"]) == 2 for s in summaries)
+    prefixes = {s[:20] for s in subject}  # one search per 20-character name prefix
+    codeocean = aind_sandbox.requests("codeocean")
+    assert len(codeocean) == len(prefixes) + 1  # and the sorting pipeline's runs
+    # per session its raw folder; per sorted asset its folder, output,
+    # processing.json and curated/ listing
+    assert len(aind_sandbox.requests("s3")) == len(subject) * (1 + 2 * 4)
+    # the searches and runs at once, then everything on S3 at once
+    assert aind_sandbox.round_trips() == 2
+
+
+def test_info_for_many_sessions_again_asks_nothing(
+    aind_sandbox: Sandbox, subject: list[str]
+) -> None:
+    sessions = [Session(s) for s in subject]
+    first = describe_many(sessions)
+    aind_sandbox.clear_requests()
+    assert describe_many(sessions) == first
+    assert aind_sandbox.requests() == []
+
+
+def test_sorted_assets_properties_after_info_ask_nothing(
+    aind_sandbox: Sandbox, subject: list[str]
+) -> None:
+    session = Session(subject[0])
+    describe_many([session])
+    aind_sandbox.clear_requests()
+    for asset in session.ecephys.sorted_data_assets:
+        assert asset.sorter_name in ("kilosort4", "kilosort2_5")
+        assert len(asset.sorted_probes) >= 2
+        assert asset.is_sorting_error is False
+    assert session.ecephys.sorted_data_asset.id == session.ecephys.sorted_data_assets[-1].id
+    assert aind_sandbox.requests() == []
+
+
+def test_raw_data_dir_cold_takes_two_round_trips(aind_sandbox: Sandbox, subject: list[str]) -> None:
+    Session(subject[2]).raw_data_dir
+    assert len(aind_sandbox.requests()) == 2
+    assert aind_sandbox.round_trips() == 2
+
+
+def test_modalities_cold_take_two_round_trips_and_subject_one_more(
+    aind_sandbox: Sandbox, subject: list[str]
+) -> None:
+    session = Session(subject[3])
+    assert session.modalities == ("behavior", "ecephys")
+    assert (len(aind_sandbox.requests()), aind_sandbox.round_trips()) == (2, 2)
+    aind_sandbox.clear_requests()
+    assert session.metadata.subject["subject_id"] == SUBJECT
+    assert (len(aind_sandbox.requests()), aind_sandbox.round_trips()) == (1, 1)
+
+
+def test_prefetching_sorted_assets_guesses_nothing_once_their_folders_are_listed(
+    aind_sandbox: Sandbox, subject: list[str]
+) -> None:
+    from aind_session.extensions.ecephys import prefetch
+
+    assets = Session(subject[1]).ecephys.sorted_data_assets
+    prefetch(assets, ["error"])
+    aind_sandbox.clear_requests()
+    # processing.json and curated/ were not asked for: the folders' listings say
+    # what is there, so nothing is guessed
+    prefetch(assets, ["sorter", "probes"])
+    paths = sorted(r.path.rsplit("/", 1)[-1] or r.query for r in aind_sandbox.requests("s3"))
+    assert len(paths) == 4 and paths.count("processing.json") == 2
+    assert aind_sandbox.round_trips() == 1
