@@ -81,6 +81,20 @@ def test_concurrent_callers_share_one_computation(short_ttl):
     assert results == ["k"] * 16 and calls == ["k"]
 
 
+def test_clear_cache_builds_a_new_s3_client_that_upath_shares(aind_sandbox, monkeypatch):
+    from aind_session import Session, s3
+
+    before = s3.get_filesystem()
+    # credentials are read when a client is built and are not part of fsspec's
+    # key for its shared instances: a new key must mean a new client
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "another-key")
+    aind_session.clear_cache()
+    after = s3.get_filesystem()
+    assert after is not before
+    # and paths handed to users go through the same client (one connection pool)
+    assert Session("ecephys_676909_2023-12-13_13-43-40").raw_data_dir.fs is after
+
+
 def test_zero_ttl_keeps_nothing(monkeypatch):
     monkeypatch.setenv("AIND_SESSION_CACHE_TTL", "0")
     aind_session.clear_cache()

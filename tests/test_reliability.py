@@ -191,6 +191,26 @@ def test_sixteen_threads_on_different_sessions_get_the_right_answers_once(aind_s
     assert len(aind_sandbox.requests()) <= clean + 7 * 3
 
 
+def test_threads_starting_at_once_share_one_s3_filesystem(aind_sandbox):
+    from aind_session import s3
+
+    aind_session.clear_cache()
+    start = threading.Barrier(16)
+    built: list[object] = []
+
+    def work():
+        start.wait()
+        built.append(s3.get_filesystem())
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 16
+    assert len({id(fs) for fs in built}) == 1  # each one costs a botocore set-up
+
+
 def test_access_denied_is_never_reported_as_not_uploaded(aind_sandbox):
     aind_sandbox.denied_buckets.add("aind-ephys-data")
     with pytest.raises(PermissionError):

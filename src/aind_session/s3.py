@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import threading
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -56,10 +57,14 @@ def _forget_filesystem() -> None:
     global _fs
     if _fs is not None:
         _fs.invalidate_cache()
+        # fsspec keeps instances by their arguments, and credentials are not among
+        # them: without this a changed key or token would not take effect
+        type(_fs).clear_instance_cache()
     _fs = None
 
 
 _fs: Any = None
+_fs_lock = threading.Lock()  # threads starting at once build one filesystem, not one each
 
 
 def storage_options() -> dict[str, Any]:
@@ -84,17 +89,19 @@ def storage_options() -> dict[str, Any]:
 def get_filesystem() -> Any:
     """The ``s3fs.S3FileSystem`` used for everything, built once per settings."""
     global _fs
-    if _fs is None:
-        import fsspec
+    if _fs is not None:
+        return _fs
+    with _fs_lock:
+        if _fs is None:
+            import fsspec
 
-        # not fsspec's shared instance: that one outlives clear_cache(), so a
-        # changed credential or endpoint would not take effect
-        fs = fsspec.filesystem("s3", skip_instance_cache=True, **storage_options())
-        # botocore's retries (see storage_options) cover throttling, 5xx and
-        # dropped connections; s3fs retrying on top would multiply the attempts
-        fs.retries = 1
-        _fs = fs
-    return _fs
+            # fsspec's shared instance, the one UPath gets for the same options
+            fs = fsspec.filesystem("s3", **storage_options())
+            # botocore's retries (see storage_options) cover throttling, 5xx and
+            # dropped connections; s3fs retrying on top would multiply the attempts
+            fs.retries = 1
+            _fs = fs
+        return _fs
 
 
 def connect() -> None:
