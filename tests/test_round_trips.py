@@ -13,7 +13,7 @@ import pytest
 from aind_session import Session
 from aind_session.report import describe_many
 from aind_session.testing import Sandbox
-from aind_session.testing.generate import raw_session_ids, subject_world
+from aind_session.testing.generate import SORTERS, raw_session_ids, sorted_world, subject_world
 
 SUBJECT = "712815"
 # Longer than the CPU time (client and sandbox share this process's GIL) to send
@@ -102,3 +102,36 @@ def test_prefetching_sorted_assets_guesses_nothing_once_their_folders_are_listed
     paths = sorted(r.path.rsplit("/", 1)[-1] or r.query for r in aind_sandbox.requests("s3"))
     assert len(paths) == 4 and paths.count("processing.json") == 2
     assert aind_sandbox.round_trips() == 1
+
+
+def test_a_loop_over_sorted_assets_waits_once_per_property_not_once_per_asset(
+    aind_sandbox: Sandbox,
+) -> None:
+    world = sorted_world(n_sorted=6)
+    aind_sandbox.load(world)
+    aind_sandbox.latency = LATENCY
+    session = Session(raw_session_ids(world)[0])
+    answers = [(a.sorter_name, a.sorted_probes) for a in session.ecephys.sorted_data_assets]
+    assert [name for name, _ in answers] == [SORTERS[n % len(SORTERS)] for n in range(6)]
+    assert all(probes for _, probes in answers)
+    # the search; every folder with its processing.json; every curated/ listing
+    assert len(aind_sandbox.requests("codeocean")) == 1
+    assert len(aind_sandbox.requests("s3")) == 6 * 3
+    assert aind_sandbox.round_trips() == 3
+
+
+def test_an_asset_whose_session_was_not_searched_asks_only_for_itself(
+    aind_sandbox: Sandbox,
+) -> None:
+    from aind_session import codeocean
+    from aind_session.extensions.ecephys import SortedDataAsset
+
+    world = sorted_world(n_sorted=6)
+    aind_sandbox.load(world)
+    sorted_id = world["data_assets"][3]["id"]
+    asset = SortedDataAsset.from_asset(codeocean.get_data_asset(sorted_id))
+    aind_sandbox.clear_requests()
+    assert asset.sorter_name == SORTERS[2]
+    # its folder and its processing.json: no search, no sibling
+    assert [r.service for r in aind_sandbox.requests()] == ["s3", "s3"]
+    assert all(sorted_id in r.query or sorted_id in r.path for r in aind_sandbox.requests())

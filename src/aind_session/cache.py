@@ -147,12 +147,16 @@ def settle(
             else:
                 future.set_exception(error)
     if kept and codec is not None:
-        from aind_session import persistent
+        _store_on_disk(key, value, codec, ttl)
 
-        try:
-            persistent.store(key, value, codec, ttl)
-        except Exception as exc:  # a full disk must not fail the call that got the answer
-            logger.warning("could not write the persistent cache: %s: %s", type(exc).__name__, exc)
+
+def _store_on_disk(key: Hashable, value: Any, codec: Codec, ttl: float) -> None:
+    from aind_session import persistent
+
+    try:
+        persistent.store(key, value, codec, ttl)
+    except Exception as exc:  # a full disk must not fail the call that got the answer
+        logger.warning("could not write the persistent cache: %s: %s", type(exc).__name__, exc)
 
 
 @overload
@@ -176,7 +180,7 @@ def cached(fn: Callable[P, R] | None = None, *, persist: Codec | None = None) ->
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        key = (name, args, tuple(sorted(kwargs.items())))
+        key = _call_key(name, args, kwargs)
         found, waiting, _ = claim([key], persist)
         if found:
             return found[key]
@@ -191,7 +195,12 @@ def cached(fn: Callable[P, R] | None = None, *, persist: Codec | None = None) ->
         return result
 
     wrapper.cache_name = name  # type: ignore[attr-defined]
+    wrapper.cache_codec = persist  # type: ignore[attr-defined]
     return wrapper
+
+
+def _call_key(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
+    return (name, args, tuple(sorted(kwargs.items())))
 
 
 def on_clear(callback: Callable[[], None]) -> Callable[[], None]:
@@ -246,19 +255,31 @@ def forget(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     :func:`cached`), in memory and on disk, so the next call asks again."""
     from aind_session import persistent
 
-    key = (fn.cache_name, args, tuple(sorted(kwargs.items())))  # type: ignore[attr-defined]
+    key = _call_key(fn.cache_name, args, kwargs)  # type: ignore[attr-defined]
     with _lock:
         if _store is not None:
             _store.pop(key, None)
     persistent.delete(key)
 
 
+def peek_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """The cached answer of ``fn(*args, **kwargs)`` (a function wrapped by :func:`cached`),
+    or :data:`aind_session.persistent.MISSING`; never computes or waits."""
+    key = _call_key(fn.cache_name, args, kwargs)  # type: ignore[attr-defined]
+    return peek(key, fn.cache_codec)  # type: ignore[attr-defined]
+
+
 def prime(fn: Callable[..., Any], *args: Any, value: Any) -> None:
     """Store ``value`` as the answer of ``fn(*args)`` (a function wrapped by :func:`cached`),
-    for batch code that worked out many answers at once."""
-    key = (fn.cache_name, args, ())  # type: ignore[attr-defined]
+    for batch code that worked out many answers at once; on disk too when ``fn``
+    persists its answers."""
+    key = _call_key(fn.cache_name, args, {})  # type: ignore[attr-defined]
     ttl = _ttl()
-    if ttl > 0:
-        with _lock:
-            if key not in _inflight:
-                _get_store()[key] = (time.monotonic() + ttl, value)
+    if ttl <= 0:
+        return
+    with _lock:
+        if key in _inflight:  # its own computation will settle it
+            return
+        _get_store()[key] = (time.monotonic() + ttl, value)
+    if fn.cache_codec is not None:  # type: ignore[attr-defined]
+        _store_on_disk(key, value, fn.cache_codec, ttl)  # type: ignore[attr-defined]

@@ -382,10 +382,21 @@ def get_session_data_assets(session_id: str) -> tuple[DataAsset, ...]:
     prefix share the (cached) search, and only the session's own records
     become models.
     """
-    prefix = session_id[:NAME_TERM_LIMIT]
-    records = search_records(_search_key({"query": f"name:{prefix}"}))
+    records = search_records(_session_search(session_id))
     mine = (r for r in records if str(r.get("name", "")).startswith(session_id))
     return sort_by_created(map(build_data_asset, mine))
+
+
+def _session_search(session_id: str) -> str:
+    """Key of the search a session's assets come from: its first 20 characters."""
+    return _search_key({"query": f"name:{session_id[:NAME_TERM_LIMIT]}"})
+
+
+def cached_session_data_assets(session_id: str) -> tuple[DataAsset, ...] | None:
+    """:func:`get_session_data_assets` when its search is cached; else None (asks nothing)."""
+    if persistent.is_missing(cache.peek_call(search_records, _session_search(session_id))):
+        return None
+    return get_session_data_assets(session_id)
 
 
 def get_subject_data_assets(subject_id: str | int) -> tuple[DataAsset, ...]:

@@ -23,7 +23,10 @@ layout changed over time, and every form is read:
 - sorting analyzer: results saved as ``.zarr`` folders in ``postprocessed/``.
 
 Work on several sorted assets runs concurrently (bounded by
-``Settings.s3_max_concurrency``), never asset by asset.
+``Settings.s3_max_concurrency``), never asset by asset: the first time a
+property is asked of one sorted asset, it is fetched for every sorted asset
+of the session at once (see :func:`prefetch_siblings`), so a loop over them
+waits once per property, not once per asset.
 """
 
 from __future__ import annotations
@@ -178,11 +181,17 @@ class SortedDataAsset(_DataAsset):
 
         return s3.upath(self._folder())
 
+    def _with_siblings(self, part: str) -> None:
+        """Before a property is first asked: fetch ``part`` for every sorted asset
+        of this session at once (see :func:`prefetch_siblings`)."""
+        prefetch_siblings(self.name, part)
+
     @property
     def output(self) -> str:
         """Text of the ``output`` file; ``''`` when there is none."""
         from aind_session import codeocean
 
+        self._with_siblings("error")
         return codeocean.get_output_text(self)
 
     @property
@@ -190,6 +199,7 @@ class SortedDataAsset(_DataAsset):
         """Probes with sorting results, from folder names under ``curated/`` (or ``sorting_precurated/``)."""
         from aind_session import s3
 
+        self._with_siblings("probes")
         folder = self._folder()
         listing = s3.list_folder(folder)
         for sub in PROBE_FOLDERS:
@@ -207,6 +217,7 @@ class SortedDataAsset(_DataAsset):
         ValueError
             When no file names it: the sorting probably failed.
         """
+        self._with_siblings("sorter")
         name = _sorter_name(self._folder())
         if name is None:
             raise ValueError(
@@ -221,6 +232,7 @@ class SortedDataAsset(_DataAsset):
         """True when the sorting failed (see :func:`aind_session.codeocean.is_data_asset_error`)."""
         from aind_session import codeocean
 
+        self._with_siblings("error")
         return codeocean.is_data_asset_error(self)
 
     @property
@@ -228,6 +240,7 @@ class SortedDataAsset(_DataAsset):
         """True when results were saved as a SpikeInterface sorting analyzer (``.zarr``)."""
         from aind_session import s3
 
+        self._with_siblings("analyzer")
         folder = self._folder()
         if "postprocessed" not in s3.list_folder(folder).folders:
             return False
@@ -251,8 +264,9 @@ def prefetch(
     round). A file that turns out not to be there costs one wasted request, and
     the folder's listing then says so without asking again. Later rounds, only
     where needed: the known buckets for assets whose folder was not found; the
-    older layouts' files (``sorting_precurated/``); ``spikesorted/`` and
-    ``params.json`` fallbacks are read lazily.
+    older layouts' files (``sorting_precurated/``) and the ``postprocessed/``
+    listing (``"analyzer"``); ``spikesorted/`` and ``params.json`` fallbacks
+    are read lazily.
     """
     from aind_session import codeocean, s3
     from aind_session.config import get_settings
@@ -286,8 +300,42 @@ def prefetch(
             reads.append(f"{folder}/processing.json")
         if "error" in wanted and "output" in root.file_names:
             reads.append(f"{folder}/output")
+        if "analyzer" in wanted and "postprocessed" in root.folders:
+            listings.append(f"{folder}/postprocessed")
     if listings or reads:
         s3.fetch(listings, reads)
+
+
+def prefetch_siblings(name: str, part: str) -> None:
+    """Fetch ``part`` of :func:`prefetch` for every sorted asset of the session
+    that sorted asset ``name`` belongs to, once per time-to-live, when that
+    session's asset search is cached (asks no search of its own).
+
+    A loop over a session's sorted assets then waits for one round instead of
+    one per asset; an asset the caller never looks at costs a request or two,
+    sent together with the others. Nothing is raised here: what could not be
+    fetched is asked again, and said, by the property that needs it.
+    """
+    from aind_session.config import get_settings
+    from aind_session.session import parse_session_id
+
+    if get_settings().cache_ttl <= 0:  # nothing would be kept: each asset asks for itself
+        return
+    try:
+        _prefetch_siblings(parse_session_id(name), part)
+    except (errors.AindSessionError, PermissionError, ConnectionError, ValueError) as exc:
+        logger.debug("prefetching %s for the siblings of %s stopped: %s", part, name, exc)
+
+
+@cache.cached
+def _prefetch_siblings(session_id: str, part: str) -> bool:
+    from aind_session import codeocean
+
+    assets = codeocean.cached_session_data_assets(session_id)
+    if assets is None:
+        return False
+    prefetch([a for a in assets if Ecephys.is_sorted_data_asset(a)], [part])
+    return True
 
 
 def _locate_folders(assets: Sequence[DataAsset]) -> dict[str, str]:
@@ -299,11 +347,16 @@ def _locate_folders(assets: Sequence[DataAsset]) -> dict[str, str]:
     from aind_session import cache, codeocean, s3
 
     sources = {a.id: codeocean.source_url(a) for a in assets}
-    located = s3.locate_many(
-        {a.id: s3.data_asset_dir_candidates(sources[a.id], a.id, a.name) for a in assets}
-    )
     folders = {}
-    for asset in assets:
+    for asset in assets:  # found before (and kept on disk, where empty candidates are not)
+        known = cache.peek_call(codeocean._data_asset_dir, sources[asset.id], asset.id, asset.name)
+        if isinstance(known, str):
+            folders[asset.id] = known
+    todo = [a for a in assets if a.id not in folders]
+    located = s3.locate_many(
+        {a.id: s3.data_asset_dir_candidates(sources[a.id], a.id, a.name) for a in todo}
+    )
+    for asset in todo:
         found = located[asset.id]
         if isinstance(found, s3.Located) and found.url is not None:
             folders[asset.id] = found.url
