@@ -8,6 +8,8 @@ together overlap in its log; nothing is timed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from aind_session import Session
@@ -104,13 +106,19 @@ def test_prefetching_sorted_assets_guesses_nothing_once_their_folders_are_listed
     assert aind_sandbox.round_trips() == 1
 
 
-def test_a_loop_over_sorted_assets_waits_once_per_property_not_once_per_asset(
-    aind_sandbox: Sandbox,
-) -> None:
+@pytest.fixture
+def sorted_six(aind_sandbox: Sandbox) -> dict[str, Any]:
+    """A session with 6 sorted assets (sorters in turn from ``SORTERS``)."""
     world = sorted_world(n_sorted=6)
     aind_sandbox.load(world)
     aind_sandbox.latency = LATENCY
-    session = Session(raw_session_ids(world)[0])
+    return world
+
+
+def test_a_loop_over_sorted_assets_waits_once_per_property_not_once_per_asset(
+    aind_sandbox: Sandbox, sorted_six: dict[str, Any]
+) -> None:
+    session = Session(raw_session_ids(sorted_six)[0])
     answers = [(a.sorter_name, a.sorted_probes) for a in session.ecephys.sorted_data_assets]
     assert [name for name, _ in answers] == [SORTERS[n % len(SORTERS)] for n in range(6)]
     assert all(probes for _, probes in answers)
@@ -121,14 +129,12 @@ def test_a_loop_over_sorted_assets_waits_once_per_property_not_once_per_asset(
 
 
 def test_an_asset_whose_session_was_not_searched_asks_only_for_itself(
-    aind_sandbox: Sandbox,
+    aind_sandbox: Sandbox, sorted_six: dict[str, Any]
 ) -> None:
     from aind_session import codeocean
     from aind_session.extensions.ecephys import SortedDataAsset
 
-    world = sorted_world(n_sorted=6)
-    aind_sandbox.load(world)
-    sorted_id = world["data_assets"][3]["id"]
+    sorted_id = sorted_six["data_assets"][3]["id"]
     asset = SortedDataAsset.from_asset(codeocean.get_data_asset(sorted_id))
     aind_sandbox.clear_requests()
     assert asset.sorter_name == SORTERS[2]
