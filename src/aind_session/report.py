@@ -77,16 +77,21 @@ def describe_many(sessions: Sequence[Session]) -> list[Summary]:
     asset searches (one per distinct 20-character prefix) with the sorting
     pipeline's runs; then the raw data folders together with the sorted
     assets' folders, ``output``, ``processing.json`` and ``curated/``
-    listings. Folders not where ``source_bucket`` says, and older layouts,
-    take more rounds. The summaries are then built from the cache.
+    listings. Raw data folders not where ``source_bucket`` says (or without
+    one) take one more round for all such sessions, and a folder not found is
+    not probed again while the summaries are built; older layouts of sorted
+    assets take more rounds. The summaries are then built from the cache.
     """
-    _prefetch(sessions)
-    return [_summarize(session) for session in sessions]
+    from aind_session import s3
+
+    with s3.batch():  # an empty candidate folder is probed once, not once per section
+        _prefetch(sessions)
+        return [_summarize(session) for session in sessions]
 
 
 def _prefetch(sessions: Sequence[Session]) -> None:
     """Warm the cache for :func:`_summarize`; what fails here is said there, per section."""
-    from aind_session import codeocean, s3
+    from aind_session import codeocean, rawdata, s3
     from aind_session.config import get_settings
 
     try:
@@ -115,6 +120,8 @@ def _prefetch(sessions: Sequence[Session]) -> None:
             [a for s in sessions for a in s.ecephys.sorted_data_assets],
             also_list=[u for u in sources if u and u.startswith("s3://")],
         )
+        # from those listings; one more round only for folders found elsewhere
+        rawdata.locate_many(s.id for s in sessions)
     except (errors.AindSessionError, PermissionError, ConnectionError) as exc:
         logger.debug("prefetch stopped (%s); sections will ask on their own", exc)
 

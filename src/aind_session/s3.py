@@ -12,11 +12,13 @@ capsule's assumable role); ``AWS_ENDPOINT_URL`` points elsewhere (the sandbox).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import dataclasses
 import json
 import logging
 import threading
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aind_session import cache, errors, persistent
@@ -157,6 +159,29 @@ def _key(kind: str, path: str) -> tuple[str, str]:
     return (f"s3.{kind}", path)
 
 
+# folders listed empty inside a `batch()` block, by cleaned path
+_batch_empties: contextvars.ContextVar[dict[str, Listing] | None] = contextvars.ContextVar(
+    "aind_session_s3_batch", default=None
+)
+
+
+@contextlib.contextmanager
+def batch() -> Iterator[None]:
+    """Within the block, a folder listed empty is not listed again.
+
+    Outside one, an empty folder is asked again every time (it may fill). For
+    code working on many sessions at once, where several sections would
+    otherwise probe the same empty candidate folders. Blocks nest (the outer
+    one's memory is kept); threads started inside do not share it.
+    """
+    outer = _batch_empties.get()
+    token = _batch_empties.set({} if outer is None else outer)
+    try:
+        yield
+    finally:
+        _batch_empties.reset(token)
+
+
 def fetch(
     listings: Iterable[str] = (), reads: Iterable[str] = ()
 ) -> tuple[dict[str, Listing | Exception], dict[str, bytes | Exception]]:
@@ -166,13 +191,17 @@ def fetch(
     file's value is its bytes or the error met. Answers already cached, or
     being fetched by another thread, are not asked again. Listings that hold
     something and files read are cached (files on disk too when small); an
-    empty folder or a failure is asked again next time.
+    empty folder or a failure is asked again next time (but not inside a
+    :func:`batch` block).
 
     Errors: a missing bucket lists as empty; access denied is a
     ``PermissionError``; a missing file a ``FileNotFoundError``; a service
     failure after retries an :class:`~aind_session.errors.ServiceError`.
     """
+    empties = _batch_empties.get()
     jobs = [("list", _clean(p)) for p in dict.fromkeys(listings)]
+    known = {job: empties[job[1]] for job in jobs if empties and job[1] in empties}
+    jobs = [job for job in jobs if job not in known]
     jobs += [("read", _clean(p)) for p in dict.fromkeys(reads)]
     keys = {job: _key(*job) for job in jobs}
     codecs = {"list": LISTING, "read": persistent.SMALL_BYTES}
@@ -188,7 +217,8 @@ def fetch(
             mine += m
         todo = [job for job in jobs if keys[job] in mine]
         answers: dict[tuple[str, str], Any] = {
-            job: found[keys[job]] for job in jobs if keys[job] in found
+            **known,
+            **{job: found[keys[job]] for job in jobs if keys[job] in found},
         }
         if todo:
             persistent.refuse_if_offline(f"s3://{todo[0][1]}")
@@ -198,6 +228,8 @@ def fetch(
                 # an empty folder may fill soon and an error may pass: neither is kept
                 keep = isinstance(value, bytes) or (isinstance(value, Listing) and value.exists)
                 cache.settle(keys[job], value, keep=keep, codec=codecs[job[0]])
+                if empties is not None and isinstance(value, Listing) and not value.exists:
+                    empties[job[1]] = value
                 mine.remove(keys[job])
     except BaseException as exc:  # never leave a key in flight: its waiters would hang
         for key in mine:

@@ -332,41 +332,10 @@ class Session:
 
 
 def _raw_data_dir(session_id: str) -> str:
-    """URL of a session's raw data folder (its listing is cached on the way).
+    """URL of a session's raw data folder (see :mod:`aind_session.rawdata`)."""
+    from aind_session import rawdata
 
-    One S3 request when the raw data asset names its folder; otherwise the
-    candidate folders are probed all at once.
-    """
-    from aind_session import codeocean, s3
-
-    asset = codeocean.get_session_raw_data_asset(session_id)
-    if asset is not None:
-        groups = s3.data_asset_dir_candidates(codeocean.source_url(asset), asset.id, asset.name)
-    else:
-        buckets = Session._buckets()
-        groups = [
-            (
-                f"the known data buckets ({', '.join(buckets)}) by session ID, as no raw data "
-                "asset exists",
-                [f"{b}/{session_id}" for b in buckets],
-            )
-        ]
-    located = s3.locate(groups)
-    if located.url is not None:
-        logger.debug("raw data of %s is at %s", session_id, located.url)
-        return located.url
-    message = (
-        f"No raw data folder was found for {session_id}. Checked: {'; '.join(located.checked)}."
-    )
-    if located.denied:  # the folder may be there: "not found" would be a wrong answer
-        message += f" Access was denied to {', '.join(located.denied)}: check your AWS credentials."
-        raise errors.AccessDeniedError(message)
-    else:
-        message += (
-            " The data may not be uploaded yet, or may sit in a bucket missing from the "
-            "AIND_SESSION_DATA_BUCKETS setting."
-        )
-    raise errors.NoRawDataDirError(message)
+    return rawdata.raw_data_dir(session_id)
 
 
 declare_builtin(Session, "metadata", "aind_session.extensions.metadata:Metadata")
