@@ -141,3 +141,46 @@ def test_an_asset_whose_session_was_not_searched_asks_only_for_itself(
     # its folder and its processing.json: no search, no sibling
     assert [r.service for r in aind_sandbox.requests()] == ["s3", "s3"]
     assert all(sorted_id in r.query or sorted_id in r.path for r in aind_sandbox.requests())
+    # once the session is searched, a loop still fetches for all assets at once
+    aind_sandbox.clear_requests()
+    session = Session(raw_session_ids(sorted_six)[0])
+    assert [a.sorter_name for a in session.ecephys.sorted_data_assets][2] == SORTERS[2]
+    assert len(aind_sandbox.requests()) == 1 + 5 * 2
+    assert aind_sandbox.round_trips() == 2
+
+
+def test_an_asset_found_away_from_its_source_bucket_is_not_looked_for_again(
+    aind_sandbox: Sandbox,
+) -> None:
+    world = sorted_world(n_sorted=3)
+    moved = [a for a in world["data_assets"] if "_sorted_" in a["name"]][1]
+    # source_bucket names an empty folder: its files are found by id in CodeOcean's bucket
+    moved["source_bucket"] = {**moved["source_bucket"], "prefix": "moved-away"}
+    aind_sandbox.load(world)
+    session = Session(raw_session_ids(world)[0])
+    found = [
+        (a.sorter_name, a.sorted_probes, a.is_sorting_error)
+        for a in session.ecephys.sorted_data_assets
+    ]
+    assert found[1][0] == SORTERS[1] and found[1][2] is False
+    aind_sandbox.clear_requests()
+    assert session.ecephys.sorted_data_asset.id == world["data_assets"][-1]["id"]
+    assert session.ecephys.sorter.names
+    assert aind_sandbox.requests() == []
+
+
+def test_prefetching_with_the_cache_off_asks_nothing(
+    aind_sandbox: Sandbox, sorted_six: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aind_session import clear_cache
+    from aind_session.extensions.ecephys import prefetch
+
+    assets = Session(raw_session_ids(sorted_six)[0]).ecephys.sorted_data_assets
+    monkeypatch.setenv("AIND_SESSION_CACHE_TTL", "0")
+    clear_cache()
+    aind_sandbox.clear_requests()
+    prefetch(assets)  # nothing it fetched could be kept for the properties
+    assert aind_sandbox.requests() == []
+    assert assets[0].sorter_name == SORTERS[0]  # each asks for itself, and for no other
+    asked = aind_sandbox.requests()
+    assert asked and all(assets[0].id in r.path + r.query for r in asked)

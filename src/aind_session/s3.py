@@ -17,6 +17,7 @@ import contextvars
 import dataclasses
 import json
 import logging
+import sys
 import threading
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -57,12 +58,16 @@ LISTING = persistent.Codec(
 @cache.on_clear
 def _forget_filesystem() -> None:
     global _fs
-    if _fs is not None:
-        _fs.invalidate_cache()
+    with _fs_lock:
+        if _fs is not None:
+            _fs.invalidate_cache()
+        _fs = None
+    s3fs = sys.modules.get("s3fs")  # not imported: no instance to forget
+    if s3fs is not None:
         # fsspec keeps instances by their arguments, and credentials are not among
-        # them: without this a changed key or token would not take effect
-        type(_fs).clear_instance_cache()
-    _fs = None
+        # them: without this a changed key or token would not take effect (in
+        # UPath paths made before we built ours, too)
+        s3fs.S3FileSystem.clear_instance_cache()
 
 
 _fs: Any = None

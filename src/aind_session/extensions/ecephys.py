@@ -271,17 +271,25 @@ def prefetch(
     from aind_session import codeocean, s3
     from aind_session.config import get_settings
 
+    settings = get_settings()
+    if settings.cache_ttl <= 0:  # nothing fetched here would be kept for the properties
+        return
     wanted = set(parts)
     listings, reads = list(also_list), []
-    if not get_settings().offline:  # offline, a guess that is not cached could not be asked
+    if not settings.offline:  # offline, a guess that is not cached could not be asked
         for asset in assets:
-            source = codeocean.source_url(asset)
-            if source is None or not source.startswith("s3://") or s3.is_listed(source):
+            # where its files were found before, else where source_bucket says
+            folder = cache.peek_call(
+                codeocean._data_asset_dir, codeocean.source_url(asset), asset.id, asset.name
+            )
+            if not isinstance(folder, str):
+                folder = codeocean.source_url(asset)
+            if folder is None or not folder.startswith("s3://") or s3.is_listed(folder):
                 continue
-            listings.append(source)
-            listings += [f"{source}/{PROBE_FOLDERS[0]}"] if "probes" in wanted else []
-            reads += [f"{source}/processing.json"] if "sorter" in wanted else []
-            reads += [f"{source}/output"] if "error" in wanted else []
+            listings.append(folder)
+            listings += [f"{folder}/{PROBE_FOLDERS[0]}"] if "probes" in wanted else []
+            reads += [f"{folder}/processing.json"] if "sorter" in wanted else []
+            reads += [f"{folder}/output"] if "error" in wanted else []
     if listings or reads:
         s3.fetch(listings, reads)
     # what the guesses did not settle: found from the listings cached by now
@@ -316,26 +324,28 @@ def prefetch_siblings(name: str, part: str) -> None:
     sent together with the others. Nothing is raised here: what could not be
     fetched is asked again, and said, by the property that needs it.
     """
+    from aind_session import codeocean
     from aind_session.config import get_settings
     from aind_session.session import parse_session_id
 
     if get_settings().cache_ttl <= 0:  # nothing would be kept: each asset asks for itself
         return
     try:
-        _prefetch_siblings(parse_session_id(name), part)
+        session_id = parse_session_id(name)
+        # not searched (yet): no sibling is known, and nothing is kept, so a
+        # search made later still lets the next property fetch for all
+        if codeocean.cached_session_data_assets(session_id) is not None:
+            _prefetch_siblings(session_id, part)
     except (errors.AindSessionError, PermissionError, ConnectionError, ValueError) as exc:
         logger.debug("prefetching %s for the siblings of %s stopped: %s", part, name, exc)
 
 
 @cache.cached
-def _prefetch_siblings(session_id: str, part: str) -> bool:
+def _prefetch_siblings(session_id: str, part: str) -> None:
     from aind_session import codeocean
 
-    assets = codeocean.cached_session_data_assets(session_id)
-    if assets is None:
-        return False
+    assets = codeocean.cached_session_data_assets(session_id) or ()
     prefetch([a for a in assets if Ecephys.is_sorted_data_asset(a)], [part])
-    return True
 
 
 def _locate_folders(assets: Sequence[DataAsset]) -> dict[str, str]:
