@@ -184,3 +184,28 @@ def test_prefetching_with_the_cache_off_asks_nothing(
     assert assets[0].sorter_name == SORTERS[0]  # each asks for itself, and for no other
     asked = aind_sandbox.requests()
     assert asked and all(assets[0].id in r.path + r.query for r in asked)
+
+
+ODD_SESSIONS = [  # of the bundled world: raw folders found in every way there is
+    "ecephys_644547_2022-12-06_13-24-58",  # no source_bucket: by name in a data bucket
+    "ecephys_649038_2023-02-06_15-08-42",  # no source_bucket: by asset id in CodeOcean's bucket
+    "ecephys_686740_2024-01-20_12-00-00",  # no data asset: by session ID
+    "behavior_700000_2024-02-02_10-00-00",  # source_bucket names an empty folder: not found
+    "ecephys_676909_2023-12-13_13-43-40",  # four sorted assets in three layouts
+]
+
+
+def test_info_on_odd_sessions_never_asks_s3_the_same_thing_twice(aind_sandbox: Sandbox) -> None:
+    aind_sandbox.latency = LATENCY
+    summaries = describe_many([Session(s) for s in ODD_SESSIONS])
+    assert [s["raw_data_dir"] is None for s in summaries] == [False, False, False, True, False]
+    asked = [(r.method, r.path, r.query) for r in aind_sandbox.requests("s3")]
+    assert len(asked) == len(set(asked))
+    # five searches (five name prefixes) and the pipeline's runs: all at once
+    assert len(aind_sandbox.requests("codeocean")) == 6
+    assert aind_sandbox.round_trips("codeocean") == 1
+    aind_sandbox.clear_requests()
+    assert [s["id"] for s in describe_many([Session(s) for s in ODD_SESSIONS])] == ODD_SESSIONS
+    # found folders are kept; only the folder that is not there is looked for again
+    again = {r.query.split("prefix=")[1].split("%2F")[0] for r in aind_sandbox.requests("s3")}
+    assert again == {"behavior_700000_2024-02-02_10-00-00", "2f731d3f-f67e-4974-bc58-68dc5f3b4faa"}

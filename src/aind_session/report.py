@@ -97,16 +97,17 @@ def _prefetch(sessions: Sequence[Session]) -> None:
     try:
         # at once: the distinct searches, the sorting pipeline's runs, and the
         # S3 client's set-up (imports, service model) while those wait
-        with ThreadPoolExecutor(4) as pool:
-            jobs: list[Future[Any]] = []
-            if not get_settings().offline:  # credentials may be fetched from the network
-                jobs.append(pool.submit(s3.connect))
-            if any(s.platform == "ecephys" for s in sessions):
-                jobs.append(
-                    pool.submit(codeocean.list_computations, get_settings().sorting_pipeline_id)
-                )
-            distinct = {s.id[: codeocean.NAME_TERM_LIMIT]: s.id for s in sessions}.values()
-            jobs += [pool.submit(codeocean.get_session_data_assets, sid) for sid in distinct]
+        settings = get_settings()
+        work: list[tuple[Callable[..., Any], Any]] = []
+        if not settings.offline:  # credentials may be fetched from the network
+            work.append((s3.connect, ()))
+        if any(s.platform == "ecephys" for s in sessions):
+            work.append((codeocean.list_computations, (settings.sorting_pipeline_id,)))
+        distinct = {s.id[: codeocean.NAME_TERM_LIMIT]: s.id for s in sessions}.values()
+        work += [(codeocean.get_session_data_assets, (sid,)) for sid in distinct]
+        # a thread each (up to the bound): the set-up must not hold a search back
+        with ThreadPoolExecutor(max(1, min(len(work), settings.max_concurrency))) as pool:
+            jobs: list[Future[Any]] = [pool.submit(fn, *args) for fn, args in work]
             for job in jobs:
                 job.result()
         for session in sessions:  # sessions sharing a search: no request
