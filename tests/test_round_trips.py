@@ -195,7 +195,13 @@ ODD_SESSIONS = [  # of the bundled world: raw folders found in every way there i
 ]
 
 
-def test_info_on_odd_sessions_never_asks_s3_the_same_thing_twice(aind_sandbox: Sandbox) -> None:
+def test_info_on_odd_sessions_never_asks_s3_the_same_thing_twice(
+    aind_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aind_session import clear_cache
+
+    monkeypatch.setenv("AIND_SESSION_S3_MAX_CONCURRENCY", "256")  # a round is never split
+    clear_cache()
     aind_sandbox.latency = LATENCY
     summaries = describe_many([Session(s) for s in ODD_SESSIONS])
     assert [s["raw_data_dir"] is None for s in summaries] == [False, False, False, True, False]
@@ -204,6 +210,10 @@ def test_info_on_odd_sessions_never_asks_s3_the_same_thing_twice(aind_sandbox: S
     # five searches (five name prefixes) and the pipeline's runs: all at once
     assert len(aind_sandbox.requests("codeocean")) == 6
     assert aind_sandbox.round_trips("codeocean") == 1
+    # S3: every folder where source_bucket says or by its candidates, with the
+    # files guessed; the candidates of the folder not where source_bucket says;
+    # what the old layouts' listings show is needed; the sorter files they name
+    assert aind_sandbox.round_trips("s3") == 4
     aind_sandbox.clear_requests()
     assert [s["id"] for s in describe_many([Session(s) for s in ODD_SESSIONS])] == ODD_SESSIONS
     # found folders are kept; only the folder that is not there is looked for again

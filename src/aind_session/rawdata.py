@@ -12,7 +12,7 @@ were many.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from aind_session import cache, errors, persistent, s3
 
@@ -75,23 +75,39 @@ def found(session_id: str, located: s3.Located) -> str:
 
 def locate_many(session_ids: Iterable[str]) -> dict[str, str | Exception]:
     """:func:`raw_data_dir` for many sessions: the probes of all of them in one
-    round per candidate group. Folders found are cached; each value is the URL
-    or the error :func:`raw_data_dir` would raise (a failure is not cached:
-    inside :func:`aind_session.s3.batch` asking again lists nothing again)."""
-    results: dict[str, str | Exception] = {}
-    groups = {}
+    round per candidate group (see :func:`settle_many` to send them with other
+    probes). Each value is the URL or the error :func:`raw_data_dir` would raise."""
+    known, groups = unsettled(session_ids)
+    return {**known, **settle_many(s3.locate_many(groups))}
+
+
+def unsettled(
+    session_ids: Iterable[str],
+) -> tuple[dict[str, str | Exception], dict[str, s3.Groups]]:
+    """Sessions whose folder is known (or whose candidates could not be
+    worked out: the error), and the candidates of the others, to be probed."""
+    known: dict[str, str | Exception] = {}
+    groups: dict[str, s3.Groups] = {}
     for session_id in dict.fromkeys(session_ids):
-        known = cache.peek_call(raw_data_dir, session_id)
-        if isinstance(known, str):
-            results[session_id] = known
+        url = cache.peek_call(raw_data_dir, session_id)
+        if isinstance(url, str):
+            known[session_id] = url
             continue
         try:
             groups[session_id] = candidates(session_id)
         except _EXPECTED as exc:  # its asset search failed
-            results[session_id] = exc
-    located = s3.locate_many(groups)
-    for session_id in groups:
-        outcome = located[session_id]
+            known[session_id] = exc
+    return known, groups
+
+
+def settle_many(
+    located: Mapping[str, s3.Located | Exception],
+) -> dict[str, str | Exception]:
+    """What probes of sessions' candidates found: the URL (cached for
+    :func:`raw_data_dir`) or the error it would raise (not cached: inside
+    :func:`aind_session.s3.batch` asking again lists nothing again)."""
+    results: dict[str, str | Exception] = {}
+    for session_id, outcome in located.items():
         try:
             if isinstance(outcome, Exception):
                 raise outcome

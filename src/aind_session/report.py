@@ -112,17 +112,13 @@ def _prefetch(sessions: Sequence[Session]) -> None:
                 job.result()
         for session in sessions:  # sessions sharing a search: no request
             codeocean.get_session_data_assets(session.id)
-        raw = [codeocean.get_session_raw_data_asset(s.id) for s in sessions]
-        sources = [codeocean.source_url(a) for a in raw if a is not None]
-        # one round for the raw data folders and the sorted assets' folders and files
+        # then one S3 round for the raw data folders and the sorted assets' folders
+        # and files; more only where a folder is not where source_bucket says
         from aind_session.extensions.ecephys import prefetch
 
-        prefetch(
-            [a for s in sessions for a in s.ecephys.sorted_data_assets],
-            also_list=[u for u in sources if u and u.startswith("s3://")],
-        )
-        # from those listings; one more round only for folders found elsewhere
-        rawdata.locate_many(s.id for s in sessions)
+        _, groups = rawdata.unsettled(s.id for s in sessions)
+        sorted_assets = [a for s in sessions for a in s.ecephys.sorted_data_assets]
+        rawdata.settle_many(prefetch(sorted_assets, also_locate=groups))
     except (errors.AindSessionError, PermissionError, ConnectionError) as exc:
         logger.debug("prefetch stopped (%s); sections will ask on their own", exc)
 

@@ -392,14 +392,21 @@ def locate(groups: Groups) -> Located:
     return result
 
 
-def locate_many(wanted: Mapping[K, Groups]) -> dict[K, Located | Exception]:
+def locate_many(
+    wanted: Mapping[K, Groups], *, first: tuple[Iterable[str], Iterable[str]] = ((), ())
+) -> dict[K, Located | Exception]:
     """:func:`locate` for many keys at once: round after round, every key's
     next group is probed in one batch. A key's value is what :func:`locate`
-    returns, or the error it would raise."""
+    returns, or the error it would raise.
+
+    ``first`` is (folders to list, files to read) sent with the first round,
+    for callers whose other requests do not depend on where things are.
+    """
     results: dict[K, Located | Exception] = {}
     checked: dict[K, list[str]] = {key: [] for key in wanted}
     denied: dict[K, list[str]] = {key: [] for key in wanted}
     round_ = 0
+    also_list, also_read = (list(part) for part in first)
     while True:
         current = {
             key: groups[round_]
@@ -407,6 +414,8 @@ def locate_many(wanted: Mapping[K, Groups]) -> dict[K, Located | Exception]:
             if key not in results and round_ < len(groups)
         }
         if not current:
+            if also_list or also_read:
+                fetch(also_list, also_read)
             break
         for key, (_, candidates) in list(current.items()):
             if (
@@ -418,7 +427,9 @@ def locate_many(wanted: Mapping[K, Groups]) -> dict[K, Located | Exception]:
                     candidates[0], tuple(checked[key])
                 )  # gs://, file://: unchecked
                 del current[key]
-        listed = list_folders([c for _, candidates in current.values() for c in candidates])
+        probes = [c for _, candidates in current.values() for c in candidates]
+        listed = fetch(probes + also_list, also_read)[0]
+        also_list, also_read = [], []
         for key, (description, candidates) in current.items():
             for candidate in candidates:
                 value = listed[_clean(candidate)]

@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aind_session import cache, errors, persistent
@@ -45,15 +45,19 @@ if TYPE_CHECKING:
     from codeocean.data_asset import DataAsset
     from upath import UPath
 
+    from aind_session import s3
     from aind_session.session import Session  # noqa: F401  (used in a base class)
 
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")
 
 PROBE_FOLDERS = ("curated", "sorting_precurated")
+# where the sorter is named when processing.json does not say: folder, file per recording
+SORTING_INFO = (("spikesorted", "si_folder.json"), ("postprocessed", "sorting.json"))
 _PROBE = re.compile(r"\.(?P<probe>[^.#/]+?)(?:-AP|-LFP)?(?:_recording\d+)?$")
 _SORTED_NAME = re.compile(r"_sorted(?:[-_]|$)")
 
@@ -122,7 +126,7 @@ def _sorter_name(folder: str) -> str | None:
         name = sorter_from_processing(_read_json_or_none(f"{folder}/processing.json"))
         if name:
             return name
-    for sub, file in (("spikesorted", "si_folder.json"), ("postprocessed", "sorting.json")):
+    for sub, file in SORTING_INFO:
         if sub not in listing.folders:
             continue
         for recording in s3.list_folder(f"{folder}/{sub}").folders:
@@ -251,31 +255,34 @@ def prefetch(
     assets: Sequence[DataAsset],
     parts: Iterable[str] = ("error", "sorter", "probes"),
     *,
-    also_list: Iterable[str] = (),
-) -> None:
+    also_locate: Mapping[K, s3.Groups] | None = None,
+) -> dict[K, s3.Located | Exception]:
     """Fetch what ``parts`` of many sorted assets need, in as few rounds of
     concurrent requests as possible, so their properties are answered from the cache.
 
-    First round, all at once: the folder named by each asset's
-    ``source_bucket`` (when not listed yet) together with the files ``parts``
-    usually need there: ``output`` (``"error"``), ``processing.json``
-    (``"sorter"``) and the ``curated/`` listing (``"probes"``); plus the
-    folders in ``also_list`` (for callers batching other listings into the same
-    round). A file that turns out not to be there costs one wasted request, and
-    the folder's listing then says so without asking again. Later rounds, only
-    where needed: the known buckets for assets whose folder was not found; the
-    older layouts' files (``sorting_precurated/``) and the ``postprocessed/``
-    listing (``"analyzer"``); ``spikesorted/`` and ``params.json`` fallbacks
-    are read lazily.
+    First round, all at once: each asset's folder where it was found before or
+    where its ``source_bucket`` says (else the known buckets), together with
+    the files ``parts`` usually need there: ``output`` (``"error"``),
+    ``processing.json`` (``"sorter"``) and the ``curated/`` listing
+    (``"probes"``). A file that turns out not to be there costs one wasted
+    request, and the folder's listing then says so without asking again.
+    Later rounds, only where needed: the known buckets for assets whose
+    ``source_bucket`` folder is empty; what the folders' listings show the
+    older layouts need (``sorting_precurated/``; for the sorter ``spikesorted/``
+    or ``postprocessed/`` and then one recording's file there, or
+    ``params.json``); the ``postprocessed/`` listing (``"analyzer"``).
+
+    ``also_locate`` is probed in the same rounds for the caller (see
+    :func:`aind_session.s3.locate_many`), whose results are returned.
     """
     from aind_session import codeocean, s3
     from aind_session.config import get_settings
 
     settings = get_settings()
     if settings.cache_ttl <= 0:  # nothing fetched here would be kept for the properties
-        return
+        return {}
     wanted = set(parts)
-    listings, reads = list(also_list), []
+    listings, reads = [], []
     if not settings.offline:  # offline, a guess that is not cached could not be asked
         for asset in assets:
             # where its files were found before, else where source_bucket says
@@ -286,17 +293,15 @@ def prefetch(
                 folder = codeocean.source_url(asset)
             if folder is None or not folder.startswith("s3://") or s3.is_listed(folder):
                 continue
-            listings.append(folder)
             listings += [f"{folder}/{PROBE_FOLDERS[0]}"] if "probes" in wanted else []
             reads += [f"{folder}/processing.json"] if "sorter" in wanted else []
             reads += [f"{folder}/output"] if "error" in wanted else []
-    if listings or reads:
-        s3.fetch(listings, reads)
-    # what the guesses did not settle: found from the listings cached by now
-    folders = _locate_folders(assets)
-    listings, reads = [], []
+    folders, others = _locate_folders(assets, also_locate or {}, first=(listings, reads))
+    # what the guesses did not settle, from the folders' listings (cached by now)
     on_s3 = [f for f in folders.values() if f.startswith("s3://")]
     roots = s3.list_folders(on_s3)
+    listings, reads = [], []
+    fallbacks = []  # folders whose sorter is not in processing.json
     for folder in on_s3:
         root = roots[s3._clean(folder)]
         if not isinstance(root, s3.Listing):
@@ -306,12 +311,72 @@ def prefetch(
             listings += [f"{folder}/{sub}"] if sub else []
         if "sorter" in wanted and "processing.json" in root.file_names:
             reads.append(f"{folder}/processing.json")
+        elif "sorter" in wanted:
+            fallbacks.append(folder)
+            listings += [f"{folder}/{sub}" for sub, _ in SORTING_INFO if sub in root.folders]
         if "error" in wanted and "output" in root.file_names:
             reads.append(f"{folder}/output")
         if "analyzer" in wanted and "postprocessed" in root.folders:
             listings.append(f"{folder}/postprocessed")
     if listings or reads:
         s3.fetch(listings, reads)
+    if fallbacks:  # the files the lazy path reads first, from the listings just made
+        s3.fetch(reads=[f for f in map(_first_sorting_info, fallbacks) if f])
+    return others
+
+
+def _first_sorting_info(folder: str) -> str | None:
+    """The first file :func:`_sorter_name` reads after ``processing.json``
+    (answered from cached listings; None when a listing is not cached)."""
+    from aind_session import s3
+
+    root = cache.peek(s3._key("list", s3._clean(folder)))
+    if not isinstance(root, s3.Listing):
+        return None
+    for sub, file in SORTING_INFO:
+        if sub not in root.folders:
+            continue
+        listing = cache.peek(s3._key("list", s3._clean(f"{folder}/{sub}")))
+        if not isinstance(listing, s3.Listing):
+            return None
+        for recording in listing.folders:
+            if not recording.endswith(".zarr"):
+                return f"{folder}/{sub}/{recording}/{file}"
+    return f"{folder}/params.json" if "params.json" in root.file_names else None
+
+
+def _locate_folders(
+    assets: Sequence[DataAsset],
+    also: Mapping[K, s3.Groups],
+    first: tuple[Iterable[str], Iterable[str]] = ((), ()),
+) -> tuple[dict[str, str], dict[K, s3.Located | Exception]]:
+    """Folders of many assets (by asset id), found in a few rounds, primed in
+    the cache; and what ``also`` located, probed in the same rounds (with
+    ``first`` sent in the first). Assets whose lookup met an error, or found
+    nothing, are left to the lazy path, which raises or says it.
+    """
+    from aind_session import codeocean, s3
+
+    sources = {a.id: codeocean.source_url(a) for a in assets}
+    folders = {}
+    for asset in assets:  # found before (and kept on disk, where empty candidates are not)
+        known = cache.peek_call(codeocean._data_asset_dir, sources[asset.id], asset.id, asset.name)
+        if isinstance(known, str):
+            folders[asset.id] = known
+    todo = [a for a in assets if a.id not in folders]
+    wanted: dict[tuple[str, Any], s3.Groups] = {
+        ("asset", a.id): s3.data_asset_dir_candidates(sources[a.id], a.id, a.name) for a in todo
+    }
+    wanted.update({("also", key): groups for key, groups in also.items()})
+    located = s3.locate_many(wanted, first=first)
+    for asset in todo:
+        found = located[("asset", asset.id)]
+        if isinstance(found, s3.Located) and found.url is not None:
+            folders[asset.id] = found.url
+            cache.prime(
+                codeocean._data_asset_dir, sources[asset.id], asset.id, asset.name, value=found.url
+            )
+    return folders, {key: located[("also", key)] for key in also}
 
 
 def prefetch_siblings(name: str, part: str) -> None:
@@ -346,34 +411,6 @@ def _prefetch_siblings(session_id: str, part: str) -> None:
 
     assets = codeocean.cached_session_data_assets(session_id) or ()
     prefetch([a for a in assets if Ecephys.is_sorted_data_asset(a)], [part])
-
-
-def _locate_folders(assets: Sequence[DataAsset]) -> dict[str, str]:
-    """Folders of many assets (by asset id), found in a few rounds, primed in the cache.
-
-    Assets whose lookup met an error, or found nothing, are left to the lazy
-    path, which raises or says it.
-    """
-    from aind_session import cache, codeocean, s3
-
-    sources = {a.id: codeocean.source_url(a) for a in assets}
-    folders = {}
-    for asset in assets:  # found before (and kept on disk, where empty candidates are not)
-        known = cache.peek_call(codeocean._data_asset_dir, sources[asset.id], asset.id, asset.name)
-        if isinstance(known, str):
-            folders[asset.id] = known
-    todo = [a for a in assets if a.id not in folders]
-    located = s3.locate_many(
-        {a.id: s3.data_asset_dir_candidates(sources[a.id], a.id, a.name) for a in todo}
-    )
-    for asset in todo:
-        found = located[asset.id]
-        if isinstance(found, s3.Located) and found.url is not None:
-            folders[asset.id] = found.url
-            cache.prime(
-                codeocean._data_asset_dir, sources[asset.id], asset.id, asset.name, value=found.url
-            )
-    return folders
 
 
 class SorterNamespace:
