@@ -234,3 +234,37 @@ def test_info_on_odd_sessions_never_asks_s3_the_same_thing_twice(
     # found folders are kept; only the folder that is not there is looked for again
     again = {r.query.split("prefix=")[1].split("%2F")[0] for r in aind_sandbox.requests("s3")}
     assert again == {"behavior_700000_2024-02-02_10-00-00", "2f731d3f-f67e-4974-bc58-68dc5f3b4faa"}
+
+
+OLD_LAYOUT = (
+    "codeocean-s3datasetsbucket-1u41qdg42ur9/e7f467f7-8ce3-4173-b593-3e53948adb30/spikesorted/"
+)
+
+
+def test_a_sorter_file_that_is_missing_is_asked_for_once_and_not_on_repeats(
+    aind_sandbox: Sandbox,
+) -> None:
+    import json
+    from importlib import resources
+
+    world = json.loads(
+        resources.files("aind_session.testing").joinpath("sample_world.json").read_text("utf-8")
+    )
+    # the old layout names its sorter per recording: the first one's file is gone,
+    # so the sorter comes from the second
+    first = [k for k in world["s3"] if k.startswith(OLD_LAYOUT) and k.endswith("si_folder.json")]
+    del world["s3"][sorted(first)[0]]
+    aind_sandbox.load(world)
+    session = Session("ecephys_676909_2023-12-13_13-43-40")
+    summary = describe_many([session])[0]
+    assert summary["sorted_data_assets"][0]["sorter"] == "kilosort2_5"
+    asked = [(r.method, r.path, r.query) for r in aind_sandbox.requests("s3")]
+    assert len(asked) == len(set(asked))
+    aind_sandbox.clear_requests()
+    assert describe_many([session]) == [summary]
+    assert aind_sandbox.requests("s3") == []
+
+
+OLD_LAYOUT = (
+    "codeocean-s3datasetsbucket-1u41qdg42ur9/e7f467f7-8ce3-4173-b593-3e53948adb30/spikesorted/"
+)

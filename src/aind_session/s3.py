@@ -164,20 +164,26 @@ def _key(kind: str, path: str) -> tuple[str, str]:
     return (f"s3.{kind}", path)
 
 
-# folders listed empty inside a `batch()` block, by cleaned path
-_batch_empties: contextvars.ContextVar[dict[str, Listing] | None] = contextvars.ContextVar(
+# inside a `batch()` block: folders listed empty and files found missing, by job
+_batch_empties: contextvars.ContextVar[dict[tuple[str, str], Any] | None] = contextvars.ContextVar(
     "aind_session_s3_batch", default=None
 )
 
 
+def _nothing_there(value: Any) -> bool:
+    return isinstance(value, FileNotFoundError) or (isinstance(value, Listing) and not value.exists)
+
+
 @contextlib.contextmanager
 def batch() -> Iterator[None]:
-    """Within the block, a folder listed empty is not listed again.
+    """Within the block, a folder listed empty is not listed again, and a file
+    found missing is not asked for again.
 
-    Outside one, an empty folder is asked again every time (it may fill). For
-    code working on many sessions at once, where several sections would
-    otherwise probe the same empty candidate folders. Blocks nest (the outer
-    one's memory is kept); threads started inside do not share it.
+    Outside one, both are asked again every time (they may appear). For code
+    working on many sessions at once, where several sections would otherwise
+    probe the same empty candidate folders. Blocks nest (the outer one's
+    memory is kept); threads started inside share it only when run in a copy
+    of the context (``contextvars.copy_context().run``).
     """
     outer = _batch_empties.get()
     token = _batch_empties.set({} if outer is None else outer)
@@ -196,18 +202,18 @@ def fetch(
     file's value is its bytes or the error met. Answers already cached, or
     being fetched by another thread, are not asked again. Listings that hold
     something and files read are cached (files on disk too when small); an
-    empty folder or a failure is asked again next time (but not inside a
-    :func:`batch` block).
+    empty folder, a missing file or a failure is asked again next time (but
+    an empty folder or a missing file not inside a :func:`batch` block).
 
     Errors: a missing bucket lists as empty; access denied is a
     ``PermissionError``; a missing file a ``FileNotFoundError``; a service
     failure after retries an :class:`~aind_session.errors.ServiceError`.
     """
     empties = _batch_empties.get()
-    jobs = [("list", _clean(p)) for p in dict.fromkeys(listings)]
-    known = {job: empties[job[1]] for job in jobs if empties and job[1] in empties}
+    jobs = [("list", p) for p in dict.fromkeys(map(_clean, listings))]
+    jobs += [("read", p) for p in dict.fromkeys(map(_clean, reads))]
+    known = {job: empties[job] for job in jobs if empties and job in empties}
     jobs = [job for job in jobs if job not in known]
-    jobs += [("read", _clean(p)) for p in dict.fromkeys(reads)]
     keys = {job: _key(*job) for job in jobs}
     codecs = {"list": LISTING, "read": persistent.SMALL_BYTES}
     found: dict[Any, Any] = {}
@@ -233,8 +239,8 @@ def fetch(
                 # an empty folder may fill soon and an error may pass: neither is kept
                 keep = isinstance(value, bytes) or (isinstance(value, Listing) and value.exists)
                 cache.settle(keys[job], value, keep=keep, codec=codecs[job[0]])
-                if empties is not None and isinstance(value, Listing) and not value.exists:
-                    empties[job[1]] = value
+                if empties is not None and _nothing_there(value):
+                    empties[job] = value
                 mine.remove(keys[job])
     except BaseException as exc:  # never leave a key in flight: its waiters would hang
         for key in mine:

@@ -309,9 +309,11 @@ def prefetch(
         if "probes" in wanted:
             sub = next((f for f in PROBE_FOLDERS if f in root.folders), None)
             listings += [f"{folder}/{sub}"] if sub else []
-        if "sorter" in wanted and "processing.json" in root.file_names:
+        if "sorter" not in wanted or _sorter_known(folder):
+            pass
+        elif "processing.json" in root.file_names:
             reads.append(f"{folder}/processing.json")
-        elif "sorter" in wanted:
+        else:
             fallbacks.append(folder)
             listings += [f"{folder}/{sub}" for sub, _ in SORTING_INFO if sub in root.folders]
         if "error" in wanted and "output" in root.file_names:
@@ -323,6 +325,10 @@ def prefetch(
     if fallbacks:  # the files the lazy path reads first, from the listings just made
         s3.fetch(reads=[f for f in map(_first_sorting_info, fallbacks) if f])
     return others
+
+
+def _sorter_known(folder: str) -> bool:
+    return not persistent.is_missing(cache.peek_call(_sorter_name, folder))
 
 
 def _first_sorting_info(folder: str) -> str | None:
