@@ -268,3 +268,20 @@ def test_a_sorter_file_that_is_missing_is_asked_for_once_and_not_on_repeats(
 OLD_LAYOUT = (
     "codeocean-s3datasetsbucket-1u41qdg42ur9/e7f467f7-8ce3-4173-b593-3e53948adb30/spikesorted/"
 )
+
+
+def test_sessions_of_a_subject_with_their_status_take_three_round_trips(
+    aind_sandbox: Sandbox, subject: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from aind_session import cli
+
+    assert cli.main(["sessions", SUBJECT, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in rows] == subject
+    assert all(r["uploaded"] and r["sorted"] for r in rows)
+    # the subject's searches; its sessions' searches; every raw folder and
+    # sorted asset's folder and output at once
+    assert (aind_sandbox.round_trips("codeocean"), aind_sandbox.round_trips("s3")) == (2, 1)
+    assert aind_sandbox.round_trips() == 3

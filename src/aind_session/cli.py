@@ -330,6 +330,16 @@ def _format_info(summary: dict[str, Any], style: _Style) -> str:
     return "\n".join(lines)
 
 
+def _session_rows(sessions: Sequence[Any]) -> list[dict[str, Any]]:
+    """Rows of many sessions, their questions asked in a few rounds for all."""
+    from aind_session import s3
+    from aind_session.report import prefetch
+
+    with s3.batch():
+        prefetch(sessions, sorted_parts=("error",), pipeline_runs=False)
+        return [_session_row(s) for s in sessions]
+
+
 def _session_row(session: Any) -> dict[str, Any]:
     def attempt(fn: Callable[[], Any]) -> Any:
         try:
@@ -361,7 +371,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         not args.json,
     )
     sessions = [s for group in found for s in group]
-    rows = _progress_map(_session_row, sessions, "sessions", not args.json)
+    rows = _progress_batches(_session_rows, sessions, "sessions", not args.json)
     if args.json:
         _emit(rows)
     else:

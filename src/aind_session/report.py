@@ -85,12 +85,25 @@ def describe_many(sessions: Sequence[Session]) -> list[Summary]:
     from aind_session import s3
 
     with s3.batch():  # an empty candidate folder is probed once, not once per section
-        _prefetch(sessions)
+        prefetch(sessions)
         return [_summarize(session) for session in sessions]
 
 
-def _prefetch(sessions: Sequence[Session]) -> None:
-    """Warm the cache for :func:`_summarize`; what fails here is said there, per section."""
+def prefetch(
+    sessions: Sequence[Session],
+    *,
+    sorted_parts: Sequence[str] = ("error", "sorter", "probes"),
+    pipeline_runs: bool = True,
+) -> None:
+    """Warm the cache for many sessions in a few rounds of concurrent requests:
+    their asset searches (and, with ``pipeline_runs``, the sorting pipeline's
+    runs), then their raw data folders and their sorted assets'
+    ``sorted_parts`` (see :func:`aind_session.extensions.ecephys.prefetch`).
+
+    Nothing is raised: what fails here is asked again, and said, by whatever
+    needs it. Call it inside :func:`aind_session.s3.batch` so that folders
+    found empty are not probed again afterwards.
+    """
     from aind_session import codeocean, rawdata, s3
     from aind_session.config import get_settings
 
@@ -101,7 +114,7 @@ def _prefetch(sessions: Sequence[Session]) -> None:
         work: list[tuple[Callable[..., Any], Any]] = []
         if not settings.offline:  # credentials may be fetched from the network
             work.append((s3.connect, ()))
-        if any(s.platform == "ecephys" for s in sessions):
+        if pipeline_runs and any(s.platform == "ecephys" for s in sessions):
             work.append((codeocean.list_computations, (settings.sorting_pipeline_id,)))
         distinct = {s.id[: codeocean.NAME_TERM_LIMIT]: s.id for s in sessions}.values()
         work += [(codeocean.get_session_data_assets, (sid,)) for sid in distinct]
@@ -114,11 +127,11 @@ def _prefetch(sessions: Sequence[Session]) -> None:
             codeocean.get_session_data_assets(session.id)
         # then one S3 round for the raw data folders and the sorted assets' folders
         # and files; more only where a folder is not where source_bucket says
-        from aind_session.extensions.ecephys import prefetch
+        from aind_session.extensions.ecephys import prefetch as prefetch_sorted
 
         _, groups = rawdata.unsettled(s.id for s in sessions)
         sorted_assets = [a for s in sessions for a in s.ecephys.sorted_data_assets]
-        rawdata.settle_many(prefetch(sorted_assets, also_locate=groups))
+        rawdata.settle_many(prefetch_sorted(sorted_assets, sorted_parts, also_locate=groups))
     except (errors.AindSessionError, PermissionError, ConnectionError) as exc:
         logger.debug("prefetch stopped (%s); sections will ask on their own", exc)
 
