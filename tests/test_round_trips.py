@@ -22,7 +22,7 @@ from aind_session.testing.generate import SORTERS, raw_session_ids, sorted_world
 SUBJECT = "712815"
 # Longer than the CPU time (client and sandbox share this process's GIL) to send
 # and answer ~60 requests, so that requests sent together do overlap
-LATENCY = 0.2
+LATENCY = 0.3
 
 
 @pytest.fixture(autouse=True)
