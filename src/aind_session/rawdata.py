@@ -73,51 +73,30 @@ def found(session_id: str, located: s3.Located) -> str:
     raise errors.NoRawDataDirError(message)
 
 
-def locate_many(session_ids: Iterable[str]) -> dict[str, str | Exception]:
-    """:func:`raw_data_dir` for many sessions: the probes of all of them in one
-    round per candidate group (see :func:`settle_many` to send them with other
-    probes). Each value is the URL or the error :func:`raw_data_dir` would raise."""
-    known, groups = unsettled(session_ids)
-    return {**known, **settle_many(s3.locate_many(groups))}
-
-
-def unsettled(
-    session_ids: Iterable[str],
-) -> tuple[dict[str, str | Exception], dict[str, s3.Groups]]:
-    """Sessions whose folder is known (or whose candidates could not be
-    worked out: the error), and the candidates of the others, to be probed."""
-    known: dict[str, str | Exception] = {}
+def unsettled(session_ids: Iterable[str]) -> dict[str, s3.Groups]:
+    """The candidates of each session whose folder is not cached yet, to be
+    probed (a session whose candidates could not be worked out, its asset
+    search having failed, is left to :func:`raw_data_dir` to say so)."""
     groups: dict[str, s3.Groups] = {}
     for session_id in dict.fromkeys(session_ids):
-        url = cache.peek_call(raw_data_dir, session_id)
-        if isinstance(url, str):
-            known[session_id] = url
+        if isinstance(cache.peek_call(raw_data_dir, session_id), str):
             continue
         try:
             groups[session_id] = candidates(session_id)
-        except _EXPECTED as exc:  # its asset search failed
-            known[session_id] = exc
-    return known, groups
-
-
-def settle_many(
-    located: Mapping[str, s3.Located | Exception],
-) -> dict[str, str | Exception]:
-    """What probes of sessions' candidates found: the URL (cached for
-    :func:`raw_data_dir`) or the error it would raise (not cached: inside
-    :func:`aind_session.s3.batch` asking again lists nothing again)."""
-    results: dict[str, str | Exception] = {}
-    for session_id, outcome in located.items():
-        try:
-            if isinstance(outcome, Exception):
-                raise outcome
-            url = found(session_id, outcome)
-        except _EXPECTED as exc:
-            results[session_id] = exc
+        except _EXPECTED:
             continue
-        cache.prime(raw_data_dir, session_id, value=url)
-        results[session_id] = url
-    return results
+    return groups
+
+
+def settle_many(located: Mapping[str, s3.Located | Exception]) -> None:
+    """Keep for :func:`raw_data_dir` the folders that probes of sessions'
+    candidates (from :func:`unsettled`, sent with other probes through
+    :func:`aind_session.s3.locate_many`) found. What was not found is not kept:
+    :func:`raw_data_dir` says it (inside :func:`aind_session.s3.batch`, without
+    listing anything again)."""
+    for session_id, outcome in located.items():
+        if isinstance(outcome, s3.Located) and outcome.url is not None:
+            cache.prime(raw_data_dir, session_id, value=found(session_id, outcome))
 
 
 _EXPECTED = (errors.AindSessionError, PermissionError, ConnectionError)

@@ -129,7 +129,7 @@ def prefetch(
         # and files; more only where a folder is not where source_bucket says
         from aind_session.extensions.ecephys import prefetch as prefetch_sorted
 
-        _, groups = rawdata.unsettled(s.id for s in sessions)
+        groups = rawdata.unsettled(s.id for s in sessions)
         sorted_assets = [a for s in sessions for a in s.ecephys.sorted_data_assets]
         rawdata.settle_many(prefetch_sorted(sorted_assets, sorted_parts, also_locate=groups))
     except (errors.AindSessionError, PermissionError, ConnectionError) as exc:

@@ -311,9 +311,15 @@ def list_folders(paths: Iterable[str]) -> dict[str, Listing | Exception]:
     return fetch(listings=paths)[0]
 
 
+def cached_listing(path: str) -> Listing | None:
+    """The cached listing of ``path`` (it holds something), or None; asks nothing."""
+    listing = cache.peek(_key("list", _clean(path)), LISTING)
+    return None if persistent.is_missing(listing) else listing
+
+
 def is_listed(path: str) -> bool:
     """True when a listing of ``path`` that holds something is cached (asks nothing)."""
-    return not persistent.is_missing(cache.peek(_key("list", _clean(path)), LISTING))
+    return cached_listing(path) is not None
 
 
 def list_folder(path: str) -> Listing:

@@ -282,21 +282,18 @@ def prefetch(
     if settings.cache_ttl <= 0:  # nothing fetched here would be kept for the properties
         return {}
     wanted = set(parts)
+    known = _known_folders(assets)
     listings, reads = [], []
     if not settings.offline:  # offline, a guess that is not cached could not be asked
         for asset in assets:
             # where its files were found before, else where source_bucket says
-            folder = cache.peek_call(
-                codeocean._data_asset_dir, codeocean.source_url(asset), asset.id, asset.name
-            )
-            if not isinstance(folder, str):
-                folder = codeocean.source_url(asset)
+            folder = known.get(asset.id) or codeocean.source_url(asset)
             if folder is None or not folder.startswith("s3://") or s3.is_listed(folder):
                 continue
             listings += [f"{folder}/{PROBE_FOLDERS[0]}"] if "probes" in wanted else []
             reads += [f"{folder}/processing.json"] if "sorter" in wanted else []
             reads += [f"{folder}/output"] if "error" in wanted else []
-    folders, others = _locate_folders(assets, also_locate or {}, first=(listings, reads))
+    folders, others = _locate_folders(assets, known, also_locate or {}, (listings, reads))
     # what the guesses did not settle, from the folders' listings (cached by now)
     on_s3 = [f for f in folders.values() if f.startswith("s3://")]
     roots = s3.list_folders(on_s3)
@@ -336,14 +333,14 @@ def _first_sorting_info(folder: str) -> str | None:
     (answered from cached listings; None when a listing is not cached)."""
     from aind_session import s3
 
-    root = cache.peek(s3._key("list", s3._clean(folder)))
-    if not isinstance(root, s3.Listing):
+    root = s3.cached_listing(folder)
+    if root is None:
         return None
     for sub, file in SORTING_INFO:
         if sub not in root.folders:
             continue
-        listing = cache.peek(s3._key("list", s3._clean(f"{folder}/{sub}")))
-        if not isinstance(listing, s3.Listing):
+        listing = s3.cached_listing(f"{folder}/{sub}")
+        if listing is None:
             return None
         for recording in listing.folders:
             if not recording.endswith(".zarr"):
@@ -351,24 +348,37 @@ def _first_sorting_info(folder: str) -> str | None:
     return f"{folder}/params.json" if "params.json" in root.file_names else None
 
 
+def _known_folders(assets: Sequence[DataAsset]) -> dict[str, str]:
+    """Folders of assets (by asset id) found before: cached, and kept on disk
+    where empty candidates are not; asks nothing."""
+    from aind_session import codeocean
+
+    folders = {}
+    for asset in assets:
+        known = cache.peek_call(
+            codeocean._data_asset_dir, codeocean.source_url(asset), asset.id, asset.name
+        )
+        if isinstance(known, str):
+            folders[asset.id] = known
+    return folders
+
+
 def _locate_folders(
     assets: Sequence[DataAsset],
+    known: Mapping[str, str],
     also: Mapping[K, s3.Groups],
     first: tuple[Iterable[str], Iterable[str]] = ((), ()),
 ) -> tuple[dict[str, str], dict[K, s3.Located | Exception]]:
-    """Folders of many assets (by asset id), found in a few rounds, primed in
-    the cache; and what ``also`` located, probed in the same rounds (with
-    ``first`` sent in the first). Assets whose lookup met an error, or found
-    nothing, are left to the lazy path, which raises or says it.
+    """Folders of many assets (by asset id): those ``known``, and the others
+    found in a few rounds and primed in the cache; and what ``also`` located,
+    probed in the same rounds (with ``first`` sent in the first). Assets whose
+    lookup met an error, or found nothing, are left to the lazy path, which
+    raises or says it.
     """
     from aind_session import codeocean, s3
 
     sources = {a.id: codeocean.source_url(a) for a in assets}
-    folders = {}
-    for asset in assets:  # found before (and kept on disk, where empty candidates are not)
-        known = cache.peek_call(codeocean._data_asset_dir, sources[asset.id], asset.id, asset.name)
-        if isinstance(known, str):
-            folders[asset.id] = known
+    folders = dict(known)
     todo = [a for a in assets if a.id not in folders]
     wanted: dict[tuple[str, Any], s3.Groups] = {
         ("asset", a.id): s3.data_asset_dir_candidates(sources[a.id], a.id, a.name) for a in todo
