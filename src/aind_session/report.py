@@ -188,12 +188,14 @@ def _summarize(session: Session) -> Summary:
         )
         summary["problems"] = dict.fromkeys(SECTIONS, reason)
         return summary
+    from aind_session import rawdata
     from aind_session.extensions.metadata import Metadata
-    from aind_session.session import _raw_data_dir
 
     # URLs and names, not UPaths: a summary needs no filesystem object
     summary["raw_data_asset"] = guarded("raw_data_asset", raw_asset, None)
-    summary["raw_data_dir"] = guarded("raw_data_dir", lambda: _raw_data_dir(session.id), None)
+    summary["raw_data_dir"] = guarded(
+        "raw_data_dir", lambda: rawdata.raw_data_dir(session.id), None
+    )
     # modalities come from the raw data folder's listing: without the folder,
     # asking again would only repeat the probes that just failed
     summary["modalities"] = (

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import logging
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
     from aind_session.extensions.metadata import Metadata
     from aind_session.subject import Subject
 
-logger = logging.getLogger(__name__)
 
 EXPECTED_FORM = "<platform>_<subject>_<YYYY-MM-DD>_<HH-MM-SS>"
 MODALITY_ALIASES = {"ecephys_clipped": "ecephys", "ecephys_compressed": "ecephys"}

@@ -29,9 +29,9 @@ class Metadata(ExtensionBaseClass["Session"]):
     """The JSON files in a session's raw data folder, each as a dict by its stem."""
 
     def _folder(self) -> str:
-        from aind_session.session import _raw_data_dir
+        from aind_session import rawdata
 
-        return _raw_data_dir(self._base.id)
+        return rawdata.raw_data_dir(self._base.id)
 
     @property
     def json_files(self) -> tuple[UPath, ...]:
