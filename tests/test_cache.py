@@ -154,3 +154,116 @@ def test_a_function_that_asks_its_own_question_raises_instead_of_hanging(short_t
 
     with pytest.raises(RuntimeError, match="cycle"):
         loop(1)
+
+
+def test_a_caller_arriving_while_an_answer_is_settled_joins_it_or_reads_it(short_ttl, monkeypatch):
+    """Between the release of waiters and the storing of the answer, a new caller
+    must find one or the other: the window is held open by a barrier."""
+    calls = []
+    release = threading.Event()
+    arrived = threading.Event()
+
+    @cache.cached
+    def ask(key):
+        calls.append(key)
+        return key
+
+    real_ttl = cache._ttl
+
+    def slow_ttl():  # asked while the answer is being settled: hold that moment open
+        if threading.current_thread() is first:
+            arrived.set()
+            release.wait(2)
+        return real_ttl()
+
+    monkeypatch.setattr(cache, "_ttl", slow_ttl)
+    first = threading.Thread(target=ask, args=("k",))
+    first.start()
+    assert arrived.wait(2)
+    second = []
+    late = threading.Thread(target=lambda: second.append(ask("k")))
+    late.start()
+    late.join(0.5)
+    release.set()
+    first.join(2)
+    late.join(2)
+    assert second == ["k"]
+    assert calls == ["k"], "the late caller asked again"
+
+
+def test_an_answer_that_began_before_a_clear_is_never_stored(short_ttl):
+    calls = []
+    started, go_on = threading.Event(), threading.Event()
+
+    @cache.cached
+    def ask():
+        calls.append(1)
+        if len(calls) == 1:
+            started.set()
+            go_on.wait(2)
+            return "old domain"
+        return "new domain"
+
+    results = []
+    thread = threading.Thread(target=lambda: results.append(ask()))
+    thread.start()
+    assert started.wait(2)
+    aind_session.clear_cache()  # e.g. after CODE_OCEAN_DOMAIN changed
+    go_on.set()
+    thread.join(2)
+    assert results == ["old domain"]  # its own caller gets what it asked for
+    assert ask() == "new domain"  # but nobody after the clear does
+    assert len(calls) == 2
+
+
+def test_a_caller_after_a_clear_does_not_join_a_request_begun_before_it(short_ttl):
+    calls = []
+    started, go_on = threading.Event(), threading.Event()
+
+    @cache.cached
+    def ask():
+        calls.append(1)
+        if len(calls) == 1:
+            started.set()
+            go_on.wait(2)
+            return "old"
+        return "new"
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    assert started.wait(2)
+    aind_session.clear_cache()
+    try:
+        assert ask() == "new"
+    finally:
+        go_on.set()
+        thread.join(2)
+
+
+def test_sixty_four_threads_over_twenty_keys_compute_each_key_once(short_ttl, monkeypatch):
+    monkeypatch.setenv("AIND_SESSION_CACHE_TTL", "600")
+    aind_session.clear_cache()
+    for _ in range(50):
+        aind_session.clear_cache()
+        calls = []
+        lock = threading.Lock()
+
+        @cache.cached
+        def ask(key):
+            with lock:
+                calls.append(key)
+            return key
+
+        barrier = threading.Barrier(64)
+
+        def worker(offset):
+            barrier.wait()
+            for i in range(20):
+                ask((i + offset) % 20)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(64)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(calls) == list(range(20))

@@ -15,11 +15,14 @@ from them (so changed environment variables take effect).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
@@ -33,10 +36,38 @@ R = TypeVar("R")
 
 _lock = threading.Lock()
 _store: Any = None  # cachetools.TLRUCache, built on first use
-_inflight: dict[Hashable, Future[Any]] = {}
-_owners: dict[Hashable, int] = {}  # thread computing each key: a cycle raises, never hangs
+_inflight: dict[Hashable, _Flight] = {}
+_local = threading.local()  # .flights: the keys this thread claimed, and their flights
 _on_clear: list[Callable[[], None]] = []
 _stats = {"hits": 0, "misses": 0}
+# bumped by every clear: an answer asked for before a clear is never stored
+# after it (its settings, domain or credentials may be the old ones)
+_generation = 0
+# held while writing to disk and while clearing, so a disk write of an old
+# generation cannot land after a clear that emptied the disk
+_disk_gate = threading.Lock()
+
+
+@dataclasses.dataclass
+class _Flight:
+    """A question being answered: its waiters' future, who asks, and since when."""
+
+    future: Future[Any]
+    owner: int  # thread computing it: the same thread asking again is a cycle, never a hang
+    generation: int
+
+
+def generation() -> int:
+    """How many times the cache was cleared: batch code that works out answers
+    itself passes the value it began with to :func:`prime`."""
+    return _generation
+
+
+def _my_flights() -> dict[Hashable, _Flight]:
+    flights: dict[Hashable, _Flight] | None = getattr(_local, "flights", None)
+    if flights is None:
+        flights = _local.flights = {}
+    return flights
 
 
 def _get_store() -> Any:
@@ -68,29 +99,31 @@ def claim(
 
     With a ``codec``, the persistent cache (if on) is asked before a key is
     given to the caller. The caller must :func:`settle` every key it was
-    given to compute. (Offline mode is enforced where requests are made: see
-    :func:`aind_session.persistent.refuse_if_offline`.)
+    given to compute, from the same thread. (Offline mode is enforced where
+    requests are made: see :func:`aind_session.persistent.refuse_if_offline`.)
     """
     from aind_session import persistent
 
     found: dict[Hashable, Any] = {}
     waiting: dict[Hashable, Future[Any]] = {}
     mine: list[Hashable] = []
+    me = threading.get_ident()
+    flights = _my_flights()
     with _lock:
         store = _get_store()
         for key in keys:
             entry = store.get(key)
+            flight = _inflight.get(key)
             if entry is not None:
                 found[key] = entry[1]
-            elif key in _inflight:
-                if _owners.get(key) == threading.get_ident():
+            elif flight is not None:
+                if flight.owner == me:
                     raise RuntimeError(
                         f"{key!r} is being computed by this thread already (a cycle)"
                     )
-                waiting[key] = _inflight[key]
+                waiting[key] = flight.future
             else:
-                _inflight[key] = Future()
-                _owners[key] = threading.get_ident()
+                flight = _inflight[key] = flights[key] = _Flight(Future(), me, _generation)
                 mine.append(key)
     try:
         for key in list(mine):
@@ -130,33 +163,40 @@ def settle(
 ) -> None:
     """Hand a computed answer (or the error met) to the threads waiting for it;
     store the answer when ``keep`` (errors are never stored), on disk too when
-    a ``codec`` is given and the persistent cache is on."""
+    a ``codec`` is given and the persistent cache is on.
+
+    Storing the answer and ending the flight are one step under the lock: a
+    caller arriving meanwhile either joins the flight or reads the answer,
+    never neither. An answer whose flight began before a :func:`clear_cache`
+    goes to its waiters only.
+    """
+    flight = _my_flights().pop(key, None)
+    if flight is None:
+        raise RuntimeError(f"{key!r} was not claimed by this thread, so it cannot be settled")
+    ttl = _ttl() if error is None and keep else 0.0
     with _lock:
-        future = _inflight.pop(key, None)
-        _owners.pop(key, None)
-    try:
-        ttl = _ttl()
-        kept = error is None and keep and ttl > 0
+        current = flight.generation == _generation
+        kept = error is None and keep and ttl > 0 and current
         if kept:
-            with _lock:
-                _get_store()[key] = (time.monotonic() + ttl, value)
-    finally:  # waiters get the answer first; the disk can wait
-        if future is not None:
-            if error is None:
-                future.set_result(value)
-            else:
-                future.set_exception(error)
+            _get_store()[key] = (time.monotonic() + ttl, value)
+        if _inflight.get(key) is flight:
+            del _inflight[key]
+    # waiters get the answer first; the disk can wait
+    if error is None:
+        flight.future.set_result(value)
+    else:
+        flight.future.set_exception(error)
     if kept and codec is not None:
-        _store_on_disk(key, value, codec, ttl)
+        _store_on_disk(key, value, codec, ttl, flight.generation)
 
 
-def _store_on_disk(key: Hashable, value: Any, codec: Codec, ttl: float) -> None:
+def _store_on_disk(key: Hashable, value: Any, codec: Codec, ttl: float, since: int) -> None:
     from aind_session import persistent
 
-    try:
-        persistent.store(key, value, codec, ttl)
-    except Exception as exc:  # a full disk must not fail the call that got the answer
-        logger.warning("could not write the persistent cache: %s: %s", type(exc).__name__, exc)
+    with _disk_gate:
+        if since != _generation:  # cleared meanwhile: the answer may be the old settings'
+            return
+        persistent.store(key, value, codec, ttl)  # never raises: a broken disk is skipped
 
 
 @overload
@@ -186,11 +226,12 @@ def cached(fn: Callable[P, R] | None = None, *, persist: Codec | None = None) ->
             return found[key]
         if waiting:
             return waiting[key].result()
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException as exc:
-            settle(key, error=exc)
-            raise
+        with public_call():
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                settle(key, error=exc)
+                raise
         settle(key, result, codec=persist)
         return result
 
@@ -222,22 +263,21 @@ def clear_cache(persistent: bool = False) -> None:
     >>> import aind_session
     >>> aind_session.clear_cache()
     """
-    global _store
+    global _store, _generation
+    from aind_session import persistent as disk_cache
     from aind_session.config import reset_settings
 
-    if persistent:
-        from aind_session.persistent import get_disk_cache
-
-        disk = get_disk_cache()
-        if disk is not None:
-            disk.clear()
-
-    with _lock:
-        _store = None
-    reset_settings()
-    from aind_session.persistent import forget_disk_cache
-
-    forget_disk_cache()
+    with _disk_gate:  # no disk write of an older generation lands after this
+        with _lock:
+            _generation += 1
+            _store = None
+            # flights begun before now answer their own waiters only: a caller
+            # from now on asks afresh, with the new settings
+            _inflight.clear()
+        if persistent:
+            disk_cache.clear_disk()
+        reset_settings()
+        disk_cache.forget_disk_cache()
     for callback in _on_clear:
         callback()
     logger.debug("cache cleared")
@@ -269,17 +309,57 @@ def peek_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return peek(key, fn.cache_codec)  # type: ignore[attr-defined]
 
 
-def prime(fn: Callable[..., Any], *args: Any, value: Any) -> None:
+def prime(fn: Callable[..., Any], *args: Any, value: Any, since: int | None = None) -> None:
     """Store ``value`` as the answer of ``fn(*args)`` (a function wrapped by :func:`cached`),
     for batch code that worked out many answers at once; on disk too when ``fn``
-    persists its answers."""
+    persists its answers.
+
+    ``since`` is the :func:`generation` the batch began in (by default, that
+    of the public call it runs in): after a clear, nothing is stored.
+    """
     key = _call_key(fn.cache_name, args, {})  # type: ignore[attr-defined]
     ttl = _ttl()
+    began = since if since is not None else call_generation()
     if ttl <= 0:
         return
     with _lock:
-        if key in _inflight:  # its own computation will settle it
+        if key in _inflight or began != _generation:  # settled by its own flight / stale
             return
         _get_store()[key] = (time.monotonic() + ttl, value)
     if fn.cache_codec is not None:  # type: ignore[attr-defined]
-        _store_on_disk(key, value, fn.cache_codec, ttl)  # type: ignore[attr-defined]
+        _store_on_disk(key, value, fn.cache_codec, ttl, began)  # type: ignore[attr-defined]
+
+
+# -- the public call being answered: its generation and its deadline -----------------
+_call: contextvars.ContextVar[tuple[int, float] | None] = contextvars.ContextVar(
+    "aind_session_call", default=None
+)
+
+
+@contextlib.contextmanager
+def public_call() -> Iterator[None]:
+    """Mark a public call: requests made inside it share one deadline
+    (``Settings.call_deadline``), and answers worked out inside it are stored
+    only if no clear came since it began. Nested calls join the outer one."""
+    if _call.get() is not None:
+        yield
+        return
+    from aind_session.config import get_settings
+
+    token = _call.set((_generation, time.monotonic() + get_settings().call_deadline))
+    try:
+        yield
+    finally:
+        _call.reset(token)
+
+
+def call_generation() -> int:
+    """The :func:`generation` the current public call began in (now, outside one)."""
+    current = _call.get()
+    return _generation if current is None else current[0]
+
+
+def call_deadline() -> float | None:
+    """``time.monotonic()`` by which the current public call must end, or None outside one."""
+    current = _call.get()
+    return None if current is None else current[1]

@@ -225,7 +225,7 @@ def _search_models(key: str) -> tuple[DataAsset, ...]:
     return tuple(map(build_data_asset, search_records(key)))
 
 
-@cache.cached(persist=persistent.TUPLE)
+@cache.cached(persist=persistent.RECORDS)
 def search_records(key: str) -> tuple[dict[str, Any], ...]:
     """Every page of one search, as the JSON records the service sent (cached).
 
@@ -762,7 +762,7 @@ class _NotFound(Exception):
     """Nothing there, now: raised (so never cached) rather than returned."""
 
 
-@cache.cached(persist=persistent.PLAIN)
+@cache.cached(persist=persistent.TEXT)
 def _data_asset_dir(source: str | None, asset_id: str, name: str) -> str:
     from aind_session import s3
 
@@ -795,7 +795,7 @@ def _read_output(folder: str, listing: Any) -> str:
     return s3.read_bytes(f"{folder}/output").decode("utf-8", errors="replace")
 
 
-@cache.cached(persist=persistent.PLAIN)
+@cache.cached(persist=persistent.TEXT)
 def _computation_output(comp_id: str) -> str:
     client = get_client()
     what = f"the output of computation {comp_id}"
@@ -806,7 +806,7 @@ def _computation_output(comp_id: str) -> str:
     return _download(urls.download_url, what)
 
 
-@cache.cached(persist=persistent.TUPLE)
+@cache.cached(persist=persistent.STRINGS)
 def list_result_files(comp_id: str) -> tuple[str, ...]:
     """Top-level names in a computation's results folder (cached)."""
     client = get_client()
@@ -865,7 +865,7 @@ def is_data_asset_error(asset: Any) -> bool:
     return _data_asset_error(folder, model.id, model.name)
 
 
-@cache.cached(persist=persistent.PLAIN)
+@cache.cached(persist=persistent.FLAG)
 def _data_asset_error(folder: str, asset_id: str, name: str) -> bool:
     from aind_session import s3
 

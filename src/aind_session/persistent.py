@@ -36,7 +36,11 @@ MISSING: Any = object()
 
 @dataclass(frozen=True)
 class Codec:
-    """How one kind of answer becomes JSON and back."""
+    """How one kind of answer becomes JSON and back.
+
+    ``decode`` raises (``ValueError``, ``TypeError``, ``KeyError``) on a
+    stored value of the wrong shape: that entry is dropped and asked again.
+    """
 
     encode: Callable[[Any], Any]
     decode: Callable[[Any], Any]
@@ -45,14 +49,21 @@ class Codec:
 class DiskCache:
     """A key -> JSON value store with expiry times, safe across threads and processes."""
 
+    COLUMNS = ("key", "expires", "value")
+
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder).expanduser()
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = self.folder / FILE_NAME
         self._local = threading.local()
-        with self._connect() as connection:
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, expires REAL, value TEXT)"
+        connection = self._connect()
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, expires REAL, value TEXT)"
+        )
+        columns = tuple(row[1] for row in connection.execute("PRAGMA table_info(answers)"))
+        if columns != self.COLUMNS:
+            raise sqlite3.DatabaseError(
+                f"its table 'answers' has the columns {columns}, not {self.COLUMNS}"
             )
         os.chmod(self.path, 0o600)
 
@@ -98,28 +109,73 @@ class DiskCache:
 
 _disk: DiskCache | None = None
 _disk_lock = threading.Lock()
+_broken: Path | None = None  # a cache folder found unusable: not tried again until a clear
 
 
 def get_disk_cache() -> DiskCache | None:
-    """The disk cache of the current settings, or None when ``cache_dir`` is unset."""
+    """The disk cache of the current settings, or None when ``cache_dir`` is unset
+    or unusable (a warning says why, once; calls go on without it)."""
     global _disk
     from aind_session.config import get_settings
 
     folder = get_settings().cache_dir
     if folder is None:
         return None
+    folder = Path(folder).expanduser()
     with _disk_lock:
-        if _disk is None or _disk.folder != Path(folder).expanduser():
-            _disk = DiskCache(folder)
+        if folder == _broken:
+            return None
+        if _disk is None or _disk.folder != folder:
+            try:
+                _disk = DiskCache(folder)
+            except Exception as exc:
+                _give_up(folder, exc)
+                return None
             logger.debug("persistent cache at %s", _disk.path)
-    return _disk
+        return _disk
+
+
+def _give_up(folder: Path, exc: BaseException) -> None:
+    """Stop using the disk cache at ``folder`` until the next clear, saying so once."""
+    global _broken, _disk
+    if _broken != folder:
+        logger.warning(
+            "The persistent cache in %s cannot be used (%s: %s); going on without it. "
+            "Remove or repair %s, or unset AIND_SESSION_CACHE_DIR.",
+            folder,
+            type(exc).__name__,
+            exc,
+            folder / FILE_NAME,
+        )
+    _broken = folder
+    _disk = None
+
+
+def _use_disk(action: Callable[[DiskCache], Any], default: Any = None) -> Any:
+    """Run ``action`` on the disk cache; a broken disk gives ``default``, never an error."""
+    disk = get_disk_cache()
+    if disk is None:
+        return default
+    try:
+        return action(disk)
+    except (sqlite3.Error, OSError) as exc:
+        with _disk_lock:
+            _give_up(disk.folder, exc)
+        return default
 
 
 def forget_disk_cache() -> None:
-    """Drop the handle (the next use re-reads the settings); the file is kept."""
-    global _disk
+    """Drop the handle (the next use re-reads the settings, and tries a broken
+    folder again); the file is kept."""
+    global _disk, _broken
     with _disk_lock:
         _disk = None
+        _broken = None
+
+
+def clear_disk() -> None:
+    """Empty the disk cache of the current settings (nothing when off or broken)."""
+    _use_disk(lambda disk: disk.clear())
 
 
 def refuse_if_offline(what: str) -> None:
@@ -152,36 +208,50 @@ def disk_key(key: Any) -> str:
 
 
 def lookup(key: Any, codec: Codec) -> Any:
-    """The answer kept on disk for ``key``, or :data:`MISSING` (also when the
-    entry cannot be read: it is then asked again, never raised)."""
+    """The answer kept on disk for ``key``, or :data:`MISSING`: also when the
+    entry cannot be read or has the wrong shape (it is then dropped and asked
+    again, never raised)."""
+    disk = get_disk_cache()
+    if disk is None:
+        return MISSING
+    text_key = disk_key(key)
+    stored = _use_disk(lambda d: d.get(text_key), MISSING)
+    if stored is MISSING:
+        return MISSING
     try:
-        disk = get_disk_cache()
-        stored = MISSING if disk is None else disk.get(disk_key(key))
-        return MISSING if stored is MISSING else codec.decode(json.loads(stored))
+        return codec.decode(json.loads(stored))
     except Exception as exc:
         logger.warning(
-            "ignoring the persistent cache for one answer (%s: %s)", type(exc).__name__, exc
+            "dropping an unreadable entry of the persistent cache (%s: %s); asking again",
+            type(exc).__name__,
+            exc,
         )
+        _use_disk(lambda d: d.delete(text_key))
         return MISSING
 
 
 def delete(key: Any) -> None:
     """Forget the answer kept on disk for ``key`` (nothing when the disk cache is off)."""
-    disk = get_disk_cache()
-    if disk is not None:
-        disk.delete(disk_key(key))
+    if get_disk_cache() is not None:
+        text_key = disk_key(key)
+        _use_disk(lambda d: d.delete(text_key))
 
 
 SKIP: Any = object()  # what a codec's encode returns for a value not worth keeping on disk
 
 
 def store(key: Any, value: Any, codec: Codec, ttl: float) -> None:
-    disk = get_disk_cache()
-    if disk is None:
+    """Keep ``value`` on disk; a broken or full disk is warned about, never raised."""
+    if get_disk_cache() is None:
         return
-    encoded = codec.encode(value)
+    try:
+        encoded = codec.encode(value)
+    except Exception as exc:  # a value that cannot be encoded is kept in memory only
+        logger.warning("not keeping an answer on disk (%s: %s)", type(exc).__name__, exc)
+        return
     if encoded is not SKIP:
-        disk.set(disk_key(key), encoded, ttl)
+        text_key = disk_key(key)
+        _use_disk(lambda d: d.set(text_key, encoded, ttl))
 
 
 def is_missing(value: Any) -> bool:
@@ -189,8 +259,40 @@ def is_missing(value: Any) -> bool:
 
 
 # -- codecs of plain answers (the layers define those of their own models) --------------
-PLAIN = Codec(lambda v: v, lambda o: o)
-TUPLE = Codec(list, tuple)
+def _scalar(obj: Any) -> Any:
+    if obj is not None and not isinstance(obj, (str, bool, int, float)):
+        raise TypeError(f"expected a plain value, found {type(obj).__name__}")
+    return obj
+
+
+def _of(kind: type) -> Callable[[Any], Any]:
+    def decode(obj: Any) -> Any:
+        if not isinstance(obj, kind) or (kind is int and isinstance(obj, bool)):
+            raise TypeError(f"expected {kind.__name__}, found {type(obj).__name__}")
+        return obj
+
+    return decode
+
+
+def _strings(obj: Any) -> tuple[str, ...]:
+    if not isinstance(obj, list) or not all(isinstance(item, str) for item in obj):
+        raise TypeError("expected a list of strings")
+    return tuple(obj)
+
+
+def _records(obj: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(obj, list) or not all(
+        isinstance(item, dict) and isinstance(item.get("id"), str) for item in obj
+    ):
+        raise TypeError("expected a list of records with an 'id'")
+    return tuple(obj)
+
+
+PLAIN = Codec(lambda v: v, _scalar)  # a str, bool, number or None
+TEXT = Codec(lambda v: v, _of(str))
+FLAG = Codec(lambda v: v, _of(bool))
+STRINGS = Codec(list, _strings)
+RECORDS = Codec(list, _records)  # JSON records of a service, each with an "id"
 SMALL_FILE_BYTES = 1_000_000
 
 
@@ -203,7 +305,7 @@ def _bytes_encode(value: bytes) -> Any:
 def _bytes_decode(obj: Any) -> bytes:
     import base64
 
-    return base64.b64decode(obj)
+    return base64.b64decode(_of(str)(obj), validate=True)
 
 
 SMALL_BYTES = Codec(_bytes_encode, _bytes_decode)

@@ -19,7 +19,7 @@ from aind_session import cache, errors, persistent, s3
 logger = logging.getLogger(__name__)
 
 
-@cache.cached(persist=persistent.PLAIN)
+@cache.cached(persist=persistent.TEXT)
 def raw_data_dir(session_id: str) -> str:
     """URL of a session's raw data folder (its listing is cached on the way).
 
