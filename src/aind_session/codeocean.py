@@ -19,12 +19,13 @@ import functools
 import json
 import logging
 import re
+import threading
 import typing
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aind_session import cache, errors, persistent
+from aind_session import cache, errors, persistent, transport
 
 if TYPE_CHECKING:
     from codeocean import CodeOcean
@@ -36,13 +37,14 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_PAGE = 1000
 NAME_TERM_LIMIT = 20  # the service matches nothing for longer `name:` terms
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 SCOPE_HELP = (
     'The token needs the "Datasets - Read" scope: create one in CodeOcean under '
     "Account > Access Tokens and set it as CODE_OCEAN_API_TOKEN."
 )
 
 _clients: dict[str, Any] = {}
+_sdk_lock = threading.Lock()
+_sdk_loaded = False
 
 
 @cache.on_clear
@@ -50,7 +52,30 @@ def _forget_clients() -> None:
     _clients.clear()
 
 
-def _make_client(retry_posts: bool) -> CodeOcean:
+def load_sdk() -> None:
+    """Import the whole SDK once, one thread at a time, before any of it is used.
+
+    The SDK's modules import each other in a circle (``codeocean`` imports its
+    client, which imports ``codeocean.capsule``, which imports
+    ``codeocean.models.computation``, ...). Two threads importing two ends of
+    that circle at once (one decoding a cached data asset, one a cached
+    computation) deadlock: Python raises ``_DeadlockError``.
+    """
+    global _sdk_loaded
+    if _sdk_loaded:
+        return
+    with _sdk_lock:
+        if not _sdk_loaded:
+            import codeocean
+            import codeocean.computation
+            import codeocean.data_asset
+            import codeocean.error  # noqa: F401
+
+            _sdk_loaded = True
+
+
+def _make_client(retry_sent: bool) -> CodeOcean:
+    load_sdk()
     from codeocean import CodeOcean
 
     class _Client(CodeOcean):
@@ -68,51 +93,25 @@ def _make_client(retry_posts: bool) -> CodeOcean:
             "variable whose value starts with 'COP_') in the environment or in a .env file "
             f"in the current or home directory. {SCOPE_HELP}"
         )
-    adapter = _adapter(retry_posts)
     client = _Client(
         domain=settings.codeocean_domain, token=settings.codeocean_token.get_secret_value()
     )
-    client.session.mount(settings.codeocean_domain, adapter)
+    client.session.mount(
+        settings.codeocean_domain, transport.adapter(retry_sent, settings.max_concurrency)
+    )
     return client
 
 
-def _adapter(retry_posts: bool) -> Any:
-    """A requests adapter with timeouts on every request and retries with backoff."""
-    import requests.adapters
-    from urllib3.util import Retry
-
-    from aind_session.config import get_settings
-
-    settings = get_settings()
-    retry = Retry(
-        total=settings.max_retries,
-        read=settings.max_retries if retry_posts else 0,
-        status_forcelist=RETRY_STATUSES if retry_posts else (429,),
-        allowed_methods=None,  # searches and listings are POSTs, and safe to repeat
-        backoff_factor=settings.backoff_factor,
-        backoff_max=10,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-    timeout = (settings.connect_timeout, settings.read_timeout)
-
-    class _Adapter(requests.adapters.HTTPAdapter):
-        def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-            if kwargs.get("timeout") is None:
-                kwargs["timeout"] = timeout
-            return super().send(request, **kwargs)
-
-    return _Adapter(max_retries=retry, pool_connections=4, pool_maxsize=settings.max_concurrency)
-
-
 def _download_session() -> Any:
-    """A plain session (no token: download URLs are pre-signed) with the same retries."""
+    """A plain session (no token: download URLs are pre-signed) with the same tries."""
     session = _clients.get("download")
     if session is None:
         import requests
 
+        from aind_session.config import get_settings
+
         session = requests.Session()
-        adapter = _adapter(retry_posts=True)
+        adapter = transport.adapter(True, get_settings().max_concurrency)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         _clients["download"] = session
@@ -122,6 +121,9 @@ def _download_session() -> Any:
 def get_client(*, for_runs: bool = False) -> CodeOcean:
     """The SDK client for the current settings, built on first use.
 
+    ``for_runs``: the client that starts runs, which never tries a request
+    again once it may have reached the server.
+
     Raises
     ------
     aind_session.errors.MissingTokenError
@@ -130,53 +132,162 @@ def get_client(*, for_runs: bool = False) -> CodeOcean:
     key = "runs" if for_runs else "default"
     client = _clients.get(key)
     if client is None:
-        client = _clients[key] = _make_client(retry_posts=not for_runs)
+        client = _clients[key] = _make_client(retry_sent=not for_runs)
     return client
+
+
+def _tries_of(exc: BaseException) -> int:
+    response = getattr(exc, "response", None)
+    http_err = getattr(exc, "http_err", None)
+    if http_err is not None:
+        response = getattr(http_err, "response", None)
+    for holder in (exc, response):
+        tries = getattr(holder, "aind_tries", None)
+        if isinstance(tries, int):
+            return tries
+    return 1
 
 
 def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run one SDK call, turning its failures into aind-session errors that say ``what``."""
     import requests
+
+    load_sdk()
     from codeocean.error import Error
 
     from aind_session.config import get_settings
 
     settings = get_settings()
     persistent.refuse_if_offline(what)
-    tries = errors.tries(settings.max_retries + 1)
+    domain = settings.codeocean_domain
     try:
         return fn(*args, **kwargs)
     except Error as exc:
         status = exc.status_code
         if status in (401, 403):
             raise errors.AuthenticationError(
-                f"CodeOcean at {settings.codeocean_domain} refused the token (HTTP {status}) "
+                f"CodeOcean at {domain} refused the token (HTTP {status}) "
                 f"while {what}. {SCOPE_HELP}"
             ) from None
+        message = transport.excerpt(exc.message)
         if status == 404:
             raise errors.NotFoundError(
-                f"CodeOcean has no such item: {what} answered HTTP 404 ({exc.message})."
+                f"CodeOcean has no such item: {what} answered HTTP 404 ({message})."
             ) from None
-        retried = f" after {tries}" if status in RETRY_STATUSES else ""
+        tries = _tries_of(exc)
+        retried = f" after {errors.tries(tries)}" if tries > 1 else ""
         raise errors.ServiceError(
-            f"CodeOcean at {settings.codeocean_domain} answered HTTP {status}{retried} while "
-            f"{what}: {exc.message}"
+            f"CodeOcean at {domain} answered HTTP {status}{retried} while {what}: {message}"
+        ) from None
+    except transport.DeadlineExceeded as exc:
+        raise errors.ServiceError(
+            f"CodeOcean at {domain} {transport.deadline_message(exc.seconds)} while {what} "
+            f"({errors.tries(exc.tries)}). Check the network and CODE_OCEAN_DOMAIN."
         ) from None
     except requests.RequestException as exc:
         raise errors.ServiceError(
-            f"CodeOcean at {settings.codeocean_domain} did not answer while {what} "
-            f"({tries}): {type(exc).__name__}. Check the network and CODE_OCEAN_DOMAIN."
+            f"CodeOcean at {domain} did not answer while {what} "
+            f"({errors.tries(_tries_of(exc))}): {type(exc).__name__}. Check the network "
+            "and CODE_OCEAN_DOMAIN."
         ) from None
+
+
+class _Malformed(Exception):
+    """A 200 answer whose body is not JSON, or not of the shape asked for."""
+
+
+def _request(
+    what: str,
+    method: str,
+    path: str,
+    check: Callable[[Any], Any],
+    *,
+    for_runs: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """``method path`` on the CodeOcean API; its JSON answer, checked by ``check``
+    (which raises ``_Malformed``, ``TypeError``, ``ValueError`` or ``KeyError``
+    on the wrong shape and returns what to use).
+
+    A malformed answer (truncated JSON, a proxy's HTML page, the wrong shape)
+    is asked again like a 5xx, except when starting a run; after the last try
+    it is a :class:`~aind_session.errors.ServiceError` quoting the start of
+    the body.
+    """
+    from aind_session.config import get_settings
+
+    persistent.refuse_if_offline(what)  # before a client (and a token) is needed
+    settings = get_settings()
+    client = get_client(for_runs=for_runs)
+    sent = 0
+    until = transport.deadline()
+    while True:
+        response = _call(what, client.session.request, method, path, **kwargs)
+        sent += _tries_of(response)
+        try:
+            try:
+                body = response.json()
+            except ValueError as exc:
+                raise _Malformed("is not JSON") from exc
+            return check(body)
+        except (_Malformed, TypeError, ValueError, KeyError) as exc:
+            problem = str(exc) if isinstance(exc, _Malformed) else f"has the wrong shape ({exc})"
+            if for_runs or sent > settings.max_retries:
+                break
+            if not transport.pause(transport.backoff(sent), until):
+                break
+            logger.debug("CodeOcean's answer while %s %s; asking again", what, problem)
+    kind = response.headers.get("Content-Type", "no content type")
+    raise errors.ServiceError(
+        f"CodeOcean at {settings.codeocean_domain} answered HTTP {response.status_code} "
+        f"while {what}, but its answer {problem} ({kind}, {errors.tries(sent)}): "
+        f"{transport.excerpt(response.text) or 'an empty body'}"
+    )
+
+
+def _record_of(cls: Callable[[], type]) -> Callable[[Any], dict[str, Any]]:
+    """A check that a JSON value is a record of the SDK's ``cls()``: an object with
+    its required fields."""
+
+    def check(value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise _Malformed(f"is a JSON {type(value).__name__}, not an object")
+        missing = _required_fields(cls()) - value.keys()
+        if missing:
+            raise _Malformed(f"lacks {', '.join(sorted(missing))}")
+        return value
+
+    return check
+
+
+def _list_of(item: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
+    def check(value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise _Malformed(f"is a JSON {type(value).__name__}, not a list")
+        return [item(v) for v in value]
+
+    return check
+
+
+@functools.cache
+def _required_fields(cls: type) -> frozenset[str]:
+    return frozenset(
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
 
 
 def data_asset_class() -> type[DataAsset]:
     """The SDK's ``DataAsset`` (for subclasses such as the sorted assets of ``session.ecephys``)."""
+    load_sdk()
     from codeocean.data_asset import DataAsset
 
     return DataAsset
 
 
 def _computation_class() -> type[Computation]:
+    load_sdk()
     from codeocean.computation import Computation
 
     return Computation
@@ -233,23 +344,49 @@ def search_records(key: str) -> tuple[dict[str, Any], ...]:
     :func:`build_data_asset`): a session's search returns its subject's
     assets of a whole year, of which only a few are the session's.
     """
+    from aind_session.config import get_settings
+
     body = json.loads(key)
-    client = get_client()
+    what = f"searching data assets with {body.get('query')!r}"
+    max_pages = get_settings().max_pages
     found: list[dict[str, Any]] = []
     token = None
-    while True:
-        page = _call(
-            f"searching data assets with {body.get('query')!r}",
-            client.session.post,
-            "data_assets/search",
-            json={**body, "next_token": token} if token else body,
-        ).json()
-        found += page.get("results") or []
-        if not page.get("has_more") or not page.get("next_token"):
+    seen: set[str] = set()
+    for _ in range(max_pages):
+        page = _request(
+            what, "POST", "data_assets/search", _search_page, json={**body, "next_token": token}
+        )
+        found += page["results"]
+        if not page.get("has_more"):
             break
-        token = page["next_token"]
+        token = page.get("next_token")
+        if not isinstance(token, str) or not token:
+            raise errors.ServiceError(
+                f"CodeOcean said there are more results while {what} but gave no next_token "
+                f"(after {len(found)} results): the search cannot go on. Try again later."
+            )
+        if token in seen:
+            raise errors.ServiceError(
+                f"CodeOcean sent the same next_token twice while {what} (after {len(found)} "
+                "results): its paging is looping, so the search was stopped. Try again later."
+            )
+        seen.add(token)
+    else:
+        raise errors.ServiceError(
+            f"CodeOcean still had more results after {max_pages} pages while {what} "
+            f"({len(found)} results): stopped (AIND_SESSION_MAX_PAGES)."
+        )
     logger.debug("search %r found %d data asset(s)", body.get("query"), len(found))
     return tuple(found)
+
+
+def _search_page(page: Any) -> dict[str, Any]:
+    if not isinstance(page, dict):
+        raise _Malformed(f"is a JSON {type(page).__name__}, not a search page")
+    if not isinstance(page.get("results"), list):
+        raise _Malformed("has no list of 'results'")
+    page["results"] = _list_of(_record_of(data_asset_class))(page["results"])
+    return page
 
 
 def build_data_asset(record: dict[str, Any]) -> DataAsset:
@@ -258,9 +395,7 @@ def build_data_asset(record: dict[str, Any]) -> DataAsset:
     ``from_dict`` inspects the class's types on every call (~0.5 ms an asset);
     this builds the same object from converters worked out once per class.
     """
-    from codeocean.data_asset import DataAsset
-
-    return _builder(DataAsset)(record)
+    return _builder(data_asset_class())(record)
 
 
 def build_computation(record: dict[str, Any]) -> Computation:
@@ -345,13 +480,22 @@ def get_data_asset(asset: Any) -> DataAsset:
 
 @cache.cached(persist=ASSET)
 def _get_data_asset(asset_id: str) -> DataAsset:
-    client = get_client()
     try:
-        return _call(f"getting data asset {asset_id}", client.data_assets.get_data_asset, asset_id)
+        return _fetch_data_asset(asset_id)
     except errors.NotFoundError:
         raise errors.NotFoundError(
             f"CodeOcean has no data asset {asset_id!r}, or the token cannot see it; check the id."
         ) from None
+
+
+def _fetch_data_asset(asset_id: str) -> DataAsset:
+    record = _request(
+        f"getting data asset {asset_id}",
+        "GET",
+        f"data_assets/{asset_id}",
+        _record_of(data_asset_class),
+    )
+    return build_data_asset(record)
 
 
 def sort_by_created(assets: Iterable[DataAsset]) -> tuple[DataAsset, ...]:
@@ -510,12 +654,12 @@ def list_computations(capsule_or_pipeline_id: str) -> tuple[Computation, ...]:
 
 @cache.cached(persist=COMPUTATIONS)
 def _list_computations(capsule_id: str) -> tuple[Computation, ...]:
-    client = get_client()
     what = f"listing computations of capsule or pipeline {capsule_id}"
+    check = _list_of(_record_of(_computation_class))
     records = None
     for route in ("capsules", "pipelines"):
         try:
-            records = _call(what, client.session.get, f"{route}/{capsule_id}/computations").json()
+            records = _request(what, "GET", f"{route}/{capsule_id}/computations", check)
             break
         except errors.NotFoundError:
             continue
@@ -529,8 +673,22 @@ def _list_computations(capsule_id: str) -> tuple[Computation, ...]:
 
 
 def run_capsule(capsule_id: str, asset: DataAsset, parameters: list[str]) -> Computation:
-    """Start a capsule (or pipeline) run with ``asset`` attached; never retried but on a 429,
-    so it cannot start twice. The capsule's cached computation list is dropped."""
+    """Start a capsule (or pipeline) run with ``asset`` attached, and return it.
+
+    Never asked again once the request may have reached the service (only a
+    refused connection and a 429 are retried), so a capsule cannot start
+    twice. Once the service has said the run started, the run is returned
+    whatever fails afterwards (forgetting the capsule's cached computation
+    list is only warned about), so a caller never starts it again by mistake.
+
+    Raises
+    ------
+    aind_session.errors.ServiceError
+        When the service did not say the run started; or said so with an
+        answer that holds no computation (the message says so: look at the
+        capsule's runs before starting another).
+    """
+    load_sdk()
     from codeocean.computation import DataAssetsRunParam, RunParams
 
     params = RunParams(
@@ -538,9 +696,34 @@ def run_capsule(capsule_id: str, asset: DataAsset, parameters: list[str]) -> Com
         data_assets=[DataAssetsRunParam(id=asset.id, mount=asset.mount)],
         parameters=parameters,
     )
-    client = get_client(for_runs=True)
-    run = _call(f"running capsule {capsule_id}", client.computations.run_capsule, params)
-    cache.forget(_list_computations, capsule_id)
+    what = f"starting a run of capsule {capsule_id}"
+    try:
+        record = _request(
+            what,
+            "POST",
+            "computations",
+            _record_of(_computation_class),
+            for_runs=True,
+            json=params.to_dict(),
+        )
+    except errors.ServiceError as exc:
+        if "but its answer" in str(exc):  # the run did start: say so
+            raise errors.ServiceError(
+                f"{exc} The run was probably started: check the runs of capsule {capsule_id} "
+                "before starting another."
+            ) from None
+        raise
+    run = build_computation(record)
+    try:
+        cache.forget(_list_computations, capsule_id)
+    except Exception as exc:  # the run is started: never make the caller start it again
+        logger.warning(
+            "run %s started, but the cached runs of %s could not be forgotten (%s: %s)",
+            run.id,
+            capsule_id,
+            type(exc).__name__,
+            exc,
+        )
     return run
 
 
@@ -561,9 +744,14 @@ def get_computation(computation: Any) -> Computation:
         When CodeOcean does not know it.
     """
     comp_id = normalize_id(computation, "computation")
-    client = get_client()
     try:
-        return _call(f"getting computation {comp_id}", client.computations.get_computation, comp_id)
+        record = _request(
+            f"getting computation {comp_id}",
+            "GET",
+            f"computations/{comp_id}",
+            _record_of(_computation_class),
+        )
+        return build_computation(record)
     except errors.NotFoundError:
         raise errors.NotFoundError(
             f"CodeOcean has no computation {comp_id!r}, or the token cannot see it; check the id."
@@ -709,15 +897,21 @@ def _download(url: str, what: str) -> str:
     try:
         response = _download_session().get(url)
         response.raise_for_status()
+    except transport.DeadlineExceeded as exc:
+        raise errors.ServiceError(
+            f"Downloading {what}: the server {transport.deadline_message(exc.seconds)} "
+            f"({errors.tries(exc.tries)})."
+        ) from None
     except requests.RequestException as exc:
-        raise errors.ServiceError(f"Downloading {what} failed: {type(exc).__name__}.") from None
+        raise errors.ServiceError(
+            f"Downloading {what} failed ({errors.tries(_tries_of(exc))}): {type(exc).__name__}"
+            f"{': ' + transport.excerpt(exc.response.text) if exc.response is not None else ''}."
+        ) from None
     return response.text
 
 
 def _is_computation(item: Any) -> bool:
-    from codeocean.computation import Computation
-
-    return isinstance(item, Computation)
+    return isinstance(item, _computation_class())
 
 
 def get_output_text(item: Any) -> str:
@@ -730,8 +924,7 @@ def get_output_text(item: Any) -> str:
     str
         ``''`` when there is no ``output`` file.
     """
-    from codeocean.data_asset import DataAsset
-
+    DataAsset = data_asset_class()
     if not isinstance(item, DataAsset) and not _is_computation(item):
         item_id = normalize_id(item, "data asset or computation")
         try:
@@ -797,28 +990,50 @@ def _read_output(folder: str, listing: Any) -> str:
 
 @cache.cached(persist=persistent.TEXT)
 def _computation_output(comp_id: str) -> str:
-    client = get_client()
     what = f"the output of computation {comp_id}"
     try:
-        urls = _call(f"getting {what}", client.computations.get_result_file_urls, comp_id, "output")
+        url = _request(
+            f"getting {what}",
+            "GET",
+            f"computations/{comp_id}/results/urls",
+            _download_url,
+            params={"path": "output"},
+        )
     except errors.NotFoundError:
         return ""
-    return _download(urls.download_url, what)
+    return _download(url, what)
+
+
+def _download_url(value: Any) -> str:
+    url = value.get("download_url") if isinstance(value, dict) else None
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise _Malformed("has no 'download_url'")
+    return url
 
 
 @cache.cached(persist=persistent.STRINGS)
 def list_result_files(comp_id: str) -> tuple[str, ...]:
     """Top-level names in a computation's results folder (cached)."""
-    client = get_client()
     try:
-        folder = _call(
+        return _request(
             f"listing the results of computation {comp_id}",
-            client.computations.list_computation_results,
-            comp_id,
+            "POST",
+            f"computations/{comp_id}/results",
+            _folder_names,
+            json={"path": ""},
         )
     except errors.NotFoundError:
         return ()
-    return tuple(item.name for item in folder.items)
+
+
+def _folder_names(value: Any) -> tuple[str, ...]:
+    items = value.get("items") if isinstance(value, dict) else None
+    if not isinstance(items, list):
+        raise _Malformed("has no list of 'items'")
+    names = tuple(item.get("name") if isinstance(item, dict) else None for item in items)
+    if not all(isinstance(name, str) for name in names):
+        raise _Malformed("has items without a 'name'")
+    return names  # type: ignore[return-value]
 
 
 _LOG_ONLY = {"output", "nextflow"}
@@ -900,10 +1115,9 @@ def wait_until_ready(
     import time
 
     asset_id = normalize_id(asset)
-    client = get_client()
     deadline = time.monotonic() + timeout
     while True:
-        model = _call(f"getting data asset {asset_id}", client.data_assets.get_data_asset, asset_id)
+        model = _fetch_data_asset(asset_id)
         state = str(getattr(model.state, "value", model.state))
         if state == "failed":
             raise errors.ServiceError(
@@ -912,12 +1126,14 @@ def wait_until_ready(
         if state == "ready":
             if not check_files:
                 return model
-            files = _call(
+            files = _request(
                 f"listing the files of data asset {asset_id}",
-                client.data_assets.list_data_asset_files,
-                asset_id,
+                "POST",
+                f"data_assets/{asset_id}/files",
+                _folder_names,
+                json={"path": ""},
             )
-            if files.items:
+            if files:
                 return model
             state = "ready, but no files visible yet"
         if time.monotonic() + interval > deadline:
