@@ -19,10 +19,11 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aind_session import cache, errors, persistent
+from aind_session import cache, errors, persistent, transport
 
 if TYPE_CHECKING:
     from upath import UPath
@@ -83,7 +84,9 @@ def storage_options() -> dict[str, Any]:
         "config_kwargs": {
             "connect_timeout": settings.connect_timeout,
             "read_timeout": settings.read_timeout,
-            "retries": {"total_max_attempts": settings.max_retries + 1, "mode": "standard"},
+            # one try each: our own loop (see `_request_all`) retries, so that a cut
+            # mid-body is retried too, deadlines hold and try counts are honest
+            "retries": {"total_max_attempts": 1, "mode": "standard"},
             "max_pool_connections": settings.s3_max_concurrency,
         },
         "listings_expiry_time": settings.cache_ttl,
@@ -104,9 +107,7 @@ def get_filesystem() -> Any:
 
             # fsspec's shared instance, the one UPath gets for the same options
             fs = fsspec.filesystem("s3", **storage_options())
-            # botocore's retries (see storage_options) cover throttling, 5xx and
-            # dropped connections; s3fs retrying on top would multiply the attempts
-            fs.retries = 1
+            fs.retries = 1  # for UPath's own calls: ours are retried by `_request_all`
             _fs = fs
         return _fs
 
@@ -134,7 +135,13 @@ def split(path: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-async def _list_one(fs: Any, path: str) -> Listing:
+class _Malformed(Exception):
+    """An answer that is not what S3 sends: asked again, then a ServiceError."""
+
+
+async def _list_one(client: Any, path: str) -> Listing:
+    from aind_session.config import get_settings
+
     bucket, prefix = split(path)
     folders: list[str] = []
     files: list[tuple[str, int]] = []
@@ -143,15 +150,30 @@ async def _list_one(fs: Any, path: str) -> Listing:
         "Prefix": f"{prefix}/" if prefix else "",
         "Delimiter": "/",
     }
-    while True:
-        page = await fs._call_s3("list_objects_v2", **kwargs)
+    seen: set[str] = set()
+    max_pages = get_settings().max_pages
+    for _ in range(max_pages):
+        page = await client.list_objects_v2(**kwargs)
+        if not isinstance(page.get("IsTruncated"), bool):
+            raise _Malformed("a listing without IsTruncated (not a ListObjectsV2 answer)")
         folders += [
             p["Prefix"].rstrip("/").rsplit("/", 1)[-1] for p in page.get("CommonPrefixes", [])
         ]
         files += [(c["Key"].rsplit("/", 1)[-1], c.get("Size", 0)) for c in page.get("Contents", [])]
-        if not page.get("IsTruncated"):
+        if not page["IsTruncated"]:
             break
-        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+        token = page.get("NextContinuationToken")
+        if not token:
+            raise _Malformed("a truncated listing without a NextContinuationToken")
+        if token in seen:
+            raise _Malformed("a listing whose continuation token repeats (its paging loops)")
+        seen.add(token)
+        kwargs["ContinuationToken"] = token
+    else:
+        raise errors.ServiceError(
+            f"S3 still had more of s3://{path} after {max_pages} pages: stopped "
+            "(AIND_SESSION_MAX_PAGES)."
+        )
     return Listing(f"{bucket}/{prefix}".rstrip("/"), tuple(sorted(folders)), tuple(sorted(files)))
 
 
@@ -262,43 +284,135 @@ _CLIENT_ERRORS = (
     "PartialCredentialsError",
     "NoRegionError",
 )
+_MISSING_CODES = ("NoSuchKey", "NoSuchBucket", "NotFound", "404")
+_DENIED_CODES = ("AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "403")
+# a continuation token S3 refuses: the listing is started again
+_RESTART_CODES = ("InvalidArgument",)
+
+
+def _outcome(exc: BaseException) -> tuple[str, str]:
+    """What a failed try means: ("missing" | "denied" | "config" | "retry" | "fail", why)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        code = str(response["Error"].get("Code", ""))
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        why = f"{code or 'HTTP ' + str(status)}: {transport.excerpt(response['Error'].get('Message', ''))}"
+        if code in _MISSING_CODES:
+            return "missing", why
+        if code in _DENIED_CODES:
+            return "denied", why
+        if status == 429 or status >= 500 or code in _RESTART_CODES or status == 200:
+            return "retry", why
+        return "fail", why
+    name = type(exc).__name__
+    if name in _CLIENT_ERRORS:
+        return "config", f"{name}: {exc}"
+    if isinstance(exc, _Malformed):
+        return "retry", f"a malformed answer ({exc})"
+    if isinstance(exc, (OSError, EOFError)) or _is_transport_error(exc):
+        return "retry", f"{name}: {transport.excerpt(exc)}"
+    return "fail", f"{name}: {transport.excerpt(exc)}"
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    """A dropped or cut connection, a timeout or an unparseable answer (botocore, aiohttp)."""
+    import botocore.exceptions
+    import botocore.parsers
+
+    kinds: tuple[type[BaseException], ...] = (
+        botocore.exceptions.HTTPClientError,
+        botocore.exceptions.ResponseStreamingError,
+        botocore.exceptions.IncompleteReadError,
+        botocore.parsers.ResponseParserError,
+    )
+    try:
+        import aiohttp
+
+        kinds += (aiohttp.ClientError,)
+    except ImportError:  # pragma: no cover - aiobotocore needs it
+        pass
+    return isinstance(exc, kinds)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    return transport.retry_after(headers.get("retry-after"))
 
 
 def _request_all(todo: list[tuple[str, str]]) -> list[Any]:
-    """Run the listings and reads of ``todo`` at once; each result is a value or an error."""
+    """Run the listings and reads of ``todo`` at once; each result is a value or an error.
+
+    Each is tried up to ``max_retries + 1`` times (throttling, 5xx, a dropped
+    or cut connection, a malformed answer), all within one deadline
+    (:func:`aind_session.transport.deadline`).
+    """
     from fsspec.asyn import sync
 
     from aind_session.config import get_settings
 
-    tries = errors.tries(get_settings().max_retries + 1)
+    settings = get_settings()
+    most = settings.max_retries + 1
     fs = get_filesystem()
+    until = transport.deadline()
+    started = time.monotonic()
 
     async def gather() -> list[Any]:
-        limit = asyncio.Semaphore(get_settings().s3_max_concurrency)
+        client = await fs.set_session()
+        limit = asyncio.Semaphore(settings.s3_max_concurrency)
 
         async def one(job: tuple[str, str]) -> Any:
             kind, path = job
-            try:
-                async with limit:
-                    return await (_list_one(fs, path) if kind == "list" else _read_one(fs, path))
-            except FileNotFoundError as exc:
-                if kind == "list":  # no such bucket
-                    return Listing(path, (), ())
-                return FileNotFoundError(f"s3://{path} does not exist ({exc})")
-            except PermissionError as exc:
-                logger.debug("access denied to s3://%s: %s", path, exc)
-                return PermissionError(f"access to s3://{path} was denied")
-            except Exception as exc:
-                if type(exc).__name__ in _CLIENT_ERRORS:
-                    return errors.ConfigurationError(
-                        f"S3 could not be asked about s3://{path}: {type(exc).__name__}: {exc}. "
-                        "Check the AWS credentials and region, and that the path is an S3 one."
+            what = "a listing" if kind == "list" else "a read"
+            tries = 0
+            while True:
+                remaining = until - time.monotonic()
+                if remaining <= 0:
+                    return errors.ServiceError(
+                        f"S3 {transport.deadline_message(until - started)} to {what} of "
+                        f"s3://{path} ({errors.tries(tries)})."
                     )
-                what = "a listing" if kind == "list" else "a read"
-                return errors.ServiceError(
-                    f"S3 did not answer {what} of s3://{path} after {tries}: "
-                    f"{type(exc).__name__}: {exc}"
-                )
+                tries += 1
+                try:
+                    async with limit:
+                        work = (
+                            _list_one(client, path) if kind == "list" else _read_one(client, path)
+                        )
+                        return await asyncio.wait_for(work, remaining)
+                except asyncio.TimeoutError:
+                    continue  # the deadline passed: said at the top of the loop
+                except errors.ServiceError as exc:
+                    return exc
+                except Exception as exc:
+                    outcome, why = _outcome(exc)
+                    asked = _retry_after(exc)
+                if outcome == "missing":
+                    if kind == "list":  # no such bucket
+                        return Listing(path, (), ())
+                    return FileNotFoundError(f"s3://{path} does not exist ({why})")
+                if outcome == "denied":
+                    logger.debug("access denied to s3://%s: %s", path, why)
+                    return PermissionError(f"access to s3://{path} was denied")
+                if outcome == "config":
+                    return errors.ConfigurationError(
+                        f"S3 could not be asked about s3://{path}: {why}. Check the AWS "
+                        "credentials and region, and that the path is an S3 one."
+                    )
+                if outcome == "fail" or tries >= most:
+                    return errors.ServiceError(
+                        f"S3 did not answer {what} of s3://{path} after {errors.tries(tries)}: "
+                        f"{why}"
+                    )
+                wait = transport.backoff(tries) if asked is None else asked
+                if time.monotonic() + wait >= until:
+                    return errors.ServiceError(
+                        f"S3 {transport.deadline_message(until - started)} to {what} of "
+                        f"s3://{path} ({errors.tries(tries)}; the last: {why})."
+                    )
+                logger.debug("S3 %s of s3://%s failed (%s); trying again", what, path, why)
+                await asyncio.sleep(wait)
 
         return await asyncio.gather(*(one(job) for job in todo))
 
@@ -338,11 +452,21 @@ def list_folder(path: str) -> Listing:
     return value
 
 
-async def _read_one(fs: Any, path: str) -> bytes:
+async def _read_one(client: Any, path: str) -> bytes:
+    import hashlib
+
     bucket, key = split(path)
-    response = await fs._call_s3("get_object", Bucket=bucket, Key=key)
+    response = await client.get_object(Bucket=bucket, Key=key)
     async with response["Body"] as body:
         data: bytes = await body.read()
+    expected = response.get("ContentLength")
+    if isinstance(expected, int) and expected != len(data):
+        raise _Malformed(f"{len(data)} bytes of the {expected} announced")
+    etag = str(response.get("ETag", "")).strip('"')
+    # a single-part upload's ETag is the MD5 of its bytes: a body cut short and
+    # passed off as whole is caught here, before it is parsed or cached
+    if len(etag) == 32 and "-" not in etag and hashlib.md5(data).hexdigest() != etag:
+        raise _Malformed("bytes that do not match the object's ETag")
     return data
 
 
