@@ -339,3 +339,28 @@ def test_assets_built_from_one_cached_search_share_no_lists(aind_sandbox):
     assert other is not mine
     assert "changed by the user" not in other.tags
     assert other.custom_metadata["data level"] == "raw data"
+
+
+def test_a_started_run_is_returned_whatever_fails_after_the_post(aind_sandbox, monkeypatch):
+    asset = codeocean.get_data_asset(MAIN_RAW_ID)
+    aind_sandbox.clear_requests()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk I/O error while forgetting the cached runs")
+
+    monkeypatch.setattr(codeocean.cache, "forget", broken)
+    run = codeocean.run_capsule("eb5a26e4-a391-4d79-9da5-1ab65b71253f", asset, ["x"])
+    assert type(run).__name__ == "Computation" and run.id
+    posts = [r for r in codeocean_requests(aind_sandbox) if r.method == "POST"]
+    assert len(posts) == 1
+
+
+def test_offline_mode_asks_for_no_token(aind_sandbox, monkeypatch):
+    monkeypatch.delenv("CODE_OCEAN_API_TOKEN")
+    monkeypatch.setenv("AIND_SESSION_OFFLINE", "1")
+    aind_session.clear_cache()
+    with pytest.raises(errors.OfflineCacheMissError):
+        codeocean.get_data_asset(MAIN_RAW_ID)
+    with pytest.raises(errors.OfflineCacheMissError):
+        codeocean.search_data_assets({"query": "subject id:676909"})
+    assert codeocean_requests(aind_sandbox) == []
