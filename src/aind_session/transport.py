@@ -153,7 +153,7 @@ def _adapter_class() -> type:
                 except requests.exceptions.ConnectionError as exc:
                     never_sent = _never_sent(exc)
                     if tries > settings.max_retries or not (self.retry_sent or never_sent):
-                        exc.aind_tries = tries  # type: ignore[attr-defined]
+                        setattr(exc, "aind_tries", tries)  # noqa: B010
                         raise
                     wait = backoff(tries)
                 except (
@@ -164,11 +164,11 @@ def _adapter_class() -> type:
                     if time.monotonic() >= until:
                         raise DeadlineExceeded(tries, until - started) from None
                     if tries > settings.max_retries or not self.retry_sent:
-                        exc.aind_tries = tries  # type: ignore[attr-defined]
+                        setattr(exc, "aind_tries", tries)  # noqa: B010
                         raise
                     wait = backoff(tries)
                 else:
-                    response.aind_tries = tries
+                    setattr(response, "aind_tries", tries)  # noqa: B010
                     status = response.status_code
                     retryable = status == 429 or (self.retry_sent and status in RETRY_STATUSES)
                     if not retryable or tries > settings.max_retries:
