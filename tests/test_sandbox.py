@@ -338,7 +338,7 @@ def test_faults_with_another_seed_fail_differently(sb: Sandbox) -> None:
     assert statuses(sb, 30) != first
 
 
-def test_faults_given_as_a_rate_become_faults_of_every_kind(sb: Sandbox) -> None:
+def test_faults_given_as_a_rate_become_faults_of_the_default_kinds(sb: Sandbox) -> None:
     sb.faults = 1.0
     assert isinstance(sb.faults, Faults) and set(sb.faults.kinds) == {"429", "500", "503", "drop"}
 
@@ -454,16 +454,14 @@ def test_reset_allows_denied_buckets_again(sb: Sandbox) -> None:
 
 # -- life cycle, in a subprocess ----------------------------------------------------------
 LIFECYCLE = """
-import json, os, socket, threading, time
+import json, os, socket, threading
 os.environ.pop("CODE_OCEAN_DOMAIN", None)
 os.environ["AWS_PROFILE"] = "someone"
 os.environ["AWS_REGION"] = "eu-central-1"
 before = dict(os.environ)
 from aind_session.testing import Sandbox
-t0 = time.perf_counter()
 sb = Sandbox()
 sb.start()
-startup = time.perf_counter() - t0
 during = dict(os.environ)
 ports = [int(url.rsplit(":", 1)[1]) for url in (sb.codeocean_url, sb.s3_url)]
 import requests
@@ -486,7 +484,7 @@ except BaseException as exc:
 with Sandbox({}) as fresh:
     after_failure = requests.get(fresh.codeocean_url + "/api/v1/x", timeout=10).status_code
 print(json.dumps(dict(
-    startup=startup, before=before, during=during, after=after, env=sb.env, threads=threads,
+    before=before, during=during, after=after, env=sb.env, threads=threads,
     restarted=restarted, busy_error=busy_error, after_failure=after_failure,
 )))
 """
@@ -504,12 +502,6 @@ def lifecycle(aind_sandbox_session: Sandbox) -> dict[str, Any]:
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
-
-
-def test_sandbox_with_the_sample_world_starts_in_well_under_2_seconds(
-    lifecycle: dict[str, Any],
-) -> None:
-    assert lifecycle["startup"] < 1.0
 
 
 def test_start_puts_the_sandbox_environment_into_os_environ(lifecycle: dict[str, Any]) -> None:
@@ -573,7 +565,7 @@ def cli_run(
 ) -> dict[str, Any]:
     """Run ``aind-session sandbox --world W --latency-ms 5``, probe it, then send SIGINT.
 
-    A one-asset world keeps the start fast; the sample world's start is timed above.
+    A one-asset world keeps the start fast (benchmarks/, not the tests, time start-ups).
     """
     world = tmp_path_factory.mktemp("cli") / "world.json"
     world.write_text(json.dumps({"data_assets": [{"id": CLI_ASSET, "name": "cli_asset"}]}))
@@ -614,9 +606,7 @@ def cli_run(
         )
         probe_seconds = time.perf_counter() - start
         process.send_signal(signal.SIGINT)
-        start = time.perf_counter()
         returncode = process.wait(timeout=10)
-        stop_seconds = time.perf_counter() - start
     finally:
         if process.poll() is None:
             process.kill()
@@ -627,7 +617,6 @@ def cli_run(
         "probe_name": probe.json().get("name"),
         "probe_seconds": probe_seconds,
         "returncode": returncode,
-        "stop_seconds": stop_seconds,
     }
 
 
@@ -645,8 +634,8 @@ def test_cli_sandbox_adds_the_latency_asked_for(cli_run: dict[str, Any]) -> None
     assert cli_run["probe_seconds"] >= 0.005
 
 
-def test_cli_sandbox_exits_0_soon_after_sigint(cli_run: dict[str, Any]) -> None:
-    assert cli_run["returncode"] == 0 and cli_run["stop_seconds"] < 5
+def test_cli_sandbox_exits_0_on_sigint(cli_run: dict[str, Any]) -> None:
+    assert cli_run["returncode"] == 0
 
 
 # -- the pytest plugin, in a subprocess ------------------------------------------------------

@@ -5,7 +5,7 @@ Install with ``pip install aind-session[sandbox]``. Start one with
 come with the package as a pytest plugin.
 """
 
-from aind_session.testing.sandbox import Faults, Request, Sandbox
+from aind_session.testing.sandbox import FAULT_KINDS, Faults, Request, Sandbox
 from aind_session.testing.world import World, WorldError, load_world
 
-__all__ = ["Faults", "Request", "Sandbox", "World", "WorldError", "load_world"]
+__all__ = ["FAULT_KINDS", "Faults", "Request", "Sandbox", "World", "WorldError", "load_world"]

@@ -191,7 +191,7 @@ class CodeOceanApp:
         has_more = offset + limit < len(assets)
         result: dict[str, Any] = {"has_more": has_more, "results": [_public_asset(a) for a in page]}
         if has_more:
-            result["next_token"] = _encode_token(offset + limit)
+            result["next_token"] = page_token(offset + limit)
         return _json(result)
 
     def _parse_query(self, query: str) -> dict[str, list[str]]:
@@ -437,7 +437,8 @@ def _int(body: Mapping[str, Any], key: str, default: int, low: int, high: int | 
     return value
 
 
-def _encode_token(offset: int) -> str:
+def page_token(offset: int) -> str:
+    """The search ``next_token`` that asks for the page starting at ``offset``."""
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
 
 

@@ -6,8 +6,15 @@ keep connections open. This server keeps them open too (each response is
 buffered and sent with ``Content-Length``), so the sandbox costs clients what
 the real services do.
 
-For the sandbox's fault injection, ``environ["aind_sandbox.socket"]`` is the
-connection's socket: closing it drops the connection with no answer.
+For the sandbox's fault injection an application may misbehave on the wire:
+
+- raise :class:`DroppedConnection` to close the connection with no answer,
+  after ``wait`` seconds of silence if asked (a stalled server);
+- return a :class:`Delivery` as its body to send the answer one byte at a time
+  or to close the connection part way through it.
+
+Waits end at once when the server stops. ``environ["aind_sandbox.socket"]``
+is the connection's socket.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import logging
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
@@ -28,7 +35,39 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class DroppedConnection(Exception):
-    """Raised by an application to close the connection without an answer."""
+    """Raised by an application to close the connection without an answer.
+
+    Parameters
+    ----------
+    wait
+        Seconds to send nothing before closing (0: close at once); cut short
+        when the server stops.
+    """
+
+    def __init__(self, wait: float = 0.0) -> None:
+        super().__init__(f"connection dropped after {wait} s")
+        self.wait = wait
+
+
+class Delivery:
+    """A response body that the server sends faultily.
+
+    ``Content-Length`` always declares the whole ``payload``. With
+    ``cut_after``, only that many bytes are sent and the connection is then
+    closed; otherwise each byte is sent on its own, ``byte_interval`` seconds
+    after the one before (the first after one interval). Either stops, closing
+    the connection, when the server stops.
+    """
+
+    def __init__(
+        self, payload: bytes, *, byte_interval: float = 0.0, cut_after: int | None = None
+    ) -> None:
+        self.payload = payload
+        self.byte_interval = byte_interval
+        self.cut_after = cut_after
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.payload
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -100,10 +139,10 @@ class _Handler(BaseHTTPRequestHandler):
             finally:
                 if hasattr(result, "close"):
                     result.close()
-        except DroppedConnection:
-            self.close_connection = True
-            with _quiet():
-                self.connection.shutdown(socket.SHUT_RDWR)
+        except DroppedConnection as exc:
+            if exc.wait > 0:
+                self.server.stopping.wait(exc.wait)
+            self._hang_up()
             return
         status, headers = status_headers
         code, _, reason = status.partition(" ")
@@ -118,8 +157,31 @@ class _Handler(BaseHTTPRequestHandler):
         size = declared if self.command == "HEAD" and declared else str(len(payload))
         self.send_header("Content-Length", size)
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if isinstance(result, Delivery):
+            self._deliver(result, payload)
+        else:
             self.wfile.write(payload)
+
+    def _deliver(self, delivery: Delivery, payload: bytes) -> None:
+        with _quiet():
+            if delivery.cut_after is not None:
+                self.wfile.write(payload[: delivery.cut_after])
+            else:
+                for i in range(len(payload)):
+                    if self.server.stopping.wait(delivery.byte_interval):
+                        break
+                    self.wfile.write(payload[i : i + 1])
+                    self.wfile.flush()
+                else:
+                    return  # all sent: the connection may be kept alive
+        self._hang_up()
+
+    def _hang_up(self) -> None:
+        self.close_connection = True
+        with _quiet():
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
 
@@ -143,10 +205,12 @@ class _Server(ThreadingHTTPServer):
         self.app = app
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()
+        self.stopping = threading.Event()  # ends the waits of stalled and trickled answers
         super().__init__(address, _Handler)
 
     def stop(self) -> None:
         """Stop accepting, and close the connections kept alive (so nothing is served after)."""
+        self.stopping.set()
         self.shutdown()
         self.server_close()
         with self.lock:
