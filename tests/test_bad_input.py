@@ -172,7 +172,7 @@ def test_settings_error_for_a_bad_bucket_list(monkeypatch):
     monkeypatch.setenv("AIND_SESSION_DATA_BUCKETS", " , ")
     aind_session.clear_cache()
     try:
-        with pytest.raises(errors.ConfigurationError, match="data_buckets"):
+        with pytest.raises(errors.ConfigurationError, match="AIND_SESSION_DATA_BUCKETS"):
             aind_session.get_settings()
     finally:
         monkeypatch.delenv("AIND_SESSION_DATA_BUCKETS")

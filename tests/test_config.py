@@ -107,7 +107,7 @@ def test_s3_endpoint_from_aws_endpoint_url(clean_env, monkeypatch):
 
 def test_invalid_setting_raises_configuration_error_naming_it(clean_env, monkeypatch):
     monkeypatch.setenv("AIND_SESSION_CACHE_TTL", "-3")
-    with pytest.raises(errors.ConfigurationError, match="cache_ttl"):
+    with pytest.raises(errors.ConfigurationError, match="AIND_SESSION_CACHE_TTL"):
         config.get_settings()
 
 
@@ -150,3 +150,181 @@ def test_missing_token_error_names_the_variables_to_set(clean_env):
     assert "CODE_OCEAN_API_TOKEN" in str(info.value)
     assert "COP_" in str(info.value)
     assert "Datasets - Read" in str(info.value)
+
+
+# -- every setting is checked, and a bad one is named with where it came from ---------------
+FLOAT_VARIABLES = [
+    "AIND_SESSION_CACHE_TTL",
+    "AIND_SESSION_CONNECT_TIMEOUT",
+    "AIND_SESSION_READ_TIMEOUT",
+    "AIND_SESSION_BACKOFF_FACTOR",
+    "AIND_SESSION_REQUEST_DEADLINE",
+    "AIND_SESSION_CALL_DEADLINE",
+    "AIND_SESSION_RETRY_AFTER_MAX",
+]
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "Infinity"])
+@pytest.mark.parametrize("variable", FLOAT_VARIABLES)
+def test_a_float_setting_must_be_finite(clean_env, monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(errors.ConfigurationError) as info:
+        config.get_settings()
+    assert variable in str(info.value)
+    assert "the environment" in str(info.value)
+    assert repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AIND_SESSION_READ_TIMEOUT", "1e10"),
+        ("AIND_SESSION_CONNECT_TIMEOUT", "1e10"),
+        ("AIND_SESSION_CALL_DEADLINE", "1e300"),
+        ("AIND_SESSION_CACHE_TTL", "1e300"),
+        ("AIND_SESSION_MAX_CONCURRENCY", "100000"),
+        ("AIND_SESSION_S3_MAX_CONCURRENCY", "100000"),
+        ("AIND_SESSION_MAX_RETRIES", "100000"),
+        ("AIND_SESSION_BACKOFF_FACTOR", "1e6"),
+    ],
+)
+def test_a_setting_far_beyond_any_sensible_value_is_refused(
+    clean_env, monkeypatch, variable, value
+):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(errors.ConfigurationError, match=variable):
+        config.get_settings()
+
+
+def test_a_bad_setting_in_the_current_directory_dotenv_names_the_file(clean_env):
+    _, work = clean_env
+    (work / ".env").write_text("AIND_SESSION_READ_TIMEOUT=soon\n")
+    with pytest.raises(errors.ConfigurationError) as info:
+        config.get_settings()
+    message = str(info.value)
+    assert "AIND_SESSION_READ_TIMEOUT" in message and str(work / ".env") in message
+    assert "'soon'" in message
+    assert "the environment" not in message
+
+
+def test_a_bad_setting_in_the_home_dotenv_names_that_file(clean_env):
+    home, work = clean_env
+    (home / ".env").write_text("AIND_SESSION_MAX_PAGES=0\n")
+    (work / ".env").write_text("AIND_SESSION_CACHE_TTL=5\n")
+    with pytest.raises(errors.ConfigurationError) as info:
+        config.get_settings()
+    assert "AIND_SESSION_MAX_PAGES" in str(info.value)
+    assert str(home / ".env") in str(info.value)
+    assert str(work / ".env") not in str(info.value)
+
+
+def test_a_bad_setting_names_the_environment_when_it_beats_a_dotenv(clean_env, monkeypatch):
+    _, work = clean_env
+    (work / ".env").write_text("AIND_SESSION_CONNECT_TIMEOUT=3\n")
+    monkeypatch.setenv("AIND_SESSION_CONNECT_TIMEOUT", "-1")
+    with pytest.raises(errors.ConfigurationError) as info:
+        config.get_settings()
+    assert "AIND_SESSION_CONNECT_TIMEOUT='-1' (from the environment)" in str(info.value)
+
+
+def test_a_bad_aliased_setting_is_named_by_its_variable(clean_env, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "localhost:9000")
+    with pytest.raises(errors.ConfigurationError) as info:
+        config.get_settings()
+    assert "AWS_ENDPOINT_URL='localhost:9000' (from the environment)" in str(info.value)
+
+
+def test_settings_built_directly_raise_configuration_error_not_a_validation_error(
+    clean_env, monkeypatch
+):
+    monkeypatch.setenv("AIND_SESSION_MAX_RETRIES", "many")
+    with pytest.raises(errors.ConfigurationError, match="AIND_SESSION_MAX_RETRIES"):
+        Settings()
+
+
+def test_a_token_pasted_into_another_setting_is_not_shown(clean_env, monkeypatch):
+    monkeypatch.setenv("CODE_OCEAN_API_TOKEN", MARKER)
+    monkeypatch.setenv("AIND_SESSION_CACHE_TTL", MARKER)
+    with pytest.raises(errors.ConfigurationError) as info:
+        config.get_settings()
+    assert "AIND_SESSION_CACHE_TTL" in str(info.value)
+    assert MARKER not in str(info.value) and MARKER[4:] not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "variable", ["AIND_SESSION_SORTING_PIPELINE_ID", "AIND_SESSION_SORTING_TRIGGER_CAPSULE_ID"]
+)
+def test_capsule_and_pipeline_ids_must_be_uuids(clean_env, monkeypatch, variable):
+    monkeypatch.setenv(variable, "my-pipeline")
+    with pytest.raises(errors.ConfigurationError, match=f"{variable}='my-pipeline'"):
+        config.get_settings()
+
+
+def test_capsule_ids_are_normalized(clean_env, monkeypatch):
+    monkeypatch.setenv("AIND_SESSION_SORTING_PIPELINE_ID", " 1F8F159A767047A9BAF1078905FC9C2E ")
+    assert Settings().sorting_pipeline_id == "1f8f159a-7670-47a9-baf1-078905fc9c2e"
+
+
+@pytest.mark.parametrize("buckets", ["aind ephys data", "s3://aind-ephys-data", "AIND_DATA", "ab"])
+def test_data_buckets_must_be_bucket_names(clean_env, monkeypatch, buckets):
+    monkeypatch.setenv("AIND_SESSION_DATA_BUCKETS", f"aind-open-data,{buckets}")
+    with pytest.raises(errors.ConfigurationError, match="AIND_SESSION_DATA_BUCKETS"):
+        config.get_settings()
+
+
+def test_empty_optional_settings_mean_unset(clean_env):
+    _, work = clean_env
+    (work / ".env").write_text("AIND_SESSION_CACHE_DIR=\nAWS_ENDPOINT_URL=\n")
+    settings = Settings()
+    assert settings.cache_dir is None and settings.s3_endpoint_url is None
+
+
+def test_an_empty_token_means_unset_so_the_cop_fallback_is_used(clean_env, monkeypatch):
+    _, work = clean_env
+    (work / ".env").write_text("CODE_OCEAN_API_TOKEN=\n")  # as copied from .env.example
+    assert Settings().codeocean_token is None
+    monkeypatch.setenv("CAPSULE_SECRET", "COP_fallback")
+    assert Settings().codeocean_token.get_secret_value() == "COP_fallback"
+
+
+def test_timezone_defaults_to_seattle(clean_env):
+    assert Settings().timezone == "America/Los_Angeles"
+
+
+def test_an_unknown_timezone_in_a_dotenv_names_the_variable_and_file(clean_env):
+    _, work = clean_env
+    (work / ".env").write_text("AIND_SESSION_TIMEZONE=Pacific Time\n")
+    with pytest.raises(errors.ConfigurationError) as info:
+        config.get_settings()
+    assert "AIND_SESSION_TIMEZONE='Pacific Time'" in str(info.value)
+    assert str(work / ".env") in str(info.value)
+    assert "America/Los_Angeles" in str(info.value)  # says what to write
+
+
+def test_a_dotenv_that_is_not_utf8_is_named_and_its_bytes_are_not_shown(clean_env):
+    _, work = clean_env
+    (work / ".env").write_bytes(b"CODE_OCEAN_API_TOKEN=" + MARKER.encode() + b"\x93\n")
+    with pytest.raises(errors.ConfigurationError) as info:
+        config.get_settings()
+    assert str(work / ".env") in str(info.value)
+    assert MARKER not in str(info.value) and MARKER not in repr(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_env_example_lists_every_setting_and_reads_without_error(clean_env):
+    import pathlib
+    import shutil
+
+    from dotenv import dotenv_values
+
+    example = pathlib.Path(__file__).parent.parent / ".env.example"
+    text = example.read_text()
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        names = alias.choices if alias is not None else [f"AIND_SESSION_{field.upper()}"]
+        assert any(f"{name}=" in text for name in names), field
+    _, work = clean_env
+    shutil.copy(example, work / ".env")
+    settings = Settings()
+    assert settings.codeocean_token is None  # the empty token means unset
+    assert settings.timezone == dotenv_values(example)["AIND_SESSION_TIMEZONE"]

@@ -4,6 +4,16 @@
 DatePoint(value=datetime.datetime(2023, 12, 13, 0, 0), has_time=False)
 >>> parse_date('20231213_134340').value
 datetime.datetime(2023, 12, 13, 13, 43, 40)
+
+Session IDs are written in local time where they were recorded, without a
+zone: the setting ``timezone`` (``AIND_SESSION_TIMEZONE``, default
+``America/Los_Angeles``) says which. A moment with a zone (an aware
+``datetime``, or a string with an offset such as ``+00:00`` or ``Z``) is
+converted to that zone before its zone is dropped; a moment without one is
+taken to be in it already.
+
+>>> parse_date('2023-12-13T21:43:40Z').value
+datetime.datetime(2023, 12, 13, 13, 43, 40)
 """
 
 from __future__ import annotations
@@ -12,62 +22,126 @@ import datetime
 import re
 from typing import NamedTuple
 
+from aind_session import errors
+
 DateLike = str | datetime.date | datetime.datetime
 
 _FORMS = re.compile(
-    r"^(?P<y>\d{4})-?(?P<m>\d{2})-?(?P<d>\d{2})"
-    r"(?:[ _T](?P<H>\d{2})[-:]?(?P<M>\d{2})[-:]?(?P<S>\d{2}))?$"
+    r"^(?P<y>[0-9]{4})-?(?P<m>[0-9]{2})-?(?P<d>[0-9]{2})"
+    r"(?:[ _T](?P<H>[0-9]{2})[-:]?(?P<M>[0-9]{2})[-:]?(?P<S>[0-9]{2})"
+    r"(?:\.(?P<f>[0-9]{1,6}))?"
+    r"(?P<zone>Z|[+-](?P<zh>[0-9]{2}):?(?P<zm>[0-9]{2}))?)?$"
 )
 FORMS_HELP = (
     "2023-12-13, 2023-12-13_13-43-40, 2023-12-13 13:43:40, 20231213, 20231213_134340, "
+    "2023-12-13T21:43:40+00:00 (converted to the session time zone), "
     "datetime.date or datetime.datetime"
 )
 
 
 class DatePoint(NamedTuple):
-    """A parsed date: the moment, and whether a time of day was given."""
+    """A parsed date: the moment (in session time, without a zone), and whether a time of day was given."""
 
     value: datetime.datetime
     has_time: bool
 
 
-def parse_date(value: DateLike) -> DatePoint:
-    """Parse one date or date-time.
+def session_timezone() -> datetime.tzinfo:
+    """The time zone session IDs are written in (the setting ``timezone``).
 
     Raises
     ------
-    ValueError
-        Naming the value and listing the accepted forms.
+    aind_session.errors.ConfigurationError
+        When ``AIND_SESSION_TIMEZONE`` names no zone known here.
+    """
+    import zoneinfo
+
+    from aind_session.config import get_settings
+
+    return zoneinfo.ZoneInfo(get_settings().timezone)  # checked when the settings were read
+
+
+def to_session_time(moment: datetime.datetime) -> datetime.datetime:
+    """``moment`` in session time, without a zone: converted when it has one, else as it is.
+
+    >>> to_session_time(datetime.datetime(2023, 12, 13, 21, 43, 40, tzinfo=datetime.timezone.utc))
+    datetime.datetime(2023, 12, 13, 13, 43, 40)
+    """
+    if moment.utcoffset() is None:
+        return moment.replace(tzinfo=None)
+    return moment.astimezone(session_timezone()).replace(tzinfo=None)
+
+
+def from_timestamp(seconds: float) -> datetime.datetime:
+    """A POSIX timestamp (such as a CodeOcean ``created``) in session time, without a zone.
+
+    >>> from_timestamp(1702503820)
+    datetime.datetime(2023, 12, 13, 13, 43, 40)
+    """
+    return datetime.datetime.fromtimestamp(seconds, session_timezone()).replace(tzinfo=None)
+
+
+def parse_date(value: DateLike) -> DatePoint:
+    """Parse one date or date-time, in session time (see the module's docstring).
+
+    Raises
+    ------
+    aind_session.errors.InvalidInputError
+        (a ``ValueError``) naming the value and listing the accepted forms.
     """
     if isinstance(value, datetime.datetime):
-        return DatePoint(value.replace(tzinfo=None), True)
+        return DatePoint(to_session_time(value), True)
     if isinstance(value, datetime.date):
         return DatePoint(datetime.datetime.combine(value, datetime.time()), False)
     if not isinstance(value, str):
-        raise ValueError(
-            f"A date must be a string, date or datetime, not {type(value).__name__} ({value!r}); "
-            f"accepted forms: {FORMS_HELP}."
+        raise errors.InvalidInputError(
+            f"A date must be a string, date or datetime, not {type(value).__name__} "
+            f"({_shown(value)}); accepted forms: {FORMS_HELP}."
         )
     match = _FORMS.match(value.strip())
     if match is None:
-        raise ValueError(f"{value!r} is not a date in a known form; accepted forms: {FORMS_HELP}.")
+        raise errors.InvalidInputError(
+            f"{_shown(value)} is not a date in a known form; accepted forms: {FORMS_HELP}."
+        )
     y, m, d, hh, mm, ss = (int(p) if p else 0 for p in match.group("y", "m", "d", "H", "M", "S"))
+    microsecond = int((match["f"] or "0").ljust(6, "0"))
     try:
-        moment = datetime.datetime(y, m, d, hh, mm, ss)
+        moment = datetime.datetime(y, m, d, hh, mm, ss, microsecond, tzinfo=_zone(match))
     except ValueError as exc:
-        raise ValueError(f"{value!r} is not a real date or time ({exc}).") from None
-    return DatePoint(moment, match["H"] is not None)
+        raise errors.InvalidInputError(
+            f"{_shown(value)} is not a real date, time or offset ({exc})."
+        ) from None
+    return DatePoint(to_session_time(moment), match["H"] is not None)
+
+
+def _zone(match: re.Match[str]) -> datetime.tzinfo | None:
+    if match["zone"] is None:
+        return None
+    if match["zone"] == "Z":
+        return datetime.timezone.utc
+    hours, minutes = int(match["zh"]), int(match["zm"])
+    if hours > 23 or minutes > 59:
+        raise errors.InvalidInputError(f"offset {match['zone']} is not between -23:59 and +23:59")
+    sign = -1 if match["zone"].startswith("-") else 1
+    return datetime.timezone(sign * datetime.timedelta(hours=hours, minutes=minutes))
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 class DateRange(NamedTuple):
-    """An inclusive range; either end may be open (None)."""
+    """An inclusive range in session time; either end may be open (None)."""
 
     start: datetime.datetime | None
     end: datetime.datetime | None
 
     def __contains__(self, moment: object) -> bool:
+        """Whether ``moment`` is in the range; one with a zone is converted to session time first."""
         if not isinstance(moment, datetime.datetime):
             return False
+        moment = to_session_time(moment)
         return (self.start is None or moment >= self.start) and (
             self.end is None or moment <= self.end
         )
@@ -84,18 +158,18 @@ def date_range(
 
     Raises
     ------
-    ValueError
-        When ``date`` is given with a range, when a value cannot be parsed, or
-        when the range ends before it starts.
+    aind_session.errors.InvalidInputError
+        (a ``ValueError``) when ``date`` is given with a range, when a value
+        cannot be parsed, or when the range ends before it starts.
 
     >>> r = date_range(start_date='2023-12-13')
     >>> datetime.datetime(2023, 12, 13, 0, 0) in r, datetime.datetime(2023, 12, 12, 23, 59) in r
     (True, False)
     """
     if date is not None and (start_date is not None or end_date is not None):
-        raise ValueError(
-            f"Give either date={date!r} or a range (start_date={start_date!r}, "
-            f"end_date={end_date!r}), not both."
+        raise errors.InvalidInputError(
+            f"Give either date={_shown(date)} or a range (start_date={_shown(start_date)}, "
+            f"end_date={_shown(end_date)}), not both."
         )
     if date is not None:
         point = parse_date(date)
@@ -103,7 +177,9 @@ def date_range(
     start = parse_date(start_date).value if start_date is not None else None
     end = _end_of(parse_date(end_date)) if end_date is not None else None
     if start is not None and end is not None and end < start:
-        raise ValueError(f"end_date {end_date!r} is before start_date {start_date!r}.")
+        raise errors.InvalidInputError(
+            f"end_date {_shown(end_date)} is before start_date {_shown(start_date)}."
+        )
     return DateRange(start, end)
 
 

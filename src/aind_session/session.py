@@ -32,6 +32,22 @@ if TYPE_CHECKING:
 
 EXPECTED_FORM = "<platform>_<subject>_<YYYY-MM-DD>_<HH-MM-SS>"
 MODALITY_ALIASES = {"ecephys_clipped": "ecephys", "ecephys_compressed": "ecephys"}
+MAX_PLATFORM_LENGTH = 64  # the longest platform named so far has 18 characters
+PLATFORM_PATTERN = re.compile(rf"[A-Za-z0-9-]{{1,{MAX_PLATFORM_LENGTH}}}")
+"""A platform: letters, digits and hyphens, such as ``ecephys`` or ``single-plane-ophys``."""
+
+# Where an ID may be, found in one pass. npc-session's pattern decides what an
+# ID is, but searched over a long string it retries its platform at every start
+# (16 s for 40,000 characters), so it only checks the few places found here.
+# The platform is a whole word (no letter, digit or hyphen just before it), so
+# 'my ecephys_...' or '?name=ecephys_...' give 'ecephys', and no digit may
+# follow the time ('..._13-43-409' holds no ID).
+_CANDIDATE = re.compile(
+    rf"(?<![^\W_])(?<!-){PLATFORM_PATTERN.pattern}"
+    r"_[0-9]{6,7}_[0-9]{4}[-/_][0-9]{2}[-/_][0-9]{2}_[0-9]{2}[-:._][0-9]{2}[-:._][0-9]{2}"
+    r"(?:\.[0-9]{1,6})?(?![0-9])"
+)
+_CACHED_LENGTH = 1000  # longer values are parsed each time, not kept
 
 
 @functools.lru_cache(maxsize=1)
@@ -41,22 +57,50 @@ def _pattern() -> re.Pattern[str]:
     return re.compile(npc_session.PARSE_AIND_SESSION_ID)
 
 
-@functools.lru_cache(maxsize=65536)
 def _parse(value: str) -> tuple[str, str, str, datetime.datetime]:
-    """Parse with npc-session's AIND session ID pattern; normalize as npc-session does."""
-    match = _pattern().search(value)
-    if match is None:
-        raise ValueError(value)
-    fields = match.group("year", "month", "day", "hour", "minute", "second")
-    year, month, day, hour, minute, second = map(int, fields)
-    dt = datetime.datetime(year, month, day, hour, minute, second)  # ValueError for 2023-02-31
-    platform, subject = match["platform"], match["subject"]
-    session_id = f"{platform}_{subject}_{fields[0]}-{fields[1]}-{fields[2]}_{fields[3]}-{fields[4]}-{fields[5]}"
-    return session_id, platform, subject, dt
+    if len(value) > _CACHED_LENGTH:
+        return _parse_text(value)
+    return _parse_cached(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_cached(value: str) -> tuple[str, str, str, datetime.datetime]:
+    return _parse_text(value)
+
+
+def _parse_text(value: str) -> tuple[str, str, str, datetime.datetime]:
+    """The first place in ``value`` that npc-session's AIND session ID pattern
+    accepts as a whole and that is a real date and time, normalized as npc-session does."""
+    for candidate in _CANDIDATE.finditer(value):
+        match = _pattern().fullmatch(candidate[0])
+        if match is None:  # a month or hour out of range, for example
+            continue
+        fields = match.group("year", "month", "day", "hour", "minute", "second")
+        year, month, day, hour, minute, second = fields
+        try:
+            dt = datetime.datetime(
+                int(year), int(month), int(day), int(hour), int(minute), int(second)
+            )
+        except ValueError:  # 2023-02-31
+            continue
+        platform, subject = match["platform"], match["subject"]
+        session_id = f"{platform}_{subject}_{year}-{month}-{day}_{hour}-{minute}-{second}"
+        return session_id, platform, subject, dt
+    shown = value if len(value) <= 200 else value[:200] + "..."
+    raise errors.SessionIDError(
+        f"{shown!r} holds no session ID of the form {EXPECTED_FORM} (a platform of "
+        "letters, digits and hyphens, a 6- or 7-digit subject, a real date and time "
+        "with no digit after it), e.g. 'ecephys_676909_2023-12-13_13-43-40'."
+    )
 
 
 def parse_session_id(value: Any) -> str:
     """The session ID held in ``value`` (an ID, a path or any string containing one).
+
+    The first place that npc-session's AIND pattern accepts wins, where the
+    platform is a whole word of letters, digits and hyphens (text before it,
+    such as ``'?name='``, is not part of it), the date and time are real, and
+    no digit follows the time. Takes time linear in the length of ``value``.
 
     Raises
     ------
@@ -66,6 +110,8 @@ def parse_session_id(value: Any) -> str:
     Examples
     --------
     >>> parse_session_id('s3://bucket/ecephys_676909_2023-12-13_13-43-40_sorted_2024-03-01_16-02-45')
+    'ecephys_676909_2023-12-13_13-43-40'
+    >>> parse_session_id('data-assets?name=ecephys_676909_2023-12-13_13-43-40')
     'ecephys_676909_2023-12-13_13-43-40'
     """
     return _parse_value(value)[0]
@@ -77,19 +123,13 @@ def _parse_value(value: Any) -> tuple[str, str, str, datetime.datetime]:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if not isinstance(value, str):
+        shown = repr(value) if len(repr(value)) <= 200 else repr(value)[:200] + "..."
         raise errors.SessionIDError(
             f"A session ID must be given as a string or path, not {type(value).__name__} "
-            f"({value!r}); expected a form like {EXPECTED_FORM}, e.g. "
+            f"({shown}); expected a form like {EXPECTED_FORM}, e.g. "
             "'ecephys_676909_2023-12-13_13-43-40'."
         )
-    try:
-        return _parse(value)
-    except ValueError:
-        shown = value if len(value) <= 200 else value[:200] + "..."
-        raise errors.SessionIDError(
-            f"{shown!r} holds no session ID of the form {EXPECTED_FORM} (a valid date and "
-            "time, a 6- or 7-digit subject), e.g. 'ecephys_676909_2023-12-13_13-43-40'."
-        ) from None
+    return _parse(value)
 
 
 class Session:

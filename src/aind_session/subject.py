@@ -10,21 +10,23 @@ Session('ecephys_676909_2023-12-13_13-43-40')
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import re
 from typing import TYPE_CHECKING, Any
 
 from aind_session import errors
 from aind_session.dates import DateLike, date_range
-from aind_session.session import Session, parse_session_id
+from aind_session.session import PLATFORM_PATTERN, Session, parse_session_id
 
 if TYPE_CHECKING:
     from codeocean.data_asset import DataAsset
 
 logger = logging.getLogger(__name__)
 
-_SUBJECT_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{6,7}(?![0-9])")
-_PLATFORM = re.compile(r"^[^\\/_\s]+$")
+# npc-session's subject: 6 or 7 digits (a LabTracks ID); as a folder of a path
+_SUBJECT_FOLDER = re.compile(r"[0-9]{6,7}")
+MAX_SUBJECT_DIGITS = 16
 # platforms named in AIND's data schema; a new one still works, with a warning
 KNOWN_PLATFORMS = (
     "behavior",
@@ -46,17 +48,22 @@ KNOWN_PLATFORMS = (
 
 
 def check_platform(platform: Any) -> str:
-    """A platform filter as given, refused when it cannot be a platform.
+    """A platform filter as given (surrounding whitespace removed), refused when
+    no session can have it.
 
-    A platform never holds ``_``, ``/``, ``\\`` or spaces: such a value raises
-    ``ValueError``. One that is well formed but not among
-    :data:`KNOWN_PLATFORMS` is allowed (platforms are added over time) and
-    logged as a warning, since it is more likely a typo.
+    A platform is what a session ID starts with: letters, digits and hyphens
+    (:data:`aind_session.session.PLATFORM_PATTERN`); anything else raises
+    :class:`~aind_session.errors.InvalidInputError` (a ``ValueError``). One that is
+    well formed but not among :data:`KNOWN_PLATFORMS` is allowed (platforms are
+    added over time) and logged as a warning, since it is more likely a typo.
+
+    >>> check_platform('SmartSPIM')
+    'SmartSPIM'
     """
-    if not isinstance(platform, str) or not _PLATFORM.match(platform.strip()):
-        raise ValueError(
-            f"platform must be a name such as 'ecephys' or 'SmartSPIM' (no '_', '/' or spaces), "
-            f"not {platform!r}."
+    if not isinstance(platform, str) or not PLATFORM_PATTERN.fullmatch(platform.strip()):
+        raise errors.InvalidInputError(
+            f"platform must be a name of letters, digits and hyphens such as 'ecephys', "
+            f"'SmartSPIM' or 'single-plane-ophys', not {_shown(platform)}."
         )
     platform = platform.strip()
     if platform.lower() not in {p.lower() for p in KNOWN_PLATFORMS}:
@@ -69,8 +76,68 @@ def check_platform(platform: Any) -> str:
     return platform
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut to about 200 characters."""
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def normalize_subject_id(value: Any) -> str:
+    """A subject ID as a string of digits, from an int or a string of digits.
+
+    Accepts a non-negative ``int`` (or any integer type, such as numpy's), a
+    string of ASCII digits with surrounding whitespace (leading zeros are
+    dropped), or a :class:`Subject`. Everything else is refused: ``bool``,
+    ``float``, ``None``, and any other text, such as ``'676909 name:ecephys'``
+    (which a search would otherwise take as a query). :class:`Subject` and
+    :func:`get_sessions` use this too, after looking for a session ID or a
+    subject folder in a path (see :func:`parse_subject_id`).
+
+    Raises
+    ------
+    aind_session.errors.SessionIDError
+        (a ``ValueError``) naming the value.
+
+    Examples
+    --------
+    >>> normalize_subject_id(' 676909 ')
+    '676909'
+    >>> normalize_subject_id(676909.0)
+    Traceback (most recent call last):
+    ...
+    aind_session.errors.SessionIDError: A subject ID is a whole number such as 676909 ...
+    """
+    if isinstance(value, Subject):
+        return value.id
+    text: str | None = None
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.isascii() and text.isdigit()):
+            text = None
+    elif not isinstance(value, (bool, float)) and type(value).__name__ not in ("bool", "bool_"):
+        try:
+            number = operator.index(value)  # int, numpy.int64; not float, str or None
+        except TypeError:
+            pass
+        else:
+            text = str(number) if 0 <= number < 10**MAX_SUBJECT_DIGITS else None
+    if text is not None and len(text) <= MAX_SUBJECT_DIGITS:
+        return text.lstrip("0") or "0"
+    kind = "" if isinstance(value, str) else f" (a {type(value).__name__})"
+    if isinstance(value, float) and value.is_integer():
+        kind += f"; pass int({value!r})"
+    raise errors.SessionIDError(
+        f"A subject ID is a whole number such as 676909 (an int, or a string of at most "
+        f"{MAX_SUBJECT_DIGITS} digits), not {_shown(value)}{kind}."
+    )
+
+
 def parse_subject_id(value: Any) -> str:
-    """The subject ID in ``value``: an int, a string of digits, or a path/string holding one.
+    """The subject ID in ``value``: an int, a string of digits, or a path holding one.
+
+    A path (or string) holds one when it holds a session ID (its subject is
+    taken) or has exactly one folder named by a 6- or 7-digit number. Anything
+    else goes to :func:`normalize_subject_id`, which refuses other text.
 
     Raises
     ------
@@ -80,34 +147,24 @@ def parse_subject_id(value: Any) -> str:
     >>> parse_subject_id('/data/ecephys_676909_2023-12-13_13-43-40')
     '676909'
     """
-    if isinstance(value, Subject):
-        return value.id
-    if isinstance(value, bool):
-        raise errors.SessionIDError(f"A subject ID must be a number, not {value!r}.")
-    if isinstance(value, int):
-        if value < 0:
-            raise errors.SessionIDError(f"A subject ID cannot be negative: {value!r}.")
-        return str(value)
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
-    if not isinstance(value, str):
-        raise errors.SessionIDError(
-            f"A subject ID must be an int, a string or a path, not {type(value).__name__} ({value!r})."
-        )
-    text = value.strip()
-    if text.isascii() and text.isdigit():
-        return str(int(text)) if len(text) > 1 and text.startswith("0") else text
-    try:
-        return Session(text).subject_id
-    except ValueError:
-        pass
-    found = _SUBJECT_IN_TEXT.findall(text)
-    if len(found) == 1 and text.isascii():
-        return str(found[0])
-    raise errors.SessionIDError(
-        f"{value!r} is not a subject ID: expected a number such as 676909, or a path or "
-        "session ID holding one."
-    )
+    if isinstance(value, str) and not value.strip().isdigit():
+        try:
+            return Session(value).subject_id
+        except ValueError:
+            pass
+        folders = {f for f in re.split(r"[\\/]", value.strip()) if _SUBJECT_FOLDER.fullmatch(f)}
+        if len(folders) == 1 and re.search(r"[\\/]", value):
+            return normalize_subject_id(folders.pop())
+        try:
+            return normalize_subject_id(value)
+        except errors.SessionIDError:
+            raise errors.SessionIDError(
+                f"{_shown(value)} is not a subject ID: expected a whole number such as 676909, "
+                "or a path or session ID holding one."
+            ) from None
+    return normalize_subject_id(value)
 
 
 class Subject:
@@ -188,11 +245,14 @@ def get_sessions(
     Parameters
     ----------
     subject_id
-        An int, a string of digits, or a path or session ID holding one.
+        An int, a string of digits, or a path or session ID holding one (see
+        :func:`parse_subject_id`).
     platform
         Keep only this platform (case-insensitive), e.g. ``'ecephys'``.
     date
         Keep only sessions on this day (or at this exact time, when one is given).
+        Any form of :func:`aind_session.dates.parse_date`; a moment with a time
+        zone is converted to the sessions' own (the setting ``timezone``).
     start_date, end_date
         Inclusive bounds; either may be left open. Not together with ``date``.
 
@@ -203,8 +263,10 @@ def get_sessions(
 
     Raises
     ------
-    ValueError
-        For a bad subject ID, an unparseable date, or ``date`` with a range.
+    aind_session.errors.InvalidInputError
+        (a ``ValueError``; ``SessionIDError`` for the subject) for a bad subject
+        ID, a platform no session can have, an unparseable date, or ``date``
+        with a range.
 
     Examples
     --------
