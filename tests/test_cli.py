@@ -54,8 +54,18 @@ INFO_KEYS = [
     "sorted_data_assets",
     "running_pipeline_computations",
     "problems",
+    "unknown",
 ]
-SESSION_ROW_KEYS = ["id", "platform", "subject_id", "date", "uploaded", "sorted"]
+SESSION_ROW_KEYS = [
+    "id",
+    "platform",
+    "subject_id",
+    "date",
+    "uploaded",
+    "sorted",
+    "latest_sorting_failed",
+    "unknown",
+]
 ASSET_ROW_KEYS = ["id", "name", "created", "type", "kind"]
 ANSI = "\x1b["
 PROGRESS_BAR = re.compile(r"\[[#.]+\] \d+/\d+")
@@ -235,9 +245,17 @@ def test_info_does_not_claim_nothing_is_running_when_codeocean_is_down(cli, code
 
 
 # -- sessions ------------------------------------------------------------------------------
-def test_sessions_prints_a_table_of_id_platform_date_uploaded_and_sorted(cli):
+def test_sessions_prints_a_table_of_id_platform_date_uploaded_sorted_and_latest_sorting(cli):
     out = cli("sessions", "676909").out
-    assert out.splitlines()[0].split() == ["ID", "PLATFORM", "DATE", "UPLOADED", "SORTED"]
+    assert out.splitlines()[0].split() == [
+        "ID",
+        "PLATFORM",
+        "DATE",
+        "UPLOADED",
+        "SORTED",
+        "LATEST",
+        "SORTING",
+    ]
     assert [row[:4] for row in table_rows(out)] == [
         [MAIN, "ecephys", "2023-12-13", "13:43:40"],
         ["ecephys_676909_2023-12-14_12-43-11", "ecephys", "2023-12-14", "12:43:11"],
@@ -257,6 +275,18 @@ def test_sessions_says_whether_ecephys_sessions_are_sorted_and_leaves_others_bla
     assert rows["ecephys_676909_2023-12-14_12-43-11"] == "yes"
     assert rows["behavior_676909_2023-12-15_09-30-00"] == "-"
     assert rows["SmartSPIM_676909_2024-01-18_11-05-32"] == "-"
+
+
+def test_sessions_says_sorted_when_an_older_sorting_is_usable_and_that_the_latest_failed(cli):
+    rows = {row[0]: row[5:] for row in table_rows(cli("sessions", "676909").out)}
+    assert rows[MAIN] == ["yes", "failed"]  # three good sortings, the newest failed
+    assert rows["ecephys_676909_2023-12-14_12-43-11"] == ["yes", "ok"]
+    assert rows["behavior_676909_2023-12-15_09-30-00"] == ["-", "-"]
+
+
+def test_sessions_json_says_sorted_and_that_the_latest_sorting_failed(cli):
+    row = next(r for r in json.loads(cli("sessions", "676909", "--json").out) if r["id"] == MAIN)
+    assert (row["sorted"], row["latest_sorting_failed"]) == (True, True)
 
 
 def test_sessions_keeps_only_the_platform_asked_for(cli):
@@ -399,6 +429,8 @@ def test_sessions_json_has_stable_keys_and_the_table_values(cli):
         "date": "2023-12-15 09:30:00",
         "uploaded": True,
         "sorted": None,
+        "latest_sorting_failed": None,
+        "unknown": {},
     }
     assert next(r for r in rows if r["id"] == EMPTY_FOLDER)["uploaded"] is False
 
@@ -474,11 +506,12 @@ def test_an_error_is_one_or_two_plain_lines_on_stderr(cli, argv):
 
 
 def test_an_error_names_the_bad_input(cli):
-    assert cli("info", "not-a-session").err_lines == [
+    (line,) = cli("info", "not-a-session").err_lines
+    assert line.startswith(
         "aind-session: error: 'not-a-session' holds no session ID of the form "
-        "<platform>_<subject>_<YYYY-MM-DD>_<HH-MM-SS> (a valid date and time, a 6- or 7-digit "
-        "subject), e.g. 'ecephys_676909_2023-12-13_13-43-40'."
-    ]
+        "<platform>_<subject>_<YYYY-MM-DD>_<HH-MM-SS> ("
+    )
+    assert line.endswith("), e.g. 'ecephys_676909_2023-12-13_13-43-40'.")
 
 
 @pytest.mark.parametrize("command", [["sessions", "676909"], ["assets", MAIN]])
@@ -647,6 +680,15 @@ SMALL_WORLD = {
             },
         }
     ],
+    # a run of the sorting pipeline, so that "nothing is being sorted" is an answer
+    "computations": [
+        {
+            "id": "11111111-2222-4333-8444-666666666666",
+            "capsule_id": "1f8f159a-7670-47a9-baf1-078905fc9c2e",
+            "state": "completed",
+            "data_assets": [{"id": SMALL_WORLD_ASSET_ID, "mount": SMALL_WORLD_SESSION}],
+        }
+    ],
     "s3": {f"aind-ephys-data/{SMALL_WORLD_SESSION}/subject.json": {"subject_id": "123456"}},
 }
 CLOSED_PORT_TOKEN = "COP_closed_port_token_0123456789abcdef"
@@ -664,11 +706,35 @@ ENTRY_POINT_RUNS: dict[str, tuple[list[str], dict[str, str]]] = {
     "quick start": (["info", MAIN, "--sandbox"], {}),
     "sessions": (["sessions", "676909", "--sandbox"], {}),
     "small world": (["info", SMALL_WORLD_SESSION, "--json", "--sandbox", "{world}"], {}),
-    "sandbox": (["sandbox"], {}),
+    "sandbox": (["sandbox", "-v"], {}),
     "remote error": (["assets", MAIN], CLOSED_PORT),
     "bad input": (["info", "not-a-session"], {}),
     "unknown command": (["frobnicate"], {}),
 }
+
+
+def _exports(text: str) -> dict[str, str]:
+    """The variables of the ``export KEY=VALUE`` lines of ``aind-session sandbox``."""
+    return dict(
+        line.removeprefix("export ").partition("=")[::2]
+        for line in text.splitlines()
+        if line.startswith("export ")
+    )
+
+
+def _ask_sandbox(printed: str) -> int:
+    """Get the main raw data asset from the sandbox whose export lines are ``printed``."""
+    import base64
+    import urllib.request
+
+    env = _exports(printed)
+    token = base64.b64encode(f"{env['CODE_OCEAN_API_TOKEN']}:".encode()).decode()
+    request = urllib.request.Request(
+        f"{env['CODE_OCEAN_DOMAIN']}/api/v1/data_assets/{MAIN_RAW_ID}",
+        headers={"Authorization": f"Basic {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return int(response.status)
 
 
 def _entry_point() -> str:
@@ -685,6 +751,7 @@ class EntryPointRuns:
         self.home = home
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.results: dict[str, Run] = {}
+        self.asked: dict[str, int] = {}  # status of the request made to a running sandbox
 
     def start(self, key: str, argv: list[str], extra_env: dict[str, str], world: Path) -> None:
         env = {
@@ -725,6 +792,7 @@ class EntryPointRuns:
                             break
                 finally:
                     watchdog.cancel()
+                self.asked[key] = _ask_sandbox(head.decode())
                 process.send_signal(signal.SIGINT)
             out_bytes, err_bytes = process.communicate(timeout=120)
             out, err = (head + out_bytes).decode(), err_bytes.decode()
@@ -829,3 +897,22 @@ def test_the_sandbox_command_prints_its_token_only_in_the_export_line(entry_poin
     run = entry_point.result("sandbox")
     with_token = [line for line in (run.out + run.err).splitlines() if SANDBOX_TOKEN_PREFIX in line]
     assert [line.partition("=")[0] for line in with_token] == ["export CODE_OCEAN_API_TOKEN"]
+
+
+def test_the_sandbox_command_with_verbose_logs_each_request_it_serves(entry_point):
+    run = entry_point.result("sandbox")
+    assert entry_point.asked["sandbox"] == 200
+    logged = [
+        line for line in run.err_lines if line.startswith("INFO aind_session.testing.sandbox")
+    ]
+    assert (
+        f"INFO aind_session.testing.sandbox: codeocean GET /api/v1/data_assets/{MAIN_RAW_ID} 200"
+        in logged
+    )
+
+
+def test_the_sandbox_command_prints_a_line_unsetting_other_aws_credentials(entry_point):
+    out = entry_point.result("sandbox").out
+    unset = [line for line in out.splitlines() if line.startswith("unset ")]
+    assert unset == ["unset AWS_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN"]
+    assert out.index(unset[0]) < out.index("export ")  # before the exports, as Sandbox() does

@@ -46,7 +46,7 @@ def test_sorted_data_assets_cost_one_search_and_no_asset_fetch(aind_sandbox):
 
 def test_sorter_names_with_probes_make_no_per_asset_codeocean_request(aind_sandbox):
     for asset in Session(MAIN).ecephys.sorted_data_assets:
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(errors.NoSorterNameError):
             asset.sorter_name, asset.sorted_probes
     codeocean = [r for r in aind_sandbox.requests() if r.service == "codeocean"]
     assert len(codeocean) == 1
@@ -71,6 +71,18 @@ def test_sorter_name_from_params_json(aind_sandbox):
 
 
 def test_missing_sorter_name_says_the_sorting_probably_failed(aind_sandbox):
+    with pytest.raises(errors.NoSorterNameError, match="probably failed"):
+        by_id()[SORTED["failed"]].sorter_name
+
+
+def test_missing_sorter_name_is_not_available_so_getattr_gives_the_default(aind_sandbox):
+    failed = by_id()[SORTED["failed"]]
+    assert getattr(failed, "sorter_name", None) is None
+    with pytest.raises(errors.NotAvailableError):
+        failed.sorter_name
+
+
+def test_missing_sorter_name_is_still_a_value_error_as_before(aind_sandbox):
     with pytest.raises(ValueError, match="probably failed"):
         by_id()[SORTED["failed"]].sorter_name
 
@@ -125,9 +137,95 @@ def test_sorted_data_asset_skips_a_newer_failed_one(aind_sandbox, caplog):
     assert any("sorting error" in r.getMessage() for r in caplog.records)
 
 
-def test_is_sorted_is_false_when_the_latest_sorting_failed(aind_sandbox):
-    assert Session(MAIN).ecephys.is_sorted is False
+def test_is_sorted_is_true_when_an_older_sorting_is_usable_though_the_latest_failed(
+    aind_sandbox,
+):
+    assert Session(MAIN).ecephys.is_sorted is True
     assert Session(LATER).ecephys.is_sorted is True
+
+
+@pytest.mark.parametrize(
+    "session_id",
+    [MAIN, LATER, "ecephys_686740_2024-01-20_12-00-00", "ecephys_644547_2022-12-06_13-24-58"],
+)
+def test_is_sorted_agrees_with_sorted_data_asset(aind_sandbox, session_id):
+    ecephys = Session(session_id).ecephys
+    assert ecephys.is_sorted is (getattr(ecephys, "sorted_data_asset", None) is not None)
+
+
+def test_latest_sorting_failed_says_whether_the_newest_sorted_asset_holds_an_error(aind_sandbox):
+    assert Session(MAIN).ecephys.latest_sorting_failed is True
+    assert Session(LATER).ecephys.latest_sorting_failed is False
+    assert Session("ecephys_686740_2024-01-20_12-00-00").ecephys.latest_sorting_failed is False
+
+
+SMALL = "ecephys_612345_2024-06-01_10-00-00"
+
+
+def small_world(*kinds_and_buckets):
+    """A session `SMALL` whose sorted assets, oldest first, are (``good`` or ``failed``, bucket)."""
+    assets = [
+        {
+            "id": "61234500-0000-4000-8000-000000000000",
+            "name": SMALL,
+            "custom_metadata": {"data level": "raw data"},
+            "source_bucket": {"origin": "aws", "bucket": "aind-ephys-data", "prefix": SMALL},
+        }
+    ]
+    s3 = {f"aind-ephys-data/{SMALL}/ecephys/x.dat": "x"}
+    for day, (kind, bucket) in enumerate(kinds_and_buckets, start=2):
+        name = f"{SMALL}_sorted_2024-06-{day:02d}_10-00-00"
+        assets.append(
+            {
+                "id": f"61234500-0000-4000-8000-0000000000{day:02d}",
+                "name": name,
+                "created": day,
+                "source_bucket": {"origin": "aws", "bucket": bucket, "prefix": name},
+            }
+        )
+        if kind == "failed":
+            s3[f"{bucket}/{name}/output"] = "Out of memory.\n"
+        else:
+            s3[f"{bucket}/{name}/output"] = "Succeeded\n"
+            s3[f"{bucket}/{name}/curated/rec.ProbeA_recording1/x.npy"] = "x"
+            s3[f"{bucket}/{name}/nwb/x.nwb"] = "x"
+    return {"data_assets": assets, "s3": s3}
+
+
+def test_is_sorted_is_false_when_every_sorting_failed(aind_sandbox):
+    aind_sandbox.load(small_world(("failed", "aind-ephys-data"), ("failed", "aind-ephys-data")))
+    ecephys = Session(SMALL).ecephys
+    assert ecephys.is_sorted is False
+    assert ecephys.latest_sorting_failed is True
+    with pytest.raises(errors.NoSortedDataError, match="All 2 sorted data asset"):
+        ecephys.sorted_data_asset
+
+
+def test_is_sorted_is_true_when_a_usable_sorting_exists_though_the_newest_cannot_be_checked(
+    aind_sandbox,
+):
+    aind_sandbox.load(
+        small_world(("good", "aind-ephys-data"), ("good", "aind-private-data-prod-o5171v"))
+    )
+    aind_sandbox.denied_buckets.add("aind-private-data-prod-o5171v")
+    ecephys = Session(SMALL).ecephys
+    assert ecephys.is_sorted is True
+    with pytest.raises(errors.AccessDeniedError):
+        ecephys.latest_sorting_failed
+    with pytest.raises(errors.AccessDeniedError):  # the newest may be the answer
+        ecephys.sorted_data_asset
+
+
+def test_is_sorted_raises_when_no_sorting_is_usable_and_one_cannot_be_checked(aind_sandbox):
+    aind_sandbox.load(
+        small_world(("good", "aind-private-data-prod-o5171v"), ("failed", "aind-ephys-data"))
+    )
+    aind_sandbox.denied_buckets.add("aind-private-data-prod-o5171v")
+    ecephys = Session(SMALL).ecephys
+    with pytest.raises(errors.AccessDeniedError):
+        ecephys.is_sorted
+    with pytest.raises(errors.AccessDeniedError):
+        ecephys.sorted_data_asset
 
 
 def test_session_without_sorted_assets_says_so(aind_sandbox):

@@ -106,3 +106,24 @@ def test_a_missing_folder_is_looked_for_once_per_read(aind_sandbox):
     with pytest.raises(errors.NoRawDataDirError):
         metadata.subject
     assert len(aind_sandbox.requests("s3")) == 7  # one probe per known bucket, not twice
+
+
+def test_json_files_of_a_session_not_uploaded_says_what_was_checked(aind_sandbox):
+    metadata = Session("ecephys_600000_2024-01-01_00-00-00").metadata
+    with pytest.raises(errors.NoRawDataDirError, match="No raw data folder was found"):
+        metadata.json_files
+    assert getattr(metadata, "json_files", None) is None
+
+
+def test_a_private_name_is_not_read_as_a_file(aind_sandbox):
+    with pytest.raises(AttributeError, match="_secret"):
+        Session(MAIN).metadata._secret
+    assert aind_sandbox.requests() == []
+
+
+def test_a_file_that_access_is_denied_to_raises_an_access_denied_error(aind_sandbox):
+    metadata = Session(MAIN).metadata
+    metadata.json_files  # the folder is found and listed
+    aind_sandbox.denied_buckets.add("aind-ephys-data")
+    with pytest.raises(errors.AccessDeniedError, match=r"subject\.json"):
+        metadata.subject

@@ -6,9 +6,11 @@ sandbox (no request served) and with CodeOcean and S3 pointed at a closed port.
 
 from __future__ import annotations
 
+import datetime
 import html.parser
 import json
 import logging
+import types
 from collections.abc import Iterator
 
 import pytest
@@ -23,7 +25,8 @@ MAIN_RAW_ID = "16d46411-540a-4122-b47f-8cb2a15d593a"
 NO_ASSET = "ecephys_686740_2024-01-20_12-00-00"
 EMPTY_FOLDER = "behavior_700000_2024-02-02_10-00-00"
 RUNNING = "ecephys_713655_2024-04-22_14-21-05"
-ODD = "<script>&'\"_676909_2023-12-13_13-43-40"  # a platform made of HTML's special characters
+ODD = "<script>&'\""  # HTML's special characters
+ODD_SORTED = f"{MAIN}_sorted_{ODD}"  # a sorted asset's name holding them
 CLOSED_PORT = "http://127.0.0.1:9"
 
 
@@ -104,12 +107,21 @@ def test_session_card_is_one_element_with_every_tag_closed():
 
 
 def test_session_card_escapes_html_special_characters():
-    card = Session(ODD)._repr_html_()
+    # a Session's fields cannot hold them (a platform is letters, digits and hyphens):
+    # the card of a stand-in with the same fields shows that it escapes what it is given
+    odd = types.SimpleNamespace(
+        id=f"{ODD}_676909_2023-12-13_13-43-40",
+        platform=ODD,
+        subject_id="676909",
+        date=datetime.date(2023, 12, 13),
+        time=datetime.time(13, 43, 40),
+    )
+    card = aind_session.report.session_card(odd)
     checker = parse_html(card)
     assert "script" not in checker.tags
     assert "<script>" not in card
     assert "&lt;script&gt;&amp;&#x27;&quot;" in card
-    assert Session(ODD).id in checker.text  # and it reads back as the id
+    assert odd.id in checker.text  # and it reads back as the id
 
 
 def test_session_card_makes_no_request(aind_sandbox):
@@ -151,9 +163,18 @@ def test_describe_returns_what_info_json_prints(aind_sandbox, capsys, session_id
     assert dict(Session(session_id).describe()) == printed
 
 
-def test_describe_keys_are_the_parsed_fields_then_the_sections_then_problems(aind_sandbox):
+def test_describe_keys_are_the_parsed_fields_the_sections_problems_and_unknown(aind_sandbox):
     keys = list(Session(MAIN).describe())
-    assert keys == ["id", "platform", "subject_id", "date", "time", *SECTIONS, "problems"]
+    assert keys == [
+        "id",
+        "platform",
+        "subject_id",
+        "date",
+        "time",
+        *SECTIONS,
+        "problems",
+        "unknown",
+    ]
 
 
 def test_describe_of_a_fully_resolved_session_has_no_problems(aind_sandbox):
@@ -195,11 +216,14 @@ def test_describe_html_shows_why_a_section_is_missing(aind_sandbox):
 
 
 def test_describe_html_escapes_html_special_characters(aind_sandbox):
-    rendered = Session(ODD).describe()._repr_html_()
+    aind_sandbox.load(
+        {"data_assets": [{"id": "0dd0dd00-0000-4000-8000-000000000000", "name": ODD_SORTED}]}
+    )
+    rendered = Session(MAIN).describe()._repr_html_()
     checker = parse_html(rendered)
     assert "script" not in checker.tags
     assert checker.balanced
-    assert Session(ODD).id in checker.text
+    assert ODD_SORTED in checker.text
 
 
 def test_describing_a_session_not_uploaded_probes_the_buckets_twice_at_most(aind_sandbox):

@@ -7,27 +7,33 @@
 Importing this package is cheap: ``codeocean``, ``s3fs``, ``boto3`` and
 ``pydantic`` are imported the first time something needs them. Names listed
 in ``_LAZY`` are imported on first access (PEP 562).
+
+Every name the package offers is in ``__all__`` (a test checks both ways), and
+so is every error it raises (see :mod:`aind_session.errors`).
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 from aind_session.cache import clear_cache
 from aind_session.errors import (
+    AccessDeniedError,
     AindSessionError,
     AuthenticationError,
     ConfigurationError,
     CorruptFileError,
+    InternalError,
+    InvalidInputError,
     MetadataFileNotFoundError,
     MissingTokenError,
     NamespaceError,
     NoRawDataAssetError,
     NoRawDataDirError,
     NoSortedDataError,
+    NoSorterNameError,
     NotAvailableError,
     NotFoundError,
+    NotReadyError,
     OfflineCacheMissError,
     ServiceError,
     SessionIDError,
@@ -35,7 +41,7 @@ from aind_session.errors import (
 from aind_session.extension import ExtensionBaseClass, register_namespace
 from aind_session.session import Session
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from aind_session.codeocean import (
         get_data_asset,
         get_subject_data_assets,
@@ -59,19 +65,24 @@ _LAZY = {
 }
 
 __all__ = [
+    "AccessDeniedError",
     "AindSessionError",
     "AuthenticationError",
     "ConfigurationError",
     "CorruptFileError",
     "ExtensionBaseClass",
+    "InternalError",
+    "InvalidInputError",
     "MetadataFileNotFoundError",
     "MissingTokenError",
     "NamespaceError",
     "NoRawDataAssetError",
     "NoRawDataDirError",
     "NoSortedDataError",
+    "NoSorterNameError",
     "NotAvailableError",
     "NotFoundError",
+    "NotReadyError",
     "OfflineCacheMissError",
     "ServiceError",
     "Session",
@@ -90,11 +101,11 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'aind_session' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 

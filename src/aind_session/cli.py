@@ -7,7 +7,8 @@
     aind-session assets SESSION
     aind-session sandbox [--world FILE] [--latency-ms N]
 
-Exit codes: 0 found, 1 not found or a remote error, 2 bad usage or bad input.
+Exit codes: 0 found, 1 not found, a remote error or an answer that could not be
+found out (shown as "unknown" with its reason), 2 bad usage or bad input.
 Errors are one or two lines on stderr; ``--debug`` adds the traceback.
 """
 
@@ -17,6 +18,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +31,13 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE = 0, 1, 2
+# what the sandbox takes out of the environment of its own process (other
+# credentials would win over its keys), for the lines printed for another shell
+SANDBOX_UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+UNKNOWN_NOTE = (
+    "aind-session: some answers are unknown: a service did not answer or access was denied "
+    "(the reasons are given above); try again later, or check your credentials."
+)
 
 
 class _Style:
@@ -171,7 +180,7 @@ def _logging(args: argparse.Namespace) -> Iterator[None]:
 
 
 def _is_bad_input(exc: Exception) -> bool:
-    if isinstance(exc, (errors.SessionIDError, errors.ConfigurationError)):
+    if isinstance(exc, (errors.InvalidInputError, errors.ConfigurationError)):
         return True
     world = sys.modules.get("aind_session.testing.world")  # only loaded with --sandbox
     if world is not None and isinstance(exc, world.WorldError):
@@ -283,17 +292,25 @@ def cmd_info(args: argparse.Namespace) -> int:
         style = _Style(sys.stdout)
         print("\n\n".join(_format_info(s, style) for s in summaries))
     found = all(s["raw_data_asset"] or s["raw_data_dir"] for s in summaries)
-    return EXIT_OK if found else EXIT_NOT_FOUND
+    unknown = any(s["unknown"] for s in summaries)
+    if unknown:
+        print(UNKNOWN_NOTE, file=sys.stderr)
+    return EXIT_OK if found and not unknown else EXIT_NOT_FOUND
 
 
 def _format_info(summary: dict[str, Any], style: _Style) -> str:
-    problems = summary["problems"]
+    problems, unknown = summary["problems"], summary["unknown"]
 
     def why(section: str) -> str:
+        if section in unknown:
+            return style.red(f"unknown: {unknown[section]}")
         return style.red(problems.get(section, "none"))
 
     def row(label: str, value: str) -> str:
         return f"  {label:<16} {value}".rstrip()
+
+    def listed(section: str) -> str:
+        return ", ".join(summary[section] or ()) or why(section)
 
     lines = [style.bold(summary["id"])]
     lines.append(row("platform", summary["platform"]))
@@ -309,25 +326,38 @@ def _format_info(summary: dict[str, Any], style: _Style) -> str:
         )
     )
     lines.append(row("raw data dir", summary["raw_data_dir"] or why("raw_data_dir")))
-    lines.append(row("modalities", ", ".join(summary["modalities"]) or why("modalities")))
-    lines.append(
-        row("metadata files", ", ".join(summary["metadata_files"]) or why("metadata_files"))
-    )
+    lines.append(row("modalities", listed("modalities")))
+    lines.append(row("metadata files", listed("metadata_files")))
     sorted_assets = summary["sorted_data_assets"]
     lines.append(row("sorted assets", "" if sorted_assets else why("sorted_data_assets")))
-    for entry in sorted_assets:
-        state = style.red("sorting error") if entry.get("error") else style.green("ok")
-        probes = ", ".join(entry.get("probes") or []) or "no probes"
+    for entry in sorted_assets or ():
         lines.append(f"    {entry['name']}  {style.dim(entry['id'])}")
-        lines.append(f"      sorter {entry.get('sorter') or 'unknown'}; {probes}; {state}")
+        lines.append(f"      {_sorted_state(entry, style)}")
+        reasons = dict.fromkeys(entry["unknown"].values())
+        if reasons:
+            lines.append(f"      {style.red('unknown: ' + '; '.join(reasons))}")
     running = summary["running_pipeline_computations"]
     if summary["platform"] == "ecephys" or running:
         lines.append(
             row("running sorting", "" if running else why("running_pipeline_computations"))
         )
-    for run in running:
+    for run in running or ():
         lines.append(f"    {run['id']}  {run['state']}  (created {run['created']})")
     return "\n".join(lines)
+
+
+def _sorted_state(entry: dict[str, Any], style: _Style) -> str:
+    """``sorter X; probes; ok`` of a sorted asset: "unknown" where it could not be found out."""
+    unknown = entry["unknown"]
+    sorter = "unknown" if "sorter" in unknown else entry["sorter"] or "not named"
+    probes = (
+        "probes unknown" if "probes" in unknown else ", ".join(entry["probes"] or ()) or "no probes"
+    )
+    if "error" in unknown or entry["error"] is None:
+        state = style.red("sorting unknown")
+    else:
+        state = style.red("sorting error") if entry["error"] else style.green("ok")
+    return f"sorter {sorter}; {probes}; {state}"
 
 
 def _session_rows(sessions: Sequence[Any]) -> list[dict[str, Any]]:
@@ -341,21 +371,33 @@ def _session_rows(sessions: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def _session_row(session: Any) -> dict[str, Any]:
-    def attempt(fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except (errors.NotAvailableError, errors.ServiceError, ValueError):
-            return None
+    """One row of ``sessions``: None where a verdict does not apply (``sorted`` of a
+    session that is not ecephys, ``latest_sorting_failed`` without a sorted asset)
+    or could not be found out (its reason in ``unknown``)."""
+    from aind_session.report import ask
 
-    is_ecephys = session.platform == "ecephys"
-    return {
+    questions: dict[str, Callable[[], Any]] = {"uploaded": lambda: session.is_uploaded}
+    if session.platform == "ecephys":
+        questions["sorted"] = lambda: session.ecephys.is_sorted
+        questions["latest_sorting_failed"] = lambda: (
+            session.ecephys.latest_sorting_failed if session.ecephys.sorted_data_assets else None
+        )
+    row: dict[str, Any] = {
         "id": session.id,
         "platform": session.platform,
         "subject_id": session.subject_id,
         "date": session.dt.isoformat(sep=" "),
-        "uploaded": attempt(lambda: session.is_uploaded),
-        "sorted": attempt(lambda: session.ecephys.is_sorted) if is_ecephys else None,
+        "uploaded": None,
+        "sorted": None,
+        "latest_sorting_failed": None,
+        "unknown": {},
     }
+    for key, question in questions.items():
+        outcome = ask(question)
+        row[key] = outcome.value
+        if outcome.reason is not None:  # none of these raises "not there": say it all
+            row["unknown"][key] = outcome.reason
+    return row
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
@@ -363,7 +405,10 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
     subjects = list(dict.fromkeys(parse_subject_id(s) for s in args.subjects))
     if args.date and (args.start_date or args.end_date):
-        raise ValueError("Give --date, or --start-date and/or --end-date, not both.")
+        raise errors.InvalidInputError(
+            f"--date {args.date!r} was given with --start-date or --end-date: give --date "
+            "for one day, or --start-date and/or --end-date for a range, not both."
+        )
     found = _progress_map(
         lambda s: get_sessions(s, args.platform, args.date, args.start_date, args.end_date),
         subjects,
@@ -377,17 +422,31 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     else:
         style = _Style(sys.stdout)
 
-        def flag(value: bool | None) -> str:
-            return "-" if value is None else style.green("yes") if value else style.red("no")
+        def cell(
+            row: dict[str, Any], key: str, says: tuple[str, str] = ("yes", "no"), good: bool = True
+        ) -> str:
+            if key in row["unknown"]:
+                return style.red("unknown")
+            if row[key] is None:
+                return "-"
+            text = says[0] if row[key] else says[1]
+            return style.green(text) if row[key] is good else style.red(text)
 
         if rows:
             print(
                 _table(
                     [
-                        [r["id"], r["platform"], r["date"], flag(r["uploaded"]), flag(r["sorted"])]
+                        [
+                            r["id"],
+                            r["platform"],
+                            r["date"],
+                            cell(r, "uploaded"),
+                            cell(r, "sorted"),
+                            cell(r, "latest_sorting_failed", ("failed", "ok"), good=False),
+                        ]
                         for r in rows
                     ],
-                    ["ID", "PLATFORM", "DATE", "UPLOADED", "SORTED"],
+                    ["ID", "PLATFORM", "DATE", "UPLOADED", "SORTED", "LATEST SORTING"],
                     style,
                 )
             )
@@ -396,7 +455,14 @@ def cmd_sessions(args: argparse.Namespace) -> int:
                 f"No sessions found for subject(s) {', '.join(subjects)} with these filters.",
                 file=sys.stderr,
             )
-    return EXIT_OK if rows else EXIT_NOT_FOUND
+    unknown = [r for r in rows if r["unknown"]]
+    for row in unknown:
+        fields = ", ".join(row["unknown"])
+        first = next(iter(row["unknown"].values()))
+        print(f"aind-session: {row['id']}: {fields} unknown: {first}", file=sys.stderr)
+    if unknown:
+        print(UNKNOWN_NOTE, file=sys.stderr)
+    return EXIT_OK if rows and not unknown else EXIT_NOT_FOUND
 
 
 def _asset_kind(asset: Any, session_id: str) -> str:
@@ -444,17 +510,37 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
     from aind_session.testing.sandbox import Sandbox
 
+    served = logging.getLogger("aind_session.testing.sandbox")
+    verbose = served.isEnabledFor(logging.INFO)
     with Sandbox(args.world, latency=args.latency_ms / 1000) as sandbox:
+        logged = 0
         try:
             print("# sandbox running; in another shell, run:")
+            print(f"unset {' '.join(SANDBOX_UNSET)}")
             for key, value in sandbox.env.items():
-                print(f"export {key}={value}")
+                print(f"export {key}={shlex.quote(value)}")
             print("# press Ctrl-C to stop", flush=True)
             while True:
-                time.sleep(3600)
+                time.sleep(0.2 if verbose else 3600)
+                logged = _log_requests(sandbox, logged, served)
         except KeyboardInterrupt:
+            _log_requests(sandbox, logged, served)
             print("# sandbox stopped", file=sys.stderr)
     return EXIT_OK
+
+
+def _log_requests(sandbox: Any, logged: int, logger: logging.Logger) -> int:
+    """Log the requests ``sandbox`` served after the first ``logged`` (at info level,
+    for ``-v``); returns how many are logged now. No header, so no token, is logged."""
+    if not logger.isEnabledFor(logging.INFO):
+        return logged
+    served = sandbox.requests()
+    for request in served[logged:]:
+        query = f"?{request.query}" if request.query else ""
+        logger.info(
+            "%s %s %s%s %s", request.service, request.method, request.path, query, request.status
+        )
+    return len(served)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

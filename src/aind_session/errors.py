@@ -5,7 +5,9 @@ so ``except ValueError`` or ``getattr(session, "raw_data_asset", None)`` work
 without importing anything from here::
 
     AindSessionError                      base of everything below
-    ├── SessionIDError(ValueError)        a value holds no session ID / subject ID
+    ├── InvalidInputError(ValueError)     a value given is not valid: an id, a date, a
+    │   │                                 platform, a filter; the message names it
+    │   └── SessionIDError                a value holds no session ID / subject ID
     ├── ConfigurationError(RuntimeError)  settings missing or invalid
     │   └── MissingTokenError             no CodeOcean token was found
     ├── AuthenticationError(PermissionError)
@@ -14,17 +16,27 @@ without importing anything from here::
     │                                     S3 refused a folder that may hold the answer
     ├── ServiceError(ConnectionError)     CodeOcean or S3 failed after retries
     │   └── OfflineCacheMissError         offline mode and the answer is not cached
+    ├── NotReadyError(TimeoutError)       a data asset was not ready in the time allowed
     ├── NotFoundError(LookupError)        an id that the service does not know
     ├── CorruptFileError(ValueError)      a file (JSON on S3) that cannot be parsed
     ├── NamespaceError(RuntimeError)      a namespace failed to build, or a bad
     │                                     namespace registration
+    ├── InternalError(RuntimeError)       aind-session broke a rule of its own (a bug)
     └── NotAvailableError(AttributeError) something that belongs to a session
         │                                 could not be found; the message says
         │                                 what was looked for and where
         ├── NoRawDataAssetError
         ├── NoRawDataDirError
         ├── MetadataFileNotFoundError
-        └── NoSortedDataError
+        ├── NoSortedDataError
+        └── NoSorterNameError(ValueError) also a ValueError, as ``sorter_name``
+                                          raised one before
+
+While something is looked up, a ``NotAvailableError`` is an answer (what was
+looked for is not there), while a ``ServiceError``, ``AccessDeniedError``,
+``CorruptFileError`` or ``NotFoundError`` means that the answer could not be
+found out: summaries such as :func:`aind_session.report.describe` then say
+"unknown" and why, never "none" or "ok".
 
 The sandbox's own errors (bad world files) live in
 :mod:`aind_session.testing.world` as ``WorldError(ValueError)``.
@@ -41,14 +53,18 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "CorruptFileError",
+    "InternalError",
+    "InvalidInputError",
     "MetadataFileNotFoundError",
     "MissingTokenError",
     "NamespaceError",
     "NoRawDataAssetError",
     "NoRawDataDirError",
     "NoSortedDataError",
+    "NoSorterNameError",
     "NotAvailableError",
     "NotFoundError",
+    "NotReadyError",
     "OfflineCacheMissError",
     "ServiceError",
     "SessionIDError",
@@ -59,7 +75,12 @@ class AindSessionError(Exception):
     """Base class of every error raised by aind-session."""
 
 
-class SessionIDError(AindSessionError, ValueError):
+class InvalidInputError(AindSessionError, ValueError):
+    """A value given is not valid (an id, a date, a platform, a filter); the
+    message names it and the forms accepted."""
+
+
+class SessionIDError(InvalidInputError):
     """A value does not hold a session ID (or subject ID) in a known form."""
 
 
@@ -87,6 +108,10 @@ class OfflineCacheMissError(ServiceError):
     """Offline mode is on and the answer needed is not in the persistent cache."""
 
 
+class NotReadyError(AindSessionError, TimeoutError):
+    """A data asset was not ready (or its files not visible) within the time allowed."""
+
+
 class NotFoundError(AindSessionError, LookupError):
     """The service does not know the id that was asked for."""
 
@@ -97,6 +122,10 @@ class CorruptFileError(AindSessionError, ValueError):
 
 class NamespaceError(AindSessionError, RuntimeError):
     """A namespace could not be registered or failed while it was being built."""
+
+
+class InternalError(AindSessionError, RuntimeError):
+    """aind-session broke one of its own rules: a bug, to be reported with the traceback."""
 
 
 class NotAvailableError(AindSessionError, AttributeError):
@@ -117,6 +146,13 @@ class MetadataFileNotFoundError(NotAvailableError):
 
 class NoSortedDataError(NotAvailableError):
     """A session has no (successful) spike-sorted data asset."""
+
+
+class NoSorterNameError(NotAvailableError, ValueError):
+    """No file of a sorted data asset names its sorter: the sorting probably failed.
+
+    Also a ``ValueError``, which ``sorter_name`` raised before this class existed.
+    """
 
 
 def tries(count: int) -> str:

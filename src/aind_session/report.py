@@ -4,12 +4,18 @@
 be resolved is left empty and its reason is put in ``problems`` (one line),
 so the rest still shows. Independent sections are fetched at once.
 
+Nothing found is an answer; an answer that could not be found out (a service
+down, access denied, a corrupt file) is not: such a section is ``None`` and
+its reason is also in ``unknown``, so it never reads as "none" or "ok" (see
+:func:`ask`).
+
 The HTML cards for `Session` and `Subject` use parsed fields only: rendering
 one in a notebook never makes a request.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import html
 import logging
@@ -39,7 +45,7 @@ class Summary(dict):
     """A plain dict that also renders as an HTML table in Jupyter."""
 
     def _repr_html_(self) -> str:
-        return _html_table(self)
+        return _html_table(self, self.get("unknown") or {})
 
 
 def _iso(timestamp: int | None) -> str | None:
@@ -54,13 +60,65 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+# what may go wrong while a question is answered; AuthenticationError and
+# ConfigurationError are raised instead: nothing can work, and it is said once
+_LOOKUP_ERRORS = (errors.AindSessionError, ValueError, LookupError, OSError)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """The answer to one question, or why there is none.
+
+    ``reason`` is set when there is no value: nothing was found (``unknown``
+    false, ``value`` is the "none" answer), or the answer could not be found
+    out (``unknown`` true, ``value`` is None).
+    """
+
+    value: Any
+    reason: str | None = None
+    unknown: bool = False
+
+
+def ask(question: Callable[[], Any], none: Any = None) -> Outcome:
+    """Ask ``question``: its value, ``none`` with the reason when nothing is there
+    (a :class:`~aind_session.errors.NotAvailableError`), or unknown with the
+    reason when the answer could not be found out (any other error met while
+    looking: a service down, access denied, a corrupt file).
+
+    >>> ask(lambda: 1)
+    Outcome(value=1, reason=None, unknown=False)
+    >>> ask(lambda: {}['x'], none=()).unknown
+    True
+
+    Raises
+    ------
+    aind_session.errors.AuthenticationError, aind_session.errors.ConfigurationError
+        Nothing can work: the caller says it once.
+    """
+    try:
+        return Outcome(question())
+    except (errors.AuthenticationError, errors.ConfigurationError):
+        raise
+    except errors.NotAvailableError as exc:
+        return Outcome(none, _one_line(exc))
+    except _LOOKUP_ERRORS as exc:
+        return Outcome(None, _one_line(exc), unknown=True)
+
+
 def describe(session: Session) -> Summary:
     """Everything ``aind-session info`` shows about a session, as a dict.
 
     Keys are stable: ``id``, ``platform``, ``subject_id``, ``date``, ``time``,
     then one per section (``raw_data_asset``, ``raw_data_dir``, ``modalities``,
     ``metadata_files``, ``sorted_data_assets``, ``running_pipeline_computations``),
-    and ``problems``: section -> why it could not be resolved.
+    ``problems``: section -> why it could not be resolved, and ``unknown``:
+    section -> why its answer could not be found out (those sections are
+    ``None``, which is not "none"; ``sorted_data_assets`` is listed when a part
+    of one of its entries is unknown).
+
+    Each sorted asset's entry has ``id``, ``name``, ``created``, ``sorter``,
+    ``probes``, ``error`` (True: a sorting error, False: ok, None: unknown),
+    and the same ``problems`` and ``unknown`` for its parts.
 
     >>> from aind_session import Session
     >>> summary = describe(Session('ecephys_676909_2023-12-13_13-43-40'))
@@ -145,17 +203,22 @@ def _summarize(session: Session) -> Summary:
         time=session.time.isoformat(),
     )
     problems: dict[str, str] = {}
+    unknown: dict[str, str] = {}
 
-    def guarded(name: str, fn: Callable[[], Any], empty: Any) -> Any:
-        try:
-            return fn()
-        except (errors.AuthenticationError, errors.ConfigurationError):
-            raise  # nothing can work: said once, by the caller
-        except errors.AindSessionError as exc:
-            problems[name] = _one_line(exc)
-        except (ValueError, LookupError, PermissionError, ConnectionError) as exc:
-            problems[name] = _one_line(exc)
-        return empty
+    def section(name: str, question: Callable[[], Any], none: Any) -> Any:
+        return _noted(name, ask(question, none), problems, unknown)
+
+    def after(needed: str, name: str, question: Callable[[], Any], none: Any) -> Any:
+        """A section asked only when section ``needed`` has a value: without it,
+        the answer is ``none``, or unknown when ``needed`` is unknown."""
+        if summary[needed]:
+            return section(name, question, none)
+        if needed in unknown:
+            problems[name] = unknown[name] = (
+                f"{needed} could not be found out, so neither could {name} (see {needed})."
+            )
+            return None
+        return none
 
     def raw_asset() -> dict[str, Any]:
         asset = session.raw_data_asset
@@ -180,59 +243,71 @@ def _summarize(session: Session) -> Summary:
         _ = session.data_assets
     except errors.ServiceError as exc:  # a refused or missing token is raised: nothing can work
         reason = _one_line(exc)
-        summary.update(
-            {
-                name: [] if name not in ("raw_data_asset", "raw_data_dir") else None
-                for name in SECTIONS
-            }
-        )
+        summary.update(dict.fromkeys(SECTIONS))
         summary["problems"] = dict.fromkeys(SECTIONS, reason)
+        summary["unknown"] = dict.fromkeys(SECTIONS, reason)
         return summary
     from aind_session import rawdata
     from aind_session.extensions.metadata import Metadata
 
     # URLs and names, not UPaths: a summary needs no filesystem object
-    summary["raw_data_asset"] = guarded("raw_data_asset", raw_asset, None)
-    summary["raw_data_dir"] = guarded(
+    summary["raw_data_asset"] = section("raw_data_asset", raw_asset, None)
+    summary["raw_data_dir"] = section(
         "raw_data_dir", lambda: rawdata.raw_data_dir(session.id), None
     )
     # modalities come from the raw data folder's listing: without the folder,
     # asking again would only repeat the probes that just failed
-    summary["modalities"] = (
-        list(guarded("modalities", lambda: session.modalities, ()))
-        if summary["raw_data_dir"]
-        else []
+    summary["modalities"] = after(
+        "raw_data_dir", "modalities", lambda: list(session.modalities), []
     )
-    summary["metadata_files"] = (
-        guarded("metadata_files", lambda: list(Metadata._names(summary["raw_data_dir"])), [])
-        if summary["raw_data_dir"]
-        else []
+    summary["metadata_files"] = after(
+        "raw_data_dir",
+        "metadata_files",
+        lambda: list(Metadata._names(summary["raw_data_dir"])),
+        [],
     )
-    summary["sorted_data_assets"] = guarded(
+    entries = section(
         "sorted_data_assets",
         lambda: [_describe_sorted(a) for a in session.ecephys.sorted_data_assets],
         [],
     )
-    summary["running_pipeline_computations"] = (
-        guarded("running_pipeline_computations", running, []) if summary["raw_data_asset"] else []
+    summary["sorted_data_assets"] = entries
+    partly = [e for e in entries or () if e["unknown"]]
+    if partly:
+        first = next(iter(partly[0]["unknown"].values()))
+        problems["sorted_data_assets"] = unknown["sorted_data_assets"] = (
+            f"{len(partly)} of {len(entries)} sorted data assets could not be fully "
+            f"checked; the first: {first}"
+        )
+    summary["running_pipeline_computations"] = after(
+        "raw_data_asset", "running_pipeline_computations", running, []
     )
     summary["problems"] = {k: problems[k] for k in sorted(problems)}
+    summary["unknown"] = {k: unknown[k] for k in sorted(unknown)}
     return summary
 
 
 def _describe_sorted(asset: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": asset.id, "name": asset.name, "created": _iso(asset.created)}
+    problems: dict[str, str] = {}
+    unknown: dict[str, str] = {}
     for key, read in (
         ("sorter", lambda: asset.sorter_name),
         ("probes", lambda: list(asset.sorted_probes)),
         ("error", lambda: asset.is_sorting_error),
     ):
-        try:
-            entry[key] = read()
-        except (errors.AindSessionError, ValueError, PermissionError, ConnectionError) as exc:
-            entry[key] = None
-            entry.setdefault("problems", {})[key] = _one_line(exc)
+        entry[key] = _noted(key, ask(read, None), problems, unknown)
+    entry["problems"], entry["unknown"] = problems, unknown
     return entry
+
+
+def _noted(name: str, outcome: Outcome, problems: dict[str, str], unknown: dict[str, str]) -> Any:
+    """The value of ``outcome``, its reason (if any) noted under ``name``."""
+    if outcome.reason is not None:
+        problems[name] = outcome.reason
+        if outcome.unknown:
+            unknown[name] = outcome.reason
+    return outcome.value
 
 
 # -- HTML ------------------------------------------------------------------------------
@@ -242,10 +317,12 @@ _CARD_STYLE = (
 )
 
 
-def _html_table(data: Mapping[str, Any]) -> str:
+def _html_table(data: Mapping[str, Any], unknown: Mapping[str, str]) -> str:
     rows = []
     for key, value in data.items():
-        if isinstance(value, (list, tuple)):
+        if value is None and key in unknown:
+            shown = html.escape(f"unknown: {unknown[key]}")
+        elif isinstance(value, (list, tuple)):
             shown = "<br>".join(html.escape(_short(v)) for v in value) or "&mdash;"
         elif isinstance(value, Mapping):
             shown = (
@@ -263,9 +340,12 @@ def _html_table(data: Mapping[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
-    if isinstance(value, Mapping):
+    if isinstance(value, Mapping):  # a sorted asset's entry: its unknown parts say why
+        unknown = value.get("unknown") or {}
         return "; ".join(
-            f"{k}: {_short(v)}" for k, v in value.items() if k != "problems" and v is not None
+            f"{k}: unknown ({unknown[k]})" if k in unknown else f"{k}: {_short(v)}"
+            for k, v in value.items()
+            if k not in ("problems", "unknown") and (v is not None or k in unknown)
         )
     if isinstance(value, (list, tuple)):
         return ", ".join(map(_short, value)) or "none"

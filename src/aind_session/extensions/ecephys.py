@@ -105,25 +105,40 @@ def sorter_from_sorting_info(content: Any) -> str | None:
     return str(name) if name else None
 
 
-def _read_json_or_none(path: str) -> Any:
-    from aind_session import s3
-
-    try:
-        return s3.read_json(path)
-    except FileNotFoundError:
-        return None
-    except errors.CorruptFileError as exc:
-        logger.warning("%s", exc)
-        return None
-
-
 @cache.cached(persist=persistent.PLAIN)
 def _sorter_name(folder: str) -> str | None:
+    """The sorter named by the first file that names one; None when no file does.
+
+    Raises
+    ------
+    aind_session.errors.CorruptFileError
+        When no file names the sorter and one could not be parsed: that one
+        may, so "no sorter" would be a wrong answer.
+    """
+    corrupt: list[errors.CorruptFileError] = []
+    name = _find_sorter_name(folder, corrupt)
+    if name is None and corrupt:
+        raise corrupt[0]
+    if corrupt:
+        logger.warning("%s The sorter name %r was read from another file.", corrupt[0], name)
+    return name
+
+
+def _find_sorter_name(folder: str, corrupt: list[errors.CorruptFileError]) -> str | None:
     from aind_session import s3
+
+    def read(path: str) -> Any:
+        try:
+            return s3.read_json(path)
+        except FileNotFoundError:
+            return None
+        except errors.CorruptFileError as exc:
+            corrupt.append(exc)
+            return None
 
     listing = s3.list_folder(folder)
     if "processing.json" in listing.file_names:
-        name = sorter_from_processing(_read_json_or_none(f"{folder}/processing.json"))
+        name = sorter_from_processing(read(f"{folder}/processing.json"))
         if name:
             return name
     for sub, file in SORTING_INFO:
@@ -132,13 +147,11 @@ def _sorter_name(folder: str) -> str | None:
         for recording in s3.list_folder(f"{folder}/{sub}").folders:
             if recording.endswith(".zarr"):
                 continue
-            name = sorter_from_sorting_info(
-                _read_json_or_none(f"{folder}/{sub}/{recording}/{file}")
-            )
+            name = sorter_from_sorting_info(read(f"{folder}/{sub}/{recording}/{file}"))
             if name:
                 return name
     if "params.json" in listing.file_names:
-        params = _read_json_or_none(f"{folder}/params.json")
+        params = read(f"{folder}/params.json")
         if isinstance(params, dict):
             name = (params.get("spikesorting") or {}).get("sorter_name")
             if name:
@@ -218,13 +231,17 @@ class SortedDataAsset(_DataAsset):
 
         Raises
         ------
-        ValueError
-            When no file names it: the sorting probably failed.
+        aind_session.errors.NoSorterNameError
+            (an ``AttributeError``, and a ``ValueError`` as before) when no
+            file names it: the sorting probably failed.
+        aind_session.errors.CorruptFileError
+            When no file names it and one could not be parsed: the sorter is
+            unknown, not missing.
         """
         self._with_siblings("sorter")
         name = _sorter_name(self._folder())
         if name is None:
-            raise ValueError(
+            raise errors.NoSorterNameError(
                 f"No sorter name was found in sorted data asset {self.id} ({self.name}): looked "
                 "in processing.json, spikesorted/*/si_folder.json, postprocessed/*/sorting.json "
                 "and params.json. The sorting probably failed; check its output."
@@ -233,7 +250,13 @@ class SortedDataAsset(_DataAsset):
 
     @property
     def is_sorting_error(self) -> bool:
-        """True when the sorting failed (see :func:`aind_session.codeocean.is_data_asset_error`)."""
+        """True when the sorting failed (see :func:`aind_session.codeocean.is_data_asset_error`).
+
+        Raises
+        ------
+        aind_session.errors.ServiceError, aind_session.errors.AccessDeniedError
+            When its files could not be looked at: the verdict is unknown.
+        """
         from aind_session import codeocean
 
         self._with_siblings("error")
@@ -440,16 +463,21 @@ class SorterNamespace:
 
     @property
     def sorted_data_assets(self) -> tuple[SortedDataAsset, ...]:
-        """Sorted assets made with this sorter, oldest first; ``()`` when none."""
+        """Sorted assets made with this sorter, oldest first; ``()`` when none.
+
+        Raises when the sorter of one of the session's sorted assets could not
+        be found out (it may be this one).
+        """
         assets = self._ecephys.sorted_data_assets
         prefetch(assets, ["sorter"])
         return tuple(a for a in assets if _sorter_name_or_none(a) == self.name)
 
 
 def _sorter_name_or_none(asset: SortedDataAsset) -> str | None:
+    """The asset's sorter, or None when it has none (a failure to find out is raised)."""
     try:
         return asset.sorter_name
-    except (ValueError, errors.NoSortedDataError):
+    except errors.NotAvailableError:  # no sorter named, or no files: an answer
         return None
 
 
@@ -473,7 +501,11 @@ class Sorters:
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Sorter names used in the session's sorted assets, sorted."""
+        """Sorter names used in the session's sorted assets, sorted.
+
+        Raises when the sorter of one of them could not be found out, rather
+        than leave it out.
+        """
         assets = self._ecephys.sorted_data_assets
         prefetch(assets, ["sorter"])
         return tuple(sorted({n for n in map(_sorter_name_or_none, assets) if n}))
@@ -519,6 +551,9 @@ class Ecephys(ExtensionBaseClass["Session"]):
         aind_session.errors.NoSortedDataError
             (an ``AttributeError``) saying how many sorted assets exist and why
             none is usable.
+        aind_session.errors.ServiceError, aind_session.errors.AccessDeniedError
+            When a sorted asset newer than the latest good one could not be
+            checked: it may be the answer.
         """
         assets = self.sorted_data_assets
         if not assets:
@@ -528,26 +563,59 @@ class Ecephys(ExtensionBaseClass["Session"]):
                 "Sort it with session.ecephys.run_sorting()."
             )
         prefetch(assets, ["error"])
-        good = [a for a in assets if not a.is_sorting_error]
-        if not good:
+        for asset in reversed(assets):  # newest first; one that cannot be checked raises
+            if not asset.is_sorting_error:
+                break
+        else:
             raise errors.NoSortedDataError(
                 f"All {len(assets)} sorted data asset(s) of {self._base.id} hold a sorting error "
                 f"(latest: {assets[-1].name}, id {assets[-1].id}); see its .output."
             )
-        if good[-1] is not assets[-1]:
+        if asset is not assets[-1]:
             logger.info(
                 "latest sorted asset %s of %s holds a sorting error: using %s",
                 assets[-1].name,
                 self._base.id,
-                good[-1].name,
+                asset.name,
             )
-        return good[-1]
+        return asset
 
     @property
     def is_sorted(self) -> bool:
-        """True when the latest sorted data asset has no sorting error."""
+        """True when a usable sorting exists: a sorted data asset without a sorting
+        error (so :attr:`sorted_data_asset` finds one), even if a newer one failed
+        (see :attr:`latest_sorting_failed`). False when there is none.
+
+        Raises
+        ------
+        aind_session.errors.ServiceError, aind_session.errors.AccessDeniedError
+            When none is known to be usable and one could not be checked.
+        """
         assets = self.sorted_data_assets
-        return bool(assets) and not assets[-1].is_sorting_error
+        prefetch(assets, ["error"])
+        unknown: list[Exception] = []
+        for asset in reversed(assets):
+            try:
+                if not asset.is_sorting_error:
+                    return True
+            except (errors.AindSessionError, OSError) as exc:  # an older one may be usable
+                unknown.append(exc)
+        if unknown:
+            raise unknown[0]
+        return False
+
+    @property
+    def latest_sorting_failed(self) -> bool:
+        """True when the newest sorted data asset holds a sorting error (even if an
+        older one is usable); False when it has none, or there is no sorted asset.
+
+        Raises
+        ------
+        aind_session.errors.ServiceError, aind_session.errors.AccessDeniedError
+            When the newest sorted asset could not be checked.
+        """
+        assets = self.sorted_data_assets
+        return bool(assets) and assets[-1].is_sorting_error
 
     @property
     def sorted_data_dir(self) -> UPath:

@@ -14,6 +14,7 @@ and each file is read once.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from aind_session import errors
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
     from upath import UPath
 
     from aind_session.session import Session  # noqa: F401  (used in a base class)
+
+
+# The AttributeError (a NotAvailableError saying what was checked) that a property of
+# Metadata just raised in this thread: Python then calls __getattr__, which re-raises
+# it rather than a bare AttributeError naming only the property.
+_raised = threading.local()
 
 
 class Metadata(ExtensionBaseClass["Session"]):
@@ -48,8 +55,12 @@ class Metadata(ExtensionBaseClass["Session"]):
         """
         from aind_session import s3
 
-        folder = self._folder()
-        return tuple(s3.upath(f"{folder}/{name}") for name in self._names(folder))
+        try:
+            folder = self._folder()
+            return tuple(s3.upath(f"{folder}/{name}") for name in self._names(folder))
+        except AttributeError as exc:
+            _raised.error = ("json_files", exc)
+            raise
 
     @staticmethod
     def _names(folder: str) -> tuple[str, ...]:
@@ -91,9 +102,16 @@ class Metadata(ExtensionBaseClass["Session"]):
         return content
 
     def __getattr__(self, stem: str) -> dict[str, Any]:
+        if hasattr(type(self), stem):  # a property of this class raised AttributeError
+            name, error = getattr(_raised, "error", (None, None))
+            _raised.error = (None, None)
+            if name == stem and error is not None:
+                raise error
         if stem.startswith("_") or hasattr(type(self), stem):
-            # a name of this class that raised AttributeError is not a file stem
-            raise AttributeError(stem)
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute {stem!r}, and it is not read as a "
+                "metadata file: private names and the namespace's own names are not file stems."
+            )
         return self.read(stem)
 
     if TYPE_CHECKING:  # the common files, for IDEs; any stem works through __getattr__
