@@ -348,36 +348,61 @@ def search_records(key: str) -> tuple[dict[str, Any], ...]:
 
     body = json.loads(key)
     what = f"searching data assets with {body.get('query')!r}"
-    max_pages = get_settings().max_pages
+    settings = get_settings()
+    until = transport.deadline()
+    attempt = 0
+    while True:  # paging that goes wrong is started again from the first page
+        attempt += 1
+        try:
+            found = _all_pages(body, what, settings.max_pages)
+            break
+        except _PagingError as exc:
+            if attempt > settings.max_retries or not transport.pause(
+                transport.backoff(attempt), until
+            ):
+                raise errors.ServiceError(
+                    f"CodeOcean {exc} while {what}, in each of {attempt} searches from the "
+                    "first page: stopped. Try again later."
+                ) from None
+            logger.debug("CodeOcean %s while %s; searching again", exc, what)
+    logger.debug("search %r found %d data asset(s)", body.get("query"), len(found))
+    return tuple(found)
+
+
+class _PagingError(Exception):
+    """The pages of a search did not chain up; the search may be started again."""
+
+
+def _all_pages(body: dict[str, Any], what: str, max_pages: int) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     token = None
     seen: set[str] = set()
     for _ in range(max_pages):
-        page = _request(
-            what, "POST", "data_assets/search", _search_page, json={**body, "next_token": token}
-        )
+        try:
+            page = _request(
+                what, "POST", "data_assets/search", _search_page, json={**body, "next_token": token}
+            )
+        except errors.ServiceError as exc:
+            if token is not None and "HTTP 400" in str(exc):
+                raise _PagingError(
+                    f"refused its own next_token (after {len(found)} results)"
+                ) from None
+            raise
         found += page["results"]
         if not page.get("has_more"):
-            break
+            return found
         token = page.get("next_token")
         if not isinstance(token, str) or not token:
-            raise errors.ServiceError(
-                f"CodeOcean said there are more results while {what} but gave no next_token "
-                f"(after {len(found)} results): the search cannot go on. Try again later."
+            raise _PagingError(
+                f"said there are more results but gave no next_token (after {len(found)})"
             )
         if token in seen:
-            raise errors.ServiceError(
-                f"CodeOcean sent the same next_token twice while {what} (after {len(found)} "
-                "results): its paging is looping, so the search was stopped. Try again later."
-            )
+            raise _PagingError(f"sent the same next_token twice (after {len(found)} results)")
         seen.add(token)
-    else:
-        raise errors.ServiceError(
-            f"CodeOcean still had more results after {max_pages} pages while {what} "
-            f"({len(found)} results): stopped (AIND_SESSION_MAX_PAGES)."
-        )
-    logger.debug("search %r found %d data asset(s)", body.get("query"), len(found))
-    return tuple(found)
+    raise errors.ServiceError(
+        f"CodeOcean still had more results after {max_pages} pages while {what} "
+        f"({len(found)} results): stopped (AIND_SESSION_MAX_PAGES)."
+    )
 
 
 def _search_page(page: Any) -> dict[str, Any]:

@@ -463,6 +463,8 @@ async def _read_one(client: Any, path: str) -> bytes:
     if isinstance(expected, int) and expected != len(data):
         raise _Malformed(f"{len(data)} bytes of the {expected} announced")
     etag = str(response.get("ETag", "")).strip('"')
+    if not etag:  # S3 sends one with every object: this answer is not S3's
+        raise _Malformed("an object answer without an ETag")
     # a single-part upload's ETag is the MD5 of its bytes: a body cut short and
     # passed off as whole is caught here, before it is parsed or cached
     if len(etag) == 32 and "-" not in etag and hashlib.md5(data).hexdigest() != etag:
