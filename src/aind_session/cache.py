@@ -26,6 +26,8 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
+from aind_session import errors
+
 if TYPE_CHECKING:
     from aind_session.persistent import Codec
 
@@ -118,7 +120,7 @@ def claim(
                 found[key] = entry[1]
             elif flight is not None:
                 if flight.owner == me:
-                    raise RuntimeError(
+                    raise errors.InternalError(
                         f"{key!r} is being computed by this thread already (a cycle)"
                     )
                 waiting[key] = flight.future
@@ -172,7 +174,9 @@ def settle(
     """
     flight = _my_flights().pop(key, None)
     if flight is None:
-        raise RuntimeError(f"{key!r} was not claimed by this thread, so it cannot be settled")
+        raise errors.InternalError(
+            f"{key!r} was not claimed by this thread, so it cannot be settled"
+        )
     ttl = _ttl() if error is None and keep else 0.0
     with _lock:
         current = flight.generation == _generation

@@ -179,7 +179,7 @@ def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise errors.ServiceError(
             f"CodeOcean at {domain} answered HTTP {status}{retried} while {what}: {message}"
         ) from None
-    except transport.DeadlineExceeded as exc:
+    except errors.DeadlineExceededError as exc:
         raise errors.ServiceError(
             f"CodeOcean at {domain} {transport.deadline_message(exc.seconds)} while {what} "
             f"({errors.tries(exc.tries)}). Check the network and CODE_OCEAN_DOMAIN."
@@ -483,7 +483,7 @@ def normalize_id(value: Any, what: str = "data asset") -> str:
         return str(raw)
     if isinstance(raw, str) and UUID_PATTERN.match(raw.strip()):
         return str(uuid.UUID(raw.strip()))
-    raise ValueError(
+    raise errors.InvalidInputError(
         f"{value!r} is not a {what} id: expected a UUID like "
         "'16d46411-540a-4122-b47f-8cb2a15d593a' (hyphens optional), a uuid.UUID or a model."
     )
@@ -580,7 +580,9 @@ def get_subject_data_assets(subject_id: str | int) -> tuple[DataAsset, ...]:
     >>> all('676909' in a.name or (a.custom_metadata or {}).get('subject id') == '676909' for a in assets)
     True
     """
-    return _subject_data_assets(str(subject_id))
+    from aind_session.subject import normalize_subject_id  # the rule lives with Subject
+
+    return _subject_data_assets(normalize_subject_id(subject_id))
 
 
 @cache.cached
@@ -832,13 +834,11 @@ def search_computations(
     >>> all(r.state in ('initializing', 'running', 'finalizing') for r in runs)
     True
     """
-    import datetime
-
-    from aind_session.dates import date_range
+    from aind_session.dates import date_range, from_timestamp
 
     states = (*IN_PROGRESS_STATES, "completed", "failed")
     if state is not None and state not in states:
-        raise ValueError(f"state must be one of {', '.join(states)}, not {state!r}.")
+        raise errors.InvalidInputError(f"state must be one of {', '.join(states)}, not {state!r}.")
     window = date_range(date, start_date, end_date)
     asset_id = None if attached_data_asset_id is None else normalize_id(attached_data_asset_id)
     matches = []
@@ -853,10 +853,7 @@ def search_computations(
             continue
         if state is not None and _state(run) != state:
             continue
-        created = datetime.datetime.fromtimestamp(run.created, datetime.timezone.utc).replace(
-            tzinfo=None
-        )
-        if created not in window:
+        if from_timestamp(run.created) not in window:
             continue
         matches.append(run)
     return tuple(matches)
@@ -922,7 +919,7 @@ def _download(url: str, what: str) -> str:
     try:
         response = _download_session().get(url)
         response.raise_for_status()
-    except transport.DeadlineExceeded as exc:
+    except errors.DeadlineExceededError as exc:
         raise errors.ServiceError(
             f"Downloading {what}: the server {transport.deadline_message(exc.seconds)} "
             f"({errors.tries(exc.tries)})."
@@ -1132,8 +1129,9 @@ def wait_until_ready(
 
     Raises
     ------
-    TimeoutError
-        When it is not ready within ``timeout`` seconds; says its last state.
+    aind_session.errors.NotReadyError
+        (a ``TimeoutError``) when it is not ready within ``timeout`` seconds; says
+        its last state.
     aind_session.errors.ServiceError
         When the asset's state is ``failed``.
     """
@@ -1162,7 +1160,7 @@ def wait_until_ready(
                 return model
             state = "ready, but no files visible yet"
         if time.monotonic() + interval > deadline:
-            raise TimeoutError(
+            raise errors.NotReadyError(
                 f"Data asset {asset_id} was not ready within {timeout} s (last state: {state})."
             )
         time.sleep(interval)

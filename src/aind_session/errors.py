@@ -15,6 +15,7 @@ without importing anything from here::
     ├── AccessDeniedError(PermissionError)
     │                                     S3 refused a folder that may hold the answer
     ├── ServiceError(ConnectionError)     CodeOcean or S3 failed after retries
+    │   ├── DeadlineExceededError         no complete answer within the deadline
     │   └── OfflineCacheMissError         offline mode and the answer is not cached
     ├── NotReadyError(TimeoutError)       a data asset was not ready in the time allowed
     ├── NotFoundError(LookupError)        an id that the service does not know
@@ -53,6 +54,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "CorruptFileError",
+    "DeadlineExceededError",
     "InternalError",
     "InvalidInputError",
     "MetadataFileNotFoundError",
@@ -102,6 +104,16 @@ class AccessDeniedError(AindSessionError, PermissionError):
 
 class ServiceError(AindSessionError, ConnectionError):
     """CodeOcean or S3 did not give an answer, after retrying where that is safe."""
+
+
+class DeadlineExceededError(ServiceError):
+    """A request, or a public call, took longer than its deadline (a stalled or
+    trickling server): the layers say which service and which question."""
+
+    def __init__(self, count: int, seconds: float) -> None:
+        self.tries = count
+        self.seconds = seconds
+        super().__init__(f"no complete answer within {seconds:.0f} s ({tries(count)})")
 
 
 class OfflineCacheMissError(ServiceError):

@@ -46,6 +46,14 @@ class Codec:
     decode: Callable[[Any], Any]
 
 
+class _WrongSchema(sqlite3.DatabaseError):
+    """A database file of another program, or of another version of this one."""
+
+
+class _WrongShape(TypeError):
+    """A stored value that is not of the shape its codec keeps."""
+
+
 class DiskCache:
     """A key -> JSON value store with expiry times, safe across threads and processes."""
 
@@ -62,9 +70,7 @@ class DiskCache:
         )
         columns = tuple(row[1] for row in connection.execute("PRAGMA table_info(answers)"))
         if columns != self.COLUMNS:
-            raise sqlite3.DatabaseError(
-                f"its table 'answers' has the columns {columns}, not {self.COLUMNS}"
-            )
+            raise _WrongSchema(f"its table 'answers' has the columns {columns}, not {self.COLUMNS}")
         os.chmod(self.path, 0o600)
 
     def _connect(self) -> sqlite3.Connection:
@@ -261,14 +267,14 @@ def is_missing(value: Any) -> bool:
 # -- codecs of plain answers (the layers define those of their own models) --------------
 def _scalar(obj: Any) -> Any:
     if obj is not None and not isinstance(obj, (str, bool, int, float)):
-        raise TypeError(f"expected a plain value, found {type(obj).__name__}")
+        raise _WrongShape(f"expected a plain value, found {type(obj).__name__}")
     return obj
 
 
 def _of(kind: type) -> Callable[[Any], Any]:
     def decode(obj: Any) -> Any:
         if not isinstance(obj, kind) or (kind is int and isinstance(obj, bool)):
-            raise TypeError(f"expected {kind.__name__}, found {type(obj).__name__}")
+            raise _WrongShape(f"expected {kind.__name__}, found {type(obj).__name__}")
         return obj
 
     return decode
@@ -276,7 +282,7 @@ def _of(kind: type) -> Callable[[Any], Any]:
 
 def _strings(obj: Any) -> tuple[str, ...]:
     if not isinstance(obj, list) or not all(isinstance(item, str) for item in obj):
-        raise TypeError("expected a list of strings")
+        raise _WrongShape("expected a list of strings")
     return tuple(obj)
 
 
@@ -284,7 +290,7 @@ def _records(obj: Any) -> tuple[dict[str, Any], ...]:
     if not isinstance(obj, list) or not all(
         isinstance(item, dict) and isinstance(item.get("id"), str) for item in obj
     ):
-        raise TypeError("expected a list of records with an 'id'")
+        raise _WrongShape("expected a list of records with an 'id'")
     return tuple(obj)
 
 

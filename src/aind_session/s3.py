@@ -394,7 +394,9 @@ def _request_all(todo: list[tuple[str, str]]) -> list[Any]:
                     return FileNotFoundError(f"s3://{path} does not exist ({why})")
                 if outcome == "denied":
                     logger.debug("access denied to s3://%s: %s", path, why)
-                    return PermissionError(f"access to s3://{path} was denied")
+                    return errors.AccessDeniedError(
+                        f"Access to s3://{path} was denied: check your AWS credentials."
+                    )
                 if outcome == "config":
                     return errors.ConfigurationError(
                         f"S3 could not be asked about s3://{path}: {why}. Check the AWS "

@@ -299,6 +299,11 @@ class Session:
                 f"{self.id} has no raw data asset in CodeOcean ({checked}, none raw); S3 could "
                 "not be checked for its raw data (access denied): check your AWS credentials."
             ) from None
+        except errors.ServiceError as exc:  # CodeOcean's answer stands; only the hint is unknown
+            raise errors.NoRawDataAssetError(
+                f"{self.id} has no raw data asset in CodeOcean ({checked}, none raw); whether "
+                f"its raw data is on S3 is unknown, as S3 could not be asked: {exc}"
+            ) from None
         if folder is not None:
             raise errors.NoRawDataAssetError(
                 f"Raw data for {self.id} was found at {folder}, but no raw data asset "

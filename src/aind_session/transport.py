@@ -89,16 +89,6 @@ def pause(seconds: float, until: float) -> bool:
     return True
 
 
-class DeadlineExceeded(errors.ServiceError):
-    """Raised inside the transport when a request's time ran out; the layers
-    turn it into a :class:`~aind_session.errors.ServiceError` naming the question."""
-
-    def __init__(self, tries: int, seconds: float) -> None:
-        self.tries = tries
-        self.seconds = seconds
-        super().__init__(f"no answer within {seconds:.0f} s ({errors.tries(tries)})")
-
-
 class _OutOfTime(Exception):
     """The body was still coming when the request's deadline passed."""
 
@@ -137,7 +127,7 @@ def _adapter_class() -> type:
             while True:
                 remaining = until - time.monotonic()
                 if remaining <= 0:
-                    raise DeadlineExceeded(tries, until - started)
+                    raise errors.DeadlineExceededError(tries, until - started)
                 tries += 1
                 kwargs["timeout"] = (
                     min(settings.connect_timeout, remaining),
@@ -149,7 +139,7 @@ def _adapter_class() -> type:
                     response = super().send(request, **kwargs)
                     _read_body(response, until)
                 except _OutOfTime:
-                    raise DeadlineExceeded(tries, until - started) from None
+                    raise errors.DeadlineExceededError(tries, until - started) from None
                 except requests.exceptions.ConnectionError as exc:
                     never_sent = _never_sent(exc)
                     if tries > settings.max_retries or not (self.retry_sent or never_sent):
@@ -162,7 +152,7 @@ def _adapter_class() -> type:
                     requests.exceptions.ContentDecodingError,
                 ) as exc:
                     if time.monotonic() >= until:
-                        raise DeadlineExceeded(tries, until - started) from None
+                        raise errors.DeadlineExceededError(tries, until - started) from None
                     if tries > settings.max_retries or not self.retry_sent:
                         setattr(exc, "aind_tries", tries)  # noqa: B010
                         raise
@@ -179,7 +169,7 @@ def _adapter_class() -> type:
                         return response  # no time to wait: the caller says what was answered
                     response.close()
                 if not pause(wait, until):
-                    raise DeadlineExceeded(tries, until - started)
+                    raise errors.DeadlineExceededError(tries, until - started)
 
     return _Adapter
 
