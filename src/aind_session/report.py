@@ -162,36 +162,39 @@ def prefetch(
     needs it. Call it inside :func:`aind_session.s3.batch` so that folders
     found empty are not probed again afterwards.
     """
-    from aind_session import codeocean, rawdata, s3
+    from aind_session import cache, codeocean, rawdata, s3
     from aind_session.config import get_settings
 
-    try:
-        # at once: the distinct searches, the sorting pipeline's runs, and the
-        # S3 client's set-up (imports, service model) while those wait
-        settings = get_settings()
-        work: list[tuple[Callable[..., Any], Any]] = []
-        if not settings.offline:  # credentials may be fetched from the network
-            work.append((s3.connect, ()))
-        if pipeline_runs and any(s.platform == "ecephys" for s in sessions):
-            work.append((codeocean.list_computations, (settings.sorting_pipeline_id,)))
-        distinct = {s.id[: codeocean.NAME_TERM_LIMIT]: s.id for s in sessions}.values()
-        work += [(codeocean.get_session_data_assets, (sid,)) for sid in distinct]
-        # a thread each (up to the bound): the set-up must not hold a search back
-        with ThreadPoolExecutor(max(1, min(len(work), settings.max_concurrency))) as pool:
-            jobs: list[Future[Any]] = [pool.submit(fn, *args) for fn, args in work]
-            for job in jobs:
-                job.result()
-        for session in sessions:  # sessions sharing a search: no request
-            codeocean.get_session_data_assets(session.id)
-        # then one S3 round for the raw data folders and the sorted assets' folders
-        # and files; more only where a folder is not where source_bucket says
-        from aind_session.extensions.ecephys import prefetch as prefetch_sorted
+    # one public call: one deadline, and what it works out is kept only if no
+    # clear_cache() came since it began
+    with cache.public_call():
+        try:
+            # at once: the distinct searches, the sorting pipeline's runs, and the
+            # S3 client's set-up (imports, service model) while those wait
+            settings = get_settings()
+            work: list[tuple[Callable[..., Any], Any]] = []
+            if not settings.offline:  # credentials may be fetched from the network
+                work.append((s3.connect, ()))
+            if pipeline_runs and any(s.platform == "ecephys" for s in sessions):
+                work.append((codeocean.list_computations, (settings.sorting_pipeline_id,)))
+            distinct = {s.id[: codeocean.NAME_TERM_LIMIT]: s.id for s in sessions}.values()
+            work += [(codeocean.get_session_data_assets, (sid,)) for sid in distinct]
+            # a thread each (up to the bound): the set-up must not hold a search back
+            with ThreadPoolExecutor(max(1, min(len(work), settings.max_concurrency))) as pool:
+                jobs: list[Future[Any]] = [pool.submit(fn, *args) for fn, args in work]
+                for job in jobs:
+                    job.result()
+            for session in sessions:  # sessions sharing a search: no request
+                codeocean.get_session_data_assets(session.id)
+            # then one S3 round for the raw data folders and the sorted assets' folders
+            # and files; more only where a folder is not where source_bucket says
+            from aind_session.extensions.ecephys import prefetch as prefetch_sorted
 
-        groups = rawdata.unsettled(s.id for s in sessions)
-        sorted_assets = [a for s in sessions for a in s.ecephys.sorted_data_assets]
-        rawdata.settle_many(prefetch_sorted(sorted_assets, sorted_parts, also_locate=groups))
-    except (errors.AindSessionError, PermissionError, ConnectionError) as exc:
-        logger.debug("prefetch stopped (%s); sections will ask on their own", exc)
+            groups = rawdata.unsettled(s.id for s in sessions)
+            sorted_assets = [a for s in sessions for a in s.ecephys.sorted_data_assets]
+            rawdata.settle_many(prefetch_sorted(sorted_assets, sorted_parts, also_locate=groups))
+        except (errors.AindSessionError, PermissionError, ConnectionError) as exc:
+            logger.debug("prefetch stopped (%s); sections will ask on their own", exc)
 
 
 def _summarize(session: Session) -> Summary:
