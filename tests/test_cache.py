@@ -267,3 +267,44 @@ def test_sixty_four_threads_over_twenty_keys_compute_each_key_once(short_ttl, mo
         for thread in threads:
             thread.join()
         assert sorted(calls) == list(range(20))
+
+
+def test_one_public_call_gives_every_question_inside_it_one_deadline(short_ttl):
+    seen = []
+
+    @cache.cached
+    def first():
+        seen.append(cache.call_deadline())
+        return 1
+
+    @cache.cached
+    def second():
+        seen.append(cache.call_deadline())
+        return 2
+
+    @cache.public_call()
+    def public():
+        return first() + second()
+
+    assert public() == 3
+    assert len(seen) == 2 and seen[0] is not None and seen[0] == seen[1]
+    assert cache.call_deadline() is None  # and none is left behind
+
+
+def test_a_session_property_asks_all_its_questions_under_one_deadline(
+    aind_sandbox, monkeypatch
+):
+    from aind_session import Session, transport
+
+    seen = []
+    real = transport.deadline
+
+    def spy():
+        seen.append(cache.call_deadline())
+        return real()
+
+    monkeypatch.setattr(transport, "deadline", spy)
+    aind_session.clear_cache()
+    assert Session("ecephys_676909_2023-12-13_13-43-40").modalities
+    assert len(seen) >= 2  # a search and a listing, at least
+    assert len(set(seen)) == 1 and None not in seen

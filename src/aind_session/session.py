@@ -18,7 +18,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from aind_session import errors
+from aind_session import cache, errors
 from aind_session.extension import declare_builtin
 
 if TYPE_CHECKING:
@@ -253,6 +253,7 @@ class Session:
 
     # -- CodeOcean -------------------------------------------------------------------
     @property
+    @cache.public_call()
     def data_assets(self) -> tuple[DataAsset, ...]:
         """Every data asset whose name starts with the session ID, oldest first; ``()`` if none.
 
@@ -264,6 +265,7 @@ class Session:
         return codeocean.get_session_data_assets(self.id)
 
     @property
+    @cache.public_call()
     def raw_data_asset(self) -> DataAsset:
         """The session's raw data asset (the latest when several qualify).
 
@@ -323,6 +325,7 @@ class Session:
         return get_settings().data_buckets
 
     @property
+    @cache.public_call()
     def raw_data_dir(self) -> UPath:
         """The session's raw data folder, as a ``UPath``.
 
@@ -343,6 +346,7 @@ class Session:
         return s3.upath(_raw_data_dir(self.id))
 
     @property
+    @cache.public_call()
     def is_uploaded(self) -> bool:
         """True when the raw data folder exists."""
         try:
@@ -352,6 +356,7 @@ class Session:
         return True
 
     @property
+    @cache.public_call()
     def modalities(self) -> tuple[str, ...]:
         """Names of the modality folders in the raw data folder, sorted; ``()`` if not uploaded.
 

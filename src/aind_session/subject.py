@@ -15,7 +15,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from aind_session import errors
+from aind_session import cache, errors
 from aind_session.dates import DateLike, date_range
 from aind_session.session import PLATFORM_PATTERN, Session, parse_session_id
 
@@ -221,6 +221,7 @@ class Subject:
         return subject_card(self)
 
     @property
+    @cache.public_call()
     def data_assets(self) -> tuple[DataAsset, ...]:
         """Every data asset of the subject, oldest first (see `get_subject_data_assets`)."""
         from aind_session.codeocean import get_subject_data_assets
@@ -228,6 +229,7 @@ class Subject:
         return get_subject_data_assets(self.id)
 
     @property
+    @cache.public_call()
     def sessions(self) -> tuple[Session, ...]:
         """Every session of the subject, by date and time."""
         return get_sessions(self.id)

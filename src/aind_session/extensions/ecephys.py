@@ -192,6 +192,7 @@ class SortedDataAsset(_DataAsset):
         return folder
 
     @property
+    @cache.public_call()
     def path(self) -> UPath:
         """The asset's folder."""
         from aind_session import s3
@@ -204,6 +205,7 @@ class SortedDataAsset(_DataAsset):
         prefetch_siblings(self.name, part)
 
     @property
+    @cache.public_call()
     def output(self) -> str:
         """Text of the ``output`` file; ``''`` when there is none."""
         from aind_session import codeocean
@@ -212,6 +214,7 @@ class SortedDataAsset(_DataAsset):
         return codeocean.get_output_text(self)
 
     @property
+    @cache.public_call()
     def sorted_probes(self) -> tuple[str, ...]:
         """Probes with sorting results, from folder names under ``curated/`` (or ``sorting_precurated/``)."""
         from aind_session import s3
@@ -226,6 +229,7 @@ class SortedDataAsset(_DataAsset):
         return ()
 
     @property
+    @cache.public_call()
     def sorter_name(self) -> str:
         """Name of the spike sorter used (e.g. ``'kilosort4'``).
 
@@ -249,6 +253,7 @@ class SortedDataAsset(_DataAsset):
         return name
 
     @property
+    @cache.public_call()
     def is_sorting_error(self) -> bool:
         """True when the sorting failed (see :func:`aind_session.codeocean.is_data_asset_error`).
 
@@ -263,6 +268,7 @@ class SortedDataAsset(_DataAsset):
         return codeocean.is_data_asset_error(self)
 
     @property
+    @cache.public_call()
     def is_sorting_analyzer(self) -> bool:
         """True when results were saved as a SpikeInterface sorting analyzer (``.zarr``)."""
         from aind_session import s3
@@ -462,6 +468,7 @@ class SorterNamespace:
         return f"<sorter {self.name!r} of {self._ecephys._base!r}>"
 
     @property
+    @cache.public_call()
     def sorted_data_assets(self) -> tuple[SortedDataAsset, ...]:
         """Sorted assets made with this sorter, oldest first; ``()`` when none.
 
@@ -500,6 +507,7 @@ class Sorters:
         return SorterNamespace(self._ecephys, name)
 
     @property
+    @cache.public_call()
     def names(self) -> tuple[str, ...]:
         """Sorter names used in the session's sorted assets, sorted.
 
@@ -534,6 +542,7 @@ class Ecephys(ExtensionBaseClass["Session"]):
         return bool(_SORTED_NAME.match(rest))
 
     @property
+    @cache.public_call()
     def sorted_data_assets(self) -> tuple[SortedDataAsset, ...]:
         """Every sorted data asset of the session, oldest first; ``()`` when none.
 
@@ -543,6 +552,7 @@ class Ecephys(ExtensionBaseClass["Session"]):
         return tuple(SortedDataAsset.from_asset(a) for a in assets)
 
     @property
+    @cache.public_call()
     def sorted_data_asset(self) -> SortedDataAsset:
         """The latest sorted data asset without a sorting error.
 
@@ -581,6 +591,7 @@ class Ecephys(ExtensionBaseClass["Session"]):
         return asset
 
     @property
+    @cache.public_call()
     def is_sorted(self) -> bool:
         """True when a usable sorting exists: a sorted data asset without a sorting
         error (so :attr:`sorted_data_asset` finds one), even if a newer one failed
@@ -605,6 +616,7 @@ class Ecephys(ExtensionBaseClass["Session"]):
         return False
 
     @property
+    @cache.public_call()
     def latest_sorting_failed(self) -> bool:
         """True when the newest sorted data asset holds a sorting error (even if an
         older one is usable); False when it has none, or there is no sorted asset.
@@ -618,6 +630,7 @@ class Ecephys(ExtensionBaseClass["Session"]):
         return bool(assets) and assets[-1].is_sorting_error
 
     @property
+    @cache.public_call()
     def sorted_data_dir(self) -> UPath:
         """Folder of :attr:`sorted_data_asset`."""
         return self.sorted_data_asset.path
@@ -643,17 +656,20 @@ class Ecephys(ExtensionBaseClass["Session"]):
         )
 
     @property
+    @cache.public_call()
     def clipped_dir(self) -> UPath:
         """``ecephys_clipped`` in the raw data folder (under ``ecephys/`` from 2024, else at the top)."""
         return self._raw_subdir("ecephys_clipped")
 
     @property
+    @cache.public_call()
     def compressed_dir(self) -> UPath:
         """``ecephys_compressed`` in the raw data folder (under ``ecephys/`` from 2024, else at the top)."""
         return self._raw_subdir("ecephys_compressed")
 
     # -- pipeline runs ------------------------------------------------------------------
     @property
+    @cache.public_call()
     def current_sorting_pipeline_computations(self) -> tuple[Computation, ...]:
         """In-progress runs of the sorting pipeline with this session's raw data asset attached."""
         from aind_session import codeocean

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from aind_session import errors
+from aind_session import cache, errors
 from aind_session.extension import ExtensionBaseClass
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class Metadata(ExtensionBaseClass["Session"]):
         return rawdata.raw_data_dir(self._base.id)
 
     @property
+    @cache.public_call()
     def json_files(self) -> tuple[UPath, ...]:
         """The ``.json`` files at the top of the raw data folder, sorted by name.
 
@@ -101,6 +102,7 @@ class Metadata(ExtensionBaseClass["Session"]):
             )
         return content
 
+    @cache.public_call()
     def __getattr__(self, stem: str) -> dict[str, Any]:
         if hasattr(type(self), stem):  # a property of this class raised AttributeError
             name, error = getattr(_raised, "error", (None, None))
