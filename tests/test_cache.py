@@ -291,9 +291,7 @@ def test_one_public_call_gives_every_question_inside_it_one_deadline(short_ttl):
     assert cache.call_deadline() is None  # and none is left behind
 
 
-def test_a_session_property_asks_all_its_questions_under_one_deadline(
-    aind_sandbox, monkeypatch
-):
+def test_a_session_property_asks_all_its_questions_under_one_deadline(aind_sandbox, monkeypatch):
     from aind_session import Session, transport
 
     seen = []
@@ -308,3 +306,71 @@ def test_a_session_property_asks_all_its_questions_under_one_deadline(
     assert Session("ecephys_676909_2023-12-13_13-43-40").modalities
     assert len(seen) >= 2  # a search and a listing, at least
     assert len(set(seen)) == 1 and None not in seen
+
+
+def _owner_and_waiter(body, key="k"):
+    """A cached ``ask(key)`` whose first caller (the owner) runs ``body(started, go_on)``;
+    a second caller joins its flight. Returns (ask, outcomes, go_on, threads)."""
+    started, go_on = threading.Event(), threading.Event()
+    outcomes: dict[str, object] = {}
+
+    @cache.cached
+    def ask(key):
+        if threading.current_thread().name == "owner":
+            started.set()
+            go_on.wait(2)
+            return body()
+        return "asked again"
+
+    def run(role):
+        try:
+            outcomes[role] = ask(key)
+        except BaseException as exc:
+            outcomes[role] = exc
+
+    first = threading.Thread(target=run, args=("owner",), name="owner", daemon=True)
+    first.start()
+    assert started.wait(2)
+    second = threading.Thread(target=run, args=("waiter",), name="waiter", daemon=True)
+    second.start()
+    deadline = time.monotonic() + 2
+    while not cache._inflight and time.monotonic() < deadline:  # the owner's flight exists
+        time.sleep(0.01)
+    time.sleep(0.1)  # and the waiter has joined it
+    return ask, outcomes, go_on, (first, second)
+
+
+def test_waiters_are_answered_even_when_storing_the_answer_fails(short_ttl, monkeypatch):
+    _ask, outcomes, go_on, threads = _owner_and_waiter(lambda: "answer")
+
+    def broken_settings():
+        raise aind_session.errors.ConfigurationError("settings became invalid")
+
+    monkeypatch.setattr(cache, "_ttl", broken_settings)
+    go_on.set()
+    for thread in threads:
+        thread.join(3)
+    assert not any(t.is_alive() for t in threads), "a waiter was never answered"
+    assert outcomes["waiter"] == "answer"
+
+
+def test_an_answer_begun_before_a_forget_is_not_stored(short_ttl):
+    ask, outcomes, go_on, threads = _owner_and_waiter(lambda: "before the run started")
+    cache.forget(ask, "k")  # e.g. run_capsule after starting a run
+    go_on.set()
+    for thread in threads:
+        thread.join(3)
+    assert outcomes["owner"] == "before the run started"
+    assert ask("k") == "asked again"
+
+
+def test_a_ctrl_c_of_the_asking_thread_reaches_its_waiters_as_an_internal_error(short_ttl):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    _ask, outcomes, go_on, threads = _owner_and_waiter(interrupted)
+    go_on.set()
+    for thread in threads:
+        thread.join(3)
+    assert isinstance(outcomes["owner"], KeyboardInterrupt)
+    assert isinstance(outcomes["waiter"], aind_session.errors.InternalError)

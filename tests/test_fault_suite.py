@@ -257,3 +257,48 @@ def test_an_upstream_timeout_message_is_not_kept_as_no_raw_data_asset(aind_sandb
     aind_sandbox.clear_requests()
     assert Session(MAIN).raw_data_asset.id
     assert aind_sandbox.requests("codeocean") == []
+
+
+def test_a_run_whose_post_was_cut_says_it_may_have_started(aind_sandbox, quick):
+    asset = codeocean.get_data_asset("16d46411-540a-4122-b47f-8cb2a15d593a")
+    aind_sandbox.clear_requests()
+    aind_sandbox.faults = Faults(
+        rate=1.0, kinds=("cut",), limit=1, match="/computations", services=("codeocean",)
+    )
+    with pytest.raises(errors.ServiceError, match="may have been started"):
+        codeocean.run_capsule("eb5a26e4-a391-4d79-9da5-1ab65b71253f", asset, [])
+    posts = [r for r in aind_sandbox.requests("codeocean") if r.method == "POST"]
+    assert len(posts) == 1, "a run is never started twice"
+
+
+def test_time_queued_for_an_s3_slot_counts_against_the_deadline(aind_sandbox, quick, monkeypatch):
+    monkeypatch.setenv("AIND_SESSION_S3_MAX_CONCURRENCY", "1")
+    monkeypatch.setenv("AIND_SESSION_REQUEST_DEADLINE", "1")
+    monkeypatch.setenv("AIND_SESSION_READ_TIMEOUT", "0.3")
+    aind_session.clear_cache()
+    from aind_session import s3
+
+    aind_sandbox.faults = Faults(rate=1.0, kinds=("stall",), stall_seconds=20, services=("s3",))
+    folders = [f"aind-ephys-data/nothing-{i}" for i in range(4)]
+    found = within(lambda: s3.list_folders(folders), seconds=30)
+    assert all(isinstance(v, errors.ServiceError) for v in found.values())
+    # one slot, one deadline: the listings queued behind the first send nothing
+    assert len(aind_sandbox.requests("s3")) <= 5
+
+
+@pytest.mark.parametrize("seed", [0, 19, 51, 54, 55, 57, 58])  # 19-58: mixes miscounted before
+def test_the_tries_said_are_the_requests_sent_when_faults_mix(
+    aind_sandbox, quick, monkeypatch, seed
+):
+    import re
+
+    monkeypatch.setenv("AIND_SESSION_MAX_RETRIES", "3")
+    aind_session.clear_cache()
+    aind_sandbox.faults = Faults(
+        rate=1.0, kinds=("badjson", "500"), seed=seed, retry_after=0, services=("codeocean",)
+    )
+    with pytest.raises(errors.ServiceError) as info:
+        Session(MAIN).data_assets
+    said = re.search(r"(\d+) tr(?:y|ies)", str(info.value))
+    assert said, str(info.value)
+    assert int(said.group(1)) == len(aind_sandbox.requests("codeocean"))

@@ -267,3 +267,31 @@ def test_plain_http_to_a_loopback_address_is_allowed(isolated, monkeypatch, doma
     monkeypatch.setenv("CODE_OCEAN_DOMAIN", domain)
     aind_session.clear_cache()
     assert aind_session.get_settings().codeocean_domain == domain
+
+
+def test_an_s3_endpoint_from_a_dotenv_file_is_refused(tmp_path, monkeypatch):
+    from aind_session import config
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    (tmp_path / ".env").write_text("AWS_ENDPOINT_URL=https://attacker.example:9000\n")
+    config.reset_settings()
+    with pytest.raises(errors.ConfigurationError, match="AWS_ENDPOINT_URL") as info:
+        config.get_settings()
+    assert ".env" in str(info.value)
+    config.reset_settings()
+
+
+def test_an_s3_endpoint_over_plain_http_off_this_machine_is_refused(monkeypatch):
+    from aind_session import config
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://minio.example:9000")
+    config.reset_settings()
+    with pytest.raises(errors.ConfigurationError, match="plain http"):
+        config.get_settings()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
+    config.reset_settings()
+    assert config.get_settings().s3_endpoint_url == "http://127.0.0.1:9000"
+    config.reset_settings()

@@ -135,8 +135,7 @@ def claim(
                 mine.remove(key)
                 settle(key, value)
     except BaseException as exc:  # never leave a key in flight: its waiters would hang
-        for key in mine:
-            settle(key, error=exc)
+        settle_all(mine, exc)
         raise
     with _lock:
         _stats["hits"] += len(found)
@@ -177,21 +176,44 @@ def settle(
         raise errors.InternalError(
             f"{key!r} was not claimed by this thread, so it cannot be settled"
         )
-    ttl = _ttl() if error is None and keep else 0.0
-    with _lock:
-        current = flight.generation == _generation
-        kept = error is None and keep and ttl > 0 and current
-        if kept:
-            _get_store()[key] = (time.monotonic() + ttl, value)
-        if _inflight.get(key) is flight:
-            del _inflight[key]
-    # waiters get the answer first; the disk can wait
-    if error is None:
-        flight.future.set_result(value)
-    else:
-        flight.future.set_exception(error)
+    kept = False
+    ttl = 0.0
+    try:
+        ttl = _ttl() if error is None and keep else 0.0
+        with _lock:
+            # not stored when a clear or a forget came since the flight began
+            current = _inflight.get(key) is flight and flight.generation == _generation
+            kept = error is None and keep and ttl > 0 and current
+            if kept:
+                _get_store()[key] = (time.monotonic() + ttl, value)
+    finally:  # whatever happened above, the flight ends and its waiters are answered
+        with _lock:
+            if _inflight.get(key) is flight:
+                del _inflight[key]
+        if error is None:
+            flight.future.set_result(value)
+        elif isinstance(error, Exception):
+            flight.future.set_exception(error)
+        else:  # a Ctrl-C of the thread that asked is not the waiters' to receive
+            failure = errors.InternalError(
+                f"the thread answering {key!r} was stopped ({type(error).__name__})"
+            )
+            failure.__cause__ = error
+            flight.future.set_exception(failure)
     if kept and codec is not None:
         _store_on_disk(key, value, codec, ttl, flight.generation)
+
+
+def settle_all(keys: Iterable[Hashable], error: BaseException) -> None:
+    """:func:`settle` every key of ``keys`` still claimed by this thread with ``error``
+    (for the way out of a failure: a key already settled is skipped)."""
+    flights = _my_flights()
+    for key in list(keys):
+        if key in flights:
+            try:
+                settle(key, error=error)
+            except Exception:  # the waiters are answered all the same (see settle)
+                logger.debug("settling %r after a failure failed", key, exc_info=True)
 
 
 def _store_on_disk(key: Hashable, value: Any, codec: Codec, ttl: float, since: int) -> None:
@@ -230,12 +252,12 @@ def cached(fn: Callable[P, R] | None = None, *, persist: Codec | None = None) ->
             return found[key]
         if waiting:
             return waiting[key].result()
-        with public_call():
-            try:
+        try:
+            with public_call():
                 result = fn(*args, **kwargs)
-            except BaseException as exc:
-                settle(key, error=exc)
-                raise
+        except BaseException as exc:
+            settle(key, error=exc)
+            raise
         settle(key, result, codec=persist)
         return result
 
@@ -303,6 +325,9 @@ def forget(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     with _lock:
         if _store is not None:
             _store.pop(key, None)
+        # an answer being worked out now may predate what made the caller forget
+        # (a run just started): it reaches its own waiters, and is not stored
+        _inflight.pop(key, None)
     persistent.delete(key)
 
 

@@ -13,6 +13,7 @@ Searches ask for 1000 results a page (the most the service allows) and follow
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import dataclasses
 import functools
@@ -148,8 +149,11 @@ def _tries_of(exc: BaseException) -> int:
     return 1
 
 
-def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run one SDK call, turning its failures into aind-session errors that say ``what``."""
+def _call(what: str, fn: Callable[..., T], *args: Any, _sent: int = 0, **kwargs: Any) -> T:
+    """Run one SDK call, turning its failures into aind-session errors that say ``what``.
+
+    ``_sent``: requests already sent for the same question (their tries are
+    counted in the message too)."""
     import requests
 
     load_sdk()
@@ -174,7 +178,7 @@ def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             raise errors.NotFoundError(
                 f"CodeOcean has no such item: {what} answered HTTP 404 ({message})."
             ) from None
-        tries = _tries_of(exc)
+        tries = _sent + _tries_of(exc)
         retried = f" after {errors.tries(tries)}" if tries > 1 else ""
         raise errors.ServiceError(
             f"CodeOcean at {domain} answered HTTP {status}{retried} while {what}: {message}"
@@ -182,12 +186,12 @@ def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     except errors.DeadlineExceededError as exc:
         raise errors.ServiceError(
             f"CodeOcean at {domain} {transport.deadline_message(exc.seconds)} while {what} "
-            f"({errors.tries(exc.tries)}). Check the network and CODE_OCEAN_DOMAIN."
+            f"({errors.tries(_sent + exc.tries)}). Check the network and CODE_OCEAN_DOMAIN."
         ) from None
     except requests.RequestException as exc:
         raise errors.ServiceError(
             f"CodeOcean at {domain} did not answer while {what} "
-            f"({errors.tries(_tries_of(exc))}): {type(exc).__name__}. Check the network "
+            f"({errors.tries(_sent + _tries_of(exc))}): {type(exc).__name__}. Check the network "
             "and CODE_OCEAN_DOMAIN."
         ) from None
 
@@ -214,6 +218,19 @@ def _request(
     it is a :class:`~aind_session.errors.ServiceError` quoting the start of
     the body.
     """
+    with cache.public_call():  # every try within the deadline of the call it serves
+        return _request_in_call(what, method, path, check, for_runs=for_runs, **kwargs)
+
+
+def _request_in_call(
+    what: str,
+    method: str,
+    path: str,
+    check: Callable[[Any], Any],
+    *,
+    for_runs: bool = False,
+    **kwargs: Any,
+) -> Any:
     from aind_session.config import get_settings
 
     persistent.refuse_if_offline(what)  # before a client (and a token) is needed
@@ -222,7 +239,7 @@ def _request(
     sent = 0
     until = transport.deadline()
     while True:
-        response = _call(what, client.session.request, method, path, **kwargs)
+        response = _call(what, client.session.request, method, path, _sent=sent, **kwargs)
         sent += _tries_of(response)
         try:
             try:
@@ -593,8 +610,9 @@ def _subject_data_assets(subject: str) -> tuple[DataAsset, ...]:
         _search_key({"query": f"subject id:{subject}"}),
         _search_key({"query": f"name:{subject}"}),
     ]
-    with ThreadPoolExecutor(2) as pool:
-        by_metadata, by_name = pool.map(search_records, keys)
+    with ThreadPoolExecutor(2) as pool:  # each in a copy of this call's context: its deadline
+        jobs = [pool.submit(contextvars.copy_context().run, search_records, k) for k in keys]
+        by_metadata, by_name = (job.result() for job in jobs)
     holds_id = re.compile(rf"(?<![0-9]){re.escape(subject)}(?![0-9])")
     unique = {r["id"]: r for r in by_metadata}
     unique.update({r["id"]: r for r in by_name if holds_id.search(str(r.get("name", "")))})
@@ -734,12 +752,14 @@ def run_capsule(capsule_id: str, asset: DataAsset, parameters: list[str]) -> Com
             json=params.to_dict(),
         )
     except errors.ServiceError as exc:
-        if "but its answer" in str(exc):  # the run did start: say so
-            raise errors.ServiceError(
-                f"{exc} The run was probably started: check the runs of capsule {capsule_id} "
-                "before starting another."
-            ) from None
-        raise
+        if isinstance(exc, errors.OfflineCacheMissError) or "answered HTTP 4" in str(exc):
+            raise  # nothing was sent, or it was refused: nothing was started
+        # the request may have reached the service (a cut, a stall, a gateway's
+        # 5xx, a malformed answer to a POST that worked): say so, never retry
+        raise errors.ServiceError(
+            f"{exc} The run may have been started all the same: look at the runs of "
+            f"capsule {capsule_id} before starting another."
+        ) from None
     run = build_computation(record)
     try:
         cache.forget(_list_computations, capsule_id)

@@ -170,6 +170,7 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             raise ConfigurationError(_describe(exc, places)) from None
         _check_token(self, places)
+        _check_s3_endpoint(self, places)
 
     # validators raise InvalidInputError, a ValueError: pydantic collects it, and
     # __init__ turns all of them into one ConfigurationError
@@ -399,6 +400,31 @@ def _check_destination(domain: str, set_by: _Origin, token: _Origin) -> None:
             f"{set_by.variable}={_shown(domain, [])} ({set_by.said()}) is plain http: the token "
             "is sent over https:// only, except to this machine (127.0.0.1, ::1, localhost). "
             "Use https://."
+        )
+
+
+def _check_s3_endpoint(settings: Settings, places: _Places) -> None:
+    """AWS credentials come from the environment (or ``~/.aws``): they are signed
+    into requests to an S3 endpoint set in the environment, or to this machine,
+    never to one a ``.env`` file in some working directory names; and never
+    over plain http but to this machine."""
+    endpoint = settings.s3_endpoint_url
+    if not endpoint:
+        return
+    set_by = places.origin("s3_endpoint_url")
+    host = urlsplit(endpoint).hostname or ""
+    if set_by.where not in (ENVIRONMENT, KEYWORDS, DEFAULT) and not _is_loopback(host):
+        raise ConfigurationError(
+            f"{set_by.variable}={_shown(endpoint, [])} is set in {set_by.where}: requests "
+            "signed with your AWS credentials go only to an S3 endpoint set in the "
+            f"environment (or on this machine). Set {set_by.variable} in the environment, "
+            f"or remove it from {set_by.where}."
+        )
+    if urlsplit(endpoint).scheme != "https" and not _is_loopback(host):
+        raise ConfigurationError(
+            f"{set_by.variable}={_shown(endpoint, [])} ({set_by.said()}) is plain http: "
+            "requests signed with AWS credentials go over https:// only, except to this "
+            "machine (127.0.0.1, ::1, localhost). Use https://."
         )
 
 

@@ -15,6 +15,7 @@ one in a notebook never makes a request.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import datetime
 import html
@@ -181,7 +182,10 @@ def prefetch(
             work += [(codeocean.get_session_data_assets, (sid,)) for sid in distinct]
             # a thread each (up to the bound): the set-up must not hold a search back
             with ThreadPoolExecutor(max(1, min(len(work), settings.max_concurrency))) as pool:
-                jobs: list[Future[Any]] = [pool.submit(fn, *args) for fn, args in work]
+                # each in a copy of this call's context: one deadline for all
+                jobs: list[Future[Any]] = [
+                    pool.submit(contextvars.copy_context().run, fn, *args) for fn, args in work
+                ]
                 for job in jobs:
                     job.result()
             for session in sessions:  # sessions sharing a search: no request

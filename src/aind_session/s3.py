@@ -260,13 +260,12 @@ def fetch(
                 answers[job] = value
                 # an empty folder may fill soon and an error may pass: neither is kept
                 keep = isinstance(value, bytes) or (isinstance(value, Listing) and value.exists)
+                mine.remove(keys[job])
                 cache.settle(keys[job], value, keep=keep, codec=codecs[job[0]])
                 if empties is not None and _nothing_there(value):
                     empties[job] = value
-                mine.remove(keys[job])
     except BaseException as exc:  # never leave a key in flight: its waiters would hang
-        for key in mine:
-            cache.settle(key, error=exc)
+        cache.settle_all(mine, exc)
         raise
     for job in jobs:
         if keys[job] in waiting:
@@ -376,7 +375,11 @@ def _request_all(todo: list[tuple[str, str]]) -> list[Any]:
                     )
                 tries += 1
                 try:
-                    async with limit:
+                    async with limit:  # the time spent waiting here counts too
+                        remaining = until - time.monotonic()
+                        if remaining <= 0:
+                            tries -= 1  # not sent: said at the top of the loop
+                            continue
                         work = (
                             _list_one(client, path) if kind == "list" else _read_one(client, path)
                         )
