@@ -185,16 +185,22 @@ def _never_sent(exc: BaseException) -> bool:
 
 def _read_body(response: Any, until: float) -> None:
     """Read the whole body now, a piece at a time, giving up at ``until`` (a server
-    trickling a byte a second never trips the read timeout, which counts per read)."""
+    trickling a byte a second never trips the read timeout, which counts per read;
+    and no read waits past ``until``)."""
     import requests
 
     pieces = []
     raw = response.raw
+    # the socket of this answer (urllib3 2), so that no single read outlasts the deadline
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
     try:
         while True:
-            if time.monotonic() >= until:
+            remaining = until - time.monotonic()
+            if remaining <= 0:
                 response.close()
                 raise _OutOfTime()
+            if sock is not None and sock.gettimeout() is not None:
+                sock.settimeout(min(sock.gettimeout(), remaining))
             if hasattr(raw, "read1"):  # urllib3 2: at most one read of the socket
                 piece = raw.read1(65536, decode_content=True)
             else:
