@@ -16,17 +16,6 @@ from aind_session.persistent import FILE_NAME
 MAIN = "ecephys_676909_2023-12-13_13-43-40"
 
 
-@pytest.fixture
-def cache_dir(monkeypatch, tmp_path):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("AIND_SESSION_CACHE_DIR", str(folder))
-    aind_session.clear_cache()
-    yield folder
-    monkeypatch.delenv("AIND_SESSION_CACHE_DIR")
-    monkeypatch.delenv("AIND_SESSION_OFFLINE", raising=False)
-    aind_session.clear_cache()
-
-
 def everything(session):
     return (
         session.raw_data_asset.id,

@@ -16,16 +16,6 @@ MAIN = "ecephys_676909_2023-12-13_13-43-40"
 PIPELINE = "1f8f159a-7670-47a9-baf1-078905fc9c2e"
 
 
-@pytest.fixture
-def cache_dir(monkeypatch, tmp_path):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("AIND_SESSION_CACHE_DIR", str(folder))
-    aind_session.clear_cache()
-    yield folder
-    monkeypatch.delenv("AIND_SESSION_CACHE_DIR")
-    aind_session.clear_cache()
-
-
 def _fresh(folder):
     """The folder as another process left it: no write-ahead log of ours beside it."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -21,20 +21,6 @@ SESSIONS = [
 ]
 
 
-@pytest.fixture
-def fast_backoff(monkeypatch):
-    """Retries without waiting, so fault tests check behaviour, not the clock."""
-    import botocore.retries.standard
-
-    monkeypatch.setenv("AIND_SESSION_BACKOFF_FACTOR", "0")
-    monkeypatch.setattr(
-        botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, ctx: 0.0
-    )
-    aind_session.clear_cache()
-    yield
-    aind_session.clear_cache()
-
-
 def _maybe(fn):
     try:
         return fn()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -80,20 +80,6 @@ def world(*sortings: tuple[str, str]) -> dict[str, Any]:
         )
         s3.update({f"{bucket}/{name}/{path}": data for path, data in sorted_files(kind).items()})
     return {"data_assets": assets, "s3": s3}
-
-
-@pytest.fixture
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Retries without waiting, so fault tests check behaviour, not the clock."""
-    import botocore.retries.standard
-
-    monkeypatch.setenv("AIND_SESSION_BACKOFF_FACTOR", "0")
-    monkeypatch.setattr(
-        botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, ctx: 0.0
-    )
-    aind_session.clear_cache()
-    yield
-    aind_session.clear_cache()
 
 
 @pytest.fixture

@@ -200,6 +200,7 @@ class _Malformed(Exception):
     """A 200 answer whose body is not JSON, or not of the shape asked for."""
 
 
+@cache.public_call()  # every try within the deadline of the call it serves
 def _request(
     what: str,
     method: str,
@@ -218,19 +219,6 @@ def _request(
     it is a :class:`~aind_session.errors.ServiceError` quoting the start of
     the body.
     """
-    with cache.public_call():  # every try within the deadline of the call it serves
-        return _request_in_call(what, method, path, check, for_runs=for_runs, **kwargs)
-
-
-def _request_in_call(
-    what: str,
-    method: str,
-    path: str,
-    check: Callable[[Any], Any],
-    *,
-    for_runs: bool = False,
-    **kwargs: Any,
-) -> Any:
     from aind_session.config import get_settings
 
     persistent.refuse_if_offline(what)  # before a client (and a token) is needed
