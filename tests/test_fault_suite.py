@@ -302,3 +302,16 @@ def test_the_tries_said_are_the_requests_sent_when_faults_mix(
     said = re.search(r"(\d+) tr(?:y|ies)", str(info.value))
     assert said, str(info.value)
     assert int(said.group(1)) == len(aind_sandbox.requests("codeocean"))
+
+
+@pytest.mark.parametrize("kind", ("truncated", "badjson", "html", "cut"))
+def test_a_download_cut_short_or_replaced_is_never_taken_for_the_file(aind_sandbox, clean, kind):
+    """Output files come from pre-signed URLs: their ETag tells a whole file from a spoilt one."""
+    aind_sandbox.faults = Faults(
+        rate=1.0, kinds=(kind,), limit=2, match="/_sandbox/download", services=("codeocean",)
+    )
+    assert within(answers) == clean
+    assert sum(r.fault == kind for r in aind_sandbox.requests()) == 2
+    aind_sandbox.faults = None
+    aind_session.clear_cache()
+    assert answers() == clean  # and the disk kept the true files

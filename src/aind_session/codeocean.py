@@ -921,23 +921,53 @@ def is_output_error(text: str, *, sorting: bool | None = None, source: str = "")
 
 
 def _download(url: str, what: str) -> str:
+    """The text at a pre-signed download URL (an S3 object), checked against the
+    object's ``ETag``: a body cut short, an error page or a proxy's HTML passed
+    off as the file is asked again, then a ServiceError; never returned."""
+    import hashlib
+
     import requests
 
+    from aind_session.config import get_settings
+
     persistent.refuse_if_offline(f"downloading {what}")
-    try:
-        response = _download_session().get(url)
-        response.raise_for_status()
-    except errors.DeadlineExceededError as exc:
-        raise errors.ServiceError(
-            f"Downloading {what}: the server {transport.deadline_message(exc.seconds)} "
-            f"({errors.tries(exc.tries)})."
-        ) from None
-    except requests.RequestException as exc:
-        raise errors.ServiceError(
-            f"Downloading {what} failed ({errors.tries(_tries_of(exc))}): {type(exc).__name__}"
-            f"{': ' + transport.excerpt(exc.response.text) if exc.response is not None else ''}."
-        ) from None
-    return response.text
+    settings = get_settings()
+    until = transport.deadline()
+    sent = 0
+    while True:
+        try:
+            response = _download_session().get(url)
+            sent += _tries_of(response)
+            response.raise_for_status()
+        except errors.DeadlineExceededError as exc:
+            raise errors.ServiceError(
+                f"Downloading {what}: the server {transport.deadline_message(exc.seconds)} "
+                f"({errors.tries(sent + exc.tries)})."
+            ) from None
+        except requests.RequestException as exc:
+            tried = sent if exc.response is not None else sent + _tries_of(exc)
+            quoted = transport.excerpt(exc.response.text) if exc.response is not None else ""
+            raise errors.ServiceError(
+                f"Downloading {what} failed ({errors.tries(tried)}): {type(exc).__name__}"
+                f"{': ' + quoted if quoted else ''}."
+            ) from None
+        etag = response.headers.get("ETag", "").strip('"')
+        if not etag:  # S3 sends one with every object: this answer is not the file
+            problem = "came without the object's ETag"
+        elif (
+            len(etag) == 32
+            and "-" not in etag
+            and hashlib.md5(response.content).hexdigest() != etag
+        ):
+            problem = "does not match the object's ETag (cut short or replaced)"
+        else:
+            return response.text
+        if sent > settings.max_retries or not transport.pause(transport.backoff(sent), until):
+            raise errors.ServiceError(
+                f"Downloading {what}: the answer {problem} ({errors.tries(sent)}): "
+                f"{transport.excerpt(response.text) or 'an empty body'}"
+            )
+        logger.debug("downloading %s: the answer %s; asking again", what, problem)
 
 
 def _is_computation(item: Any) -> bool:

@@ -22,7 +22,8 @@ documentation. Where those are silent, this is what the sandbox assumes:
   as on the web UI; a folder that does not exist is a 404. Data asset files are
   read from the world's S3 objects as loaded (later S3 writes are not seen).
 - File URLs point back at this server (``/_sandbox/download/...``), standing
-  in for pre-signed S3 URLs: no token is needed to fetch them.
+  in for pre-signed S3 URLs: no token is needed to fetch them, and like S3's
+  answers they carry the object's ``ETag`` (the MD5 of a single-part upload).
 - Capsule and pipeline computations are listed newest first; an id that no
   computation ran is a 404.
 """
@@ -30,6 +31,7 @@ documentation. Where those are silent, this is what the sandbox assumes:
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import threading
@@ -401,7 +403,10 @@ class CodeOceanApp:
             data = self._result_file(item_id, path)
         else:
             raise ApiError(404, f"Nothing to download at {request.path!r}.")
-        return Response(data, mimetype="application/octet-stream")
+        # as S3 answers a pre-signed URL: the object's ETag (its MD5) comes along
+        response = Response(data, mimetype="application/octet-stream")
+        response.headers["ETag"] = f'"{hashlib.md5(data).hexdigest()}"'
+        return response
 
 
 # -- helpers -------------------------------------------------------------------
