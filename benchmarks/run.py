@@ -52,6 +52,7 @@ MIN_RUNS = 3  # cold runs made even past the time budget
 IMPORT_MS = 60.0
 SESSION_US = 50.0
 INFO_S = 3.0
+SANDBOX_S = 2.0
 LISTING_REQUESTS = 10
 LISTING_MB = 200.0
 
@@ -66,6 +67,7 @@ class Benchmark:
 
 BENCHMARKS = [
     Benchmark("import", "import aind_session", "empty"),
+    Benchmark("sandbox", "sandbox start-up (bundled world)", "empty"),
     Benchmark("session", "Session(id) x 10,000 (per call)", "empty", warm_repeat=3),
     Benchmark("raw_data_asset", "raw_data_asset", "subject"),
     Benchmark("raw_data_dir", "raw_data_dir", "subject"),
@@ -439,6 +441,36 @@ def measure_import(repeat: int) -> dict[str, Any]:
     }
 
 
+SANDBOX_PROBE = """
+import json, time
+t0 = time.perf_counter()
+from aind_session.testing import Sandbox
+t1 = time.perf_counter()
+sb = Sandbox()
+t2 = time.perf_counter()
+sb.start()
+t3 = time.perf_counter()
+sb.stop()
+t4 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "load": t2 - t1, "start": t3 - t2, "stop": t4 - t3}))
+"""
+
+
+def measure_sandbox(repeat: int) -> dict[str, Any]:
+    """Fresh interpreters: ``Sandbox()`` (the bundled world loaded and checked) and
+    ``start()`` (moto imported, both servers up, S3 loaded), then ``stop()``; medians."""
+    runs = []
+    for _ in range(repeat):
+        done = _run([sys.executable, "-c", SANDBOX_PROBE])
+        if done.returncode != 0:
+            raise SystemExit(f"the sandbox start-up probe failed:\n{done.stderr[-3000:]}")
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    out = {key: _median([r[key] for r in runs]) for key in runs[0]}
+    out["up"] = _median([r["load"] + r["start"] for r in runs])
+    out["runs"] = len(runs)
+    return out
+
+
 def _pages(n: int) -> int:
     return max(1, math.ceil(n / PAGE))
 
@@ -574,6 +606,9 @@ def run(args: argparse.Namespace) -> int:
             if name == "import":
                 rows.append({"bench": bench, "import": measure_import(args.repeat)})
                 continue
+            if name == "sandbox":
+                rows.append({"bench": bench, "sandbox": measure_sandbox(args.repeat)})
+                continue
             if bench.world not in worlds:
                 t0 = time.perf_counter()
                 world = wg.WORLDS[bench.world](seed=SEED)
@@ -664,6 +699,11 @@ def _table(rows: list[dict[str, Any]], repeat: int) -> tuple[str, list[tuple[str
                 ]
             )
             continue
+        if "sandbox" in row:
+            info = row["sandbox"]
+            target = verdict(f"sandbox start-up < {SANDBOX_S:g} s", info["up"] < SANDBOX_S)
+            lines.append([bench.label, "0", "0", "0", _fmt_time(info["up"]), "-", "-", target])
+            continue
         results = row["results"]
         co = [sum(r[0] == "codeocean" for r in res["requests"]) for res in results]
         s3 = [sum(r[0] == "s3" for r in res["requests"]) for res in results]
@@ -744,6 +784,14 @@ def _notes(row: dict[str, Any], args: argparse.Namespace, verbose: bool) -> list
             f"- import: -X importtime shows of {', '.join(FORBIDDEN)}: "
             f"{', '.join(info['heavy_import']) or 'none imported'}; after one Session(): "
             f"{', '.join(info['heavy_session']) or 'none imported'}.",
+        ]
+    if "sandbox" in row:
+        info = row["sandbox"]
+        return [
+            f"- sandbox: `Sandbox()` {_fmt_time(info['load'])} (world loaded and checked) + "
+            f"`start()` {_fmt_time(info['start'])} (moto imported, servers up, S3 loaded), "
+            f"after `from aind_session.testing import Sandbox` ({_fmt_time(info['import'])}); "
+            f"`stop()` {_fmt_time(info['stop'])}; medians of {info['runs']} fresh processes."
         ]
     results = row["results"]
     first = results[0]
