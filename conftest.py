@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import aind_session
+from aind_session.testing.pytest_plugin import AindSettings
 
 
 @pytest.fixture(autouse=True)
@@ -18,21 +18,17 @@ def _sandbox_for_doctests(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def fast_backoff(aind_settings: AindSettings) -> None:
     """Retries without waiting, so fault tests check behaviour, not the clock."""
-    monkeypatch.setenv("AIND_SESSION_BACKOFF_FACTOR", "0")
-    aind_session.clear_cache()
-    yield
-    aind_session.clear_cache()
+    aind_settings.set(AIND_SESSION_BACKOFF_FACTOR="0")
 
 
 @pytest.fixture
-def cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+def cache_dir(
+    aind_settings: AindSettings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Path]:
     """A persistent cache in a fresh folder, for one test."""
     folder = tmp_path / "cache"
-    monkeypatch.setenv("AIND_SESSION_CACHE_DIR", str(folder))
-    aind_session.clear_cache()
+    aind_settings.set(AIND_SESSION_CACHE_DIR=str(folder))
     yield folder
-    monkeypatch.delenv("AIND_SESSION_CACHE_DIR")
     monkeypatch.delenv("AIND_SESSION_OFFLINE", raising=False)
-    aind_session.clear_cache()

@@ -12,11 +12,8 @@ from aind_session import cache
 
 
 @pytest.fixture
-def short_ttl(monkeypatch):
-    monkeypatch.setenv("AIND_SESSION_CACHE_TTL", "0.2")
-    aind_session.clear_cache()
-    yield
-    aind_session.clear_cache()
+def short_ttl(aind_settings):
+    aind_settings.set(AIND_SESSION_CACHE_TTL="0.2")
 
 
 def test_answers_are_kept_until_the_time_to_live_passes(short_ttl):

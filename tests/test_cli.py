@@ -130,22 +130,19 @@ def env() -> Iterator[pytest.MonkeyPatch]:
 
 
 @pytest.fixture
-def codeocean_down(aind_sandbox, env) -> Iterator[None]:
+def codeocean_down(aind_sandbox, aind_settings) -> Iterator[None]:
     """Every response of the sandbox is a 503; the library retries without waiting."""
-    env.setenv("AIND_SESSION_BACKOFF_FACTOR", "0")
-    aind_session.clear_cache()
+    aind_settings.set(AIND_SESSION_BACKOFF_FACTOR="0")
     aind_sandbox.faults = Faults(rate=1.0, kinds=("503",), retry_after=0)
     yield
     aind_sandbox.faults = None
 
 
 @pytest.fixture
-def no_token(env, tmp_path) -> None:
+def no_token(env, aind_settings, tmp_path) -> None:
     """No CodeOcean token anywhere: not in the environment, nor in a .env file."""
-    env.delenv("CODE_OCEAN_API_TOKEN", raising=False)
-    env.setenv("HOME", str(tmp_path))
     env.chdir(tmp_path)
-    aind_session.clear_cache()
+    aind_settings.set(CODE_OCEAN_API_TOKEN=None, HOME=str(tmp_path))
 
 
 def info_rows(text: str) -> dict[str, str]:

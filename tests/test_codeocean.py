@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 import aind_session
-from aind_session import codeocean, errors
+from aind_session import codeocean, errors, verdicts
 from aind_session.testing import Faults
 
 MAIN = "ecephys_676909_2023-12-13_13-43-40"
@@ -17,11 +17,8 @@ NWB_CAPSULE = "70c124bf"
 
 
 @pytest.fixture
-def fast_retries(monkeypatch):
-    monkeypatch.setenv("AIND_SESSION_BACKOFF_FACTOR", "0")
-    aind_session.clear_cache()
-    yield
-    aind_session.clear_cache()
+def fast_retries(aind_settings):
+    aind_settings.set(AIND_SESSION_BACKOFF_FACTOR="0")
 
 
 def codeocean_requests(sb):
@@ -113,7 +110,7 @@ def test_running_a_capsule_is_not_retried_after_a_server_error(aind_sandbox, fas
     aind_sandbox.faults = Faults(rate=1.0, kinds=("500",), retry_after=0)
     client = codeocean.get_client(for_runs=True)
     with pytest.raises(errors.ServiceError):
-        codeocean._call(
+        codeocean.client._call(
             "running",
             client.computations.run_capsule,
             RunParams(capsule_id="eb5a26e4-a391-4d79-9da5-1ab65b71253f"),
@@ -236,15 +233,15 @@ def test_output_text_of_a_computation_by_model_and_id(aind_sandbox):
     (run,) = codeocean.search_computations(
         SORTING_PIPELINE, name=f"sorting pipeline: {MAIN} (kilosort4, out of memory)"
     )
-    assert "Out of memory." in codeocean.get_output_text(run)
+    assert "Out of memory." in verdicts.get_output_text(run)
     aind_session.clear_cache()
-    assert "Out of memory." in codeocean.get_output_text(run.id)
+    assert "Out of memory." in verdicts.get_output_text(run.id)
 
 
 def test_output_text_of_a_data_asset_by_model_and_id(aind_sandbox):
     failed = "30d6d645-0ec1-4d71-b088-6af2b1c0feaa"
-    assert codeocean.is_output_error(codeocean.get_output_text(failed))
-    assert codeocean.get_output_text(codeocean.get_data_asset(failed)) == codeocean.get_output_text(
+    assert verdicts.is_output_error(verdicts.get_output_text(failed))
+    assert verdicts.get_output_text(codeocean.get_data_asset(failed)) == verdicts.get_output_text(
         failed
     )
 
@@ -261,35 +258,35 @@ def test_output_text_of_a_data_asset_by_model_and_id(aind_sandbox):
     ],
 )
 def test_is_output_error_finds_each_marker(marker):
-    assert codeocean.is_output_error(f"line one\n{marker}\nline three")
+    assert verdicts.is_output_error(f"line one\n{marker}\nline three")
 
 
 def test_cuda_error_is_an_error_outside_spike_sorting():
-    assert codeocean.is_output_error("training\nThe CUDA error was: illegal memory access")
+    assert verdicts.is_output_error("training\nThe CUDA error was: illegal memory access")
 
 
 def test_cuda_error_in_spike_sorting_output_only_warns(caplog):
     text = "Running spike sorting with kilosort4\nThe CUDA error was: illegal memory access"
-    assert codeocean.is_output_error(text) is False
+    assert verdicts.is_output_error(text) is False
     assert any("CUDA" in r.getMessage() for r in caplog.records)
 
 
 def test_clean_output_is_not_an_error():
-    assert codeocean.is_output_error("Sorting finished: 3 probes\n") is False
+    assert verdicts.is_output_error("Sorting finished: 3 probes\n") is False
 
 
 def test_computation_errors_by_state_results_and_output(aind_sandbox):
     by_name = {r.name: r for r in codeocean.list_computations(SORTING_PIPELINE)}
-    verdicts = {name: codeocean.is_computation_error(run) for name, run in by_name.items()}
-    assert verdicts[f"sorting pipeline: {MAIN} (kilosort4)"] is False
-    assert verdicts[f"sorting pipeline: {MAIN} (kilosort4, out of memory)"] is True
-    assert verdicts[f"sorting pipeline: {MAIN} (kilosort4, errors ignored)"] is True  # only output
-    assert verdicts["sorting pipeline: ecephys_713655_2024-04-22_14-21-05 (running)"] is False
+    found = {name: verdicts.is_computation_error(run) for name, run in by_name.items()}
+    assert found[f"sorting pipeline: {MAIN} (kilosort4)"] is False
+    assert found[f"sorting pipeline: {MAIN} (kilosort4, out of memory)"] is True
+    assert found[f"sorting pipeline: {MAIN} (kilosort4, errors ignored)"] is True  # only output
+    assert found["sorting pipeline: ecephys_713655_2024-04-22_14-21-05 (running)"] is False
 
 
 def test_data_asset_errors(aind_sandbox):
-    assert codeocean.is_data_asset_error("30d6d645-0ec1-4d71-b088-6af2b1c0feaa") is True
-    assert codeocean.is_data_asset_error("a782c5e4-a16b-495d-baea-7ca9ba29015c") is False
+    assert verdicts.is_data_asset_error("30d6d645-0ec1-4d71-b088-6af2b1c0feaa") is True
+    assert verdicts.is_data_asset_error("a782c5e4-a16b-495d-baea-7ca9ba29015c") is False
 
 
 def test_wait_until_ready_returns_a_ready_asset(aind_sandbox):
@@ -322,7 +319,7 @@ def test_a_session_search_builds_only_the_sessions_assets(aind_sandbox, monkeypa
     built = []
     original = codeocean.build_data_asset
     monkeypatch.setattr(
-        codeocean, "build_data_asset", lambda r: built.append(r["name"]) or original(r)
+        codeocean.assets, "build_data_asset", lambda r: built.append(r["name"]) or original(r)
     )
     assets = aind_session.Session(MAIN).data_assets
     assert sorted(built) == sorted(a.name for a in assets)
@@ -348,7 +345,7 @@ def test_a_started_run_is_returned_whatever_fails_after_the_post(aind_sandbox, m
     def broken(*args, **kwargs):
         raise OSError("disk I/O error while forgetting the cached runs")
 
-    monkeypatch.setattr(codeocean.cache, "forget", broken)
+    monkeypatch.setattr(codeocean.computations.cache, "forget", broken)
     run = codeocean.run_capsule("eb5a26e4-a391-4d79-9da5-1ab65b71253f", asset, ["x"])
     assert type(run).__name__ == "Computation" and run.id
     posts = [r for r in codeocean_requests(aind_sandbox) if r.method == "POST"]

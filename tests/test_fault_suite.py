@@ -13,7 +13,7 @@ import threading
 import pytest
 
 import aind_session
-from aind_session import Session, codeocean, errors
+from aind_session import Session, codeocean, errors, verdicts
 from aind_session.testing import Faults
 
 MAIN = "ecephys_676909_2023-12-13_13-43-40"
@@ -25,10 +25,11 @@ HANG = 60  # seconds after which a call is taken to hang (a liveness bound, not 
 
 
 @pytest.fixture
-def quick(monkeypatch, tmp_path):
+def quick(aind_settings, tmp_path):
     """No waiting between tries, and a persistent cache, so what is kept can be checked."""
-    monkeypatch.setenv("AIND_SESSION_BACKOFF_FACTOR", "0")
-    monkeypatch.setenv("AIND_SESSION_CACHE_DIR", str(tmp_path / "cache"))
+    aind_settings.set(
+        AIND_SESSION_BACKOFF_FACTOR="0", AIND_SESSION_CACHE_DIR=str(tmp_path / "cache")
+    )
     aind_session.clear_cache(persistent=True)
     yield
     aind_session.clear_cache(persistent=True)
@@ -55,7 +56,7 @@ def answers():
             (a.id, _maybe(lambda: a.sorter_name), a.is_sorting_error)
             for a in session.ecephys.sorted_data_assets
         ],
-        [(r.id, codeocean.get_output_text(r)) for r in runs[:3]],
+        [(r.id, verdicts.get_output_text(r)) for r in runs[:3]],
         [a.id for a in aind_session.Subject(676909).data_assets],
     )
 

@@ -6,7 +6,6 @@ import datetime
 
 import pytest
 
-import aind_session
 from aind_session import dates, errors, get_sessions
 from aind_session.dates import date_range, parse_date
 
@@ -16,16 +15,9 @@ SECOND_SESSION_UTC = datetime.datetime(2023, 12, 14, 20, 43, 11, tzinfo=UTC)
 
 
 @pytest.fixture
-def timezone(monkeypatch):
+def timezone(aind_settings):
     """Set ``AIND_SESSION_TIMEZONE`` for one test (settings re-read before and after)."""
-
-    def use(name: str) -> None:
-        monkeypatch.setenv("AIND_SESSION_TIMEZONE", name)
-        aind_session.clear_cache()
-
-    yield use
-    monkeypatch.delenv("AIND_SESSION_TIMEZONE", raising=False)
-    aind_session.clear_cache()
+    return lambda name: aind_settings.set(AIND_SESSION_TIMEZONE=name)
 
 
 def test_an_aware_datetime_is_converted_to_seattle_time_by_default():

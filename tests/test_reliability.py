@@ -32,7 +32,7 @@ def _maybe(fn):
 
 def every_answer():
     """Every public property and helper over a spread of sessions."""
-    from aind_session import codeocean
+    from aind_session import codeocean, verdicts
 
     out = []
     for session_id in SESSIONS:
@@ -66,7 +66,7 @@ def every_answer():
     out.append([a.id for a in aind_session.Subject(713655).data_assets])
     runs = codeocean.list_computations("1f8f159a-7670-47a9-baf1-078905fc9c2e")
     out.append(
-        [(r.id, codeocean.is_computation_error(r), codeocean.get_output_text(r)) for r in runs]
+        [(r.id, verdicts.is_computation_error(r), verdicts.get_output_text(r)) for r in runs]
     )
     return out
 

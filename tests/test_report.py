@@ -11,7 +11,6 @@ import html.parser
 import json
 import logging
 import types
-from collections.abc import Iterator
 
 import pytest
 
@@ -63,17 +62,15 @@ def parse_html(fragment: str) -> _TagChecker:
 
 
 @pytest.fixture
-def nothing_reachable() -> Iterator[None]:
+def nothing_reachable(aind_settings) -> None:
     """CodeOcean and S3 point at a closed local port, with no token: any request would fail."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CODE_OCEAN_DOMAIN", CLOSED_PORT)
-        patch.setenv("AWS_ENDPOINT_URL", CLOSED_PORT)
-        patch.setenv("AWS_ENDPOINT_URL_S3", CLOSED_PORT)
-        patch.delenv("CODE_OCEAN_API_TOKEN", raising=False)
-        patch.setenv("AIND_SESSION_MAX_RETRIES", "0")
-        aind_session.clear_cache()
-        yield
-    aind_session.clear_cache()
+    aind_settings.set(
+        CODE_OCEAN_DOMAIN=CLOSED_PORT,
+        AWS_ENDPOINT_URL=CLOSED_PORT,
+        AWS_ENDPOINT_URL_S3=CLOSED_PORT,
+        CODE_OCEAN_API_TOKEN=None,
+        AIND_SESSION_MAX_RETRIES="0",
+    )
 
 
 def info_json(capsys: pytest.CaptureFixture[str], session_id: str) -> dict:

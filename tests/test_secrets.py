@@ -14,13 +14,11 @@ MAIN = "ecephys_676909_2023-12-13_13-43-40"
 
 
 @pytest.fixture
-def marker_token(aind_sandbox, monkeypatch):
+def marker_token(aind_sandbox, monkeypatch, aind_settings):
     """The sandbox and the library both use the marker as the token."""
     monkeypatch.setattr(aind_sandbox.codeocean, "token", MARKER)
-    monkeypatch.setenv("CODE_OCEAN_API_TOKEN", MARKER)
-    aind_session.clear_cache()
-    yield aind_sandbox
-    aind_session.clear_cache()
+    aind_settings.set(CODE_OCEAN_API_TOKEN=MARKER)
+    return aind_sandbox
 
 
 def everything_said(caplog, capsys, extra=()):
@@ -103,16 +101,14 @@ def holds_part_of(text: str, token: str) -> bool:
 
 
 @pytest.fixture
-def isolated(aind_sandbox, monkeypatch, tmp_path):
+def isolated(aind_sandbox, monkeypatch, tmp_path, aind_settings):
     """The sandbox, with an empty home and working directory for `.env` files."""
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir()
     work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir(work)
-    aind_session.clear_cache()
-    yield aind_sandbox, home, work
-    aind_session.clear_cache()
+    aind_settings.set(HOME=str(home))
+    return aind_sandbox, home, work
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,9 @@ then cached on that object; this is safe because sessions and subjects are
 immutable. Built-in namespaces (``metadata``, ``ecephys``) are declared the
 same way but imported only when first used, so ``import aind_session`` stays
 cheap.
+
+This module imports no `Session`: ``session.py`` names itself the default owner
+(:func:`set_default_owner`), the class extended when ``cls`` is not given.
 """
 
 from __future__ import annotations
@@ -34,6 +37,25 @@ N = TypeVar("N", bound=type)
 
 _registered: dict[type, dict[str, type]] = {}
 _build_lock = threading.RLock()
+_default_owner: list[type] = []  # set by session.py (Session), imported with the package
+
+
+def set_default_owner(cls: type) -> None:
+    """Make ``cls`` the class that :func:`register_namespace` extends by default
+    (``session.py`` names `Session`)."""
+    _default_owner[:] = [cls]
+
+
+def _owner(cls: type | None) -> type:
+    """``cls``, or the default owner when None."""
+    if cls is not None:
+        return cls
+    if not _default_owner:  # import aind_session sets it: only a broken install gets here
+        raise NamespaceError(
+            "No default class to extend is set (aind_session.session was not imported): "
+            "pass cls=Session or cls=Subject."
+        )
+    return _default_owner[0]
 
 
 class ExtensionBaseClass(Generic[B]):
@@ -113,10 +135,7 @@ def register_namespace(name: str, cls: type | None = None) -> Callable[[N], N]:
     UserWarning
         When a custom namespace of that name is replaced.
     """
-    if cls is None:
-        from aind_session.session import Session
-
-        cls = Session
+    cls = _owner(cls)
     if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
         raise NamespaceError(
             f"Namespace name {name!r} must be a public Python identifier, like 'ecephys'."
@@ -150,10 +169,7 @@ def register_namespace(name: str, cls: type | None = None) -> Callable[[N], N]:
 
 def unregister_namespace(name: str, cls: type | None = None) -> None:
     """Remove a custom namespace (for tests and notebooks); built-ins cannot be removed."""
-    if cls is None:
-        from aind_session.session import Session
-
-        cls = Session
+    cls = _owner(cls)
     custom = _registered.get(cls, {})
     if name not in custom:
         raise NamespaceError(f"{cls.__name__} has no custom namespace {name!r} to remove.")
@@ -163,8 +179,5 @@ def unregister_namespace(name: str, cls: type | None = None) -> None:
 
 def registered_namespaces(cls: type | None = None) -> dict[str, type]:
     """The custom namespaces registered on ``cls`` (default `Session`), by name."""
-    if cls is None:
-        from aind_session.session import Session
-
-        cls = Session
+    cls = _owner(cls)
     return dict(_registered.get(cls, {}))

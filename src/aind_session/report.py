@@ -18,13 +18,12 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import datetime
-import html
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from aind_session import errors
+from aind_session import cards, errors
 
 if TYPE_CHECKING:
     from aind_session.session import Session
@@ -46,7 +45,7 @@ class Summary(dict):
     """A plain dict that also renders as an HTML table in Jupyter."""
 
     def _repr_html_(self) -> str:
-        return _html_table(self, self.get("unknown") or {})
+        return cards.html_table(self, self.get("unknown") or {})
 
 
 def _iso(timestamp: int | None) -> str | None:
@@ -317,59 +316,14 @@ def _noted(name: str, outcome: Outcome, problems: dict[str, str], unknown: dict[
     return outcome.value
 
 
-# -- HTML ------------------------------------------------------------------------------
-_CARD_STYLE = (
-    "border:1px solid #8884;border-radius:6px;padding:6px 10px;display:inline-block;"
-    "font-family:sans-serif;font-size:13px"
-)
-
-
-def _html_table(data: Mapping[str, Any], unknown: Mapping[str, str]) -> str:
-    rows = []
-    for key, value in data.items():
-        if value is None and key in unknown:
-            shown = html.escape(f"unknown: {unknown[key]}")
-        elif isinstance(value, (list, tuple)):
-            shown = "<br>".join(html.escape(_short(v)) for v in value) or "&mdash;"
-        elif isinstance(value, Mapping):
-            shown = (
-                "<br>".join(
-                    f"{html.escape(str(k))}: {html.escape(_short(v))}" for k, v in value.items()
-                )
-                or "&mdash;"
-            )
-        else:
-            shown = "&mdash;" if value is None else html.escape(str(value))
-        rows.append(
-            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(key)}</th><td style='text-align:left'>{shown}</td></tr>"
-        )
-    return f"<table style='{_CARD_STYLE}'>{''.join(rows)}</table>"
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, Mapping):  # a sorted asset's entry: its unknown parts say why
-        unknown = value.get("unknown") or {}
-        return "; ".join(
-            f"{k}: unknown ({unknown[k]})" if k in unknown else f"{k}: {_short(v)}"
-            for k, v in value.items()
-            if k not in ("problems", "unknown") and (v is not None or k in unknown)
-        )
-    if isinstance(value, (list, tuple)):
-        return ", ".join(map(_short, value)) or "none"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
+# -- HTML (drawn by aind_session.cards) -------------------------------------------------
 def session_card(session: Session) -> str:
     """HTML card of a session from its parsed fields (no request)."""
-    return (
-        f"<div style='{_CARD_STYLE}'><b>Session</b> <code>{html.escape(session.id)}</code><br>"
-        f"platform: {html.escape(session.platform)} &middot; subject: {html.escape(session.subject_id)}"
-        f" &middot; {session.date.isoformat()} {session.time.isoformat()}</div>"
+    return cards.session_card(
+        session.id, session.platform, session.subject_id, session.date, session.time
     )
 
 
 def subject_card(subject: Subject) -> str:
     """HTML card of a subject from its ID (no request)."""
-    return f"<div style='{_CARD_STYLE}'><b>Subject</b> <code>{html.escape(subject.id)}</code></div>"
+    return cards.subject_card(subject.id)

@@ -24,13 +24,12 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aind_session import cache, errors, persistent, transport
+from aind_session.conventions import PROTOCOLS  # noqa: F401 (a name of this module too)
 
 if TYPE_CHECKING:
     from upath import UPath
 
 logger = logging.getLogger(__name__)
-
-PROTOCOLS = {"aws": "s3", "gcp": "gs", "local": "file"}
 
 
 @dataclasses.dataclass(frozen=True)

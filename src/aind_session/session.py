@@ -13,13 +13,18 @@ cached for the cache's time-to-live (shared by all sessions with the same ID).
 from __future__ import annotations
 
 import datetime
-import functools
 import os
-import re
 from typing import TYPE_CHECKING, Any
 
 from aind_session import cache, errors
-from aind_session.extension import declare_builtin
+from aind_session.conventions import (  # noqa: F401 (names of this module too)
+    EXPECTED_FORM,
+    MAX_PLATFORM_LENGTH,
+    PLATFORM_PATTERN,
+    session_id_fields,
+)
+from aind_session.extension import declare_builtin, set_default_owner
+from aind_session.identity import ComparedByID
 
 if TYPE_CHECKING:
     from codeocean.data_asset import DataAsset
@@ -30,68 +35,7 @@ if TYPE_CHECKING:
     from aind_session.subject import Subject
 
 
-EXPECTED_FORM = "<platform>_<subject>_<YYYY-MM-DD>_<HH-MM-SS>"
 MODALITY_ALIASES = {"ecephys_clipped": "ecephys", "ecephys_compressed": "ecephys"}
-MAX_PLATFORM_LENGTH = 64  # the longest platform named so far has 18 characters
-PLATFORM_PATTERN = re.compile(rf"[A-Za-z0-9-]{{1,{MAX_PLATFORM_LENGTH}}}")
-"""A platform: letters, digits and hyphens, such as ``ecephys`` or ``single-plane-ophys``."""
-
-# Where an ID may be, found in one pass. npc-session's pattern decides what an
-# ID is, but searched over a long string it retries its platform at every start
-# (16 s for 40,000 characters), so it only checks the few places found here.
-# The platform is a whole word (no letter, digit or hyphen just before it), so
-# 'my ecephys_...' or '?name=ecephys_...' give 'ecephys', and no digit may
-# follow the time ('..._13-43-409' holds no ID).
-_CANDIDATE = re.compile(
-    rf"(?<![^\W_])(?<!-){PLATFORM_PATTERN.pattern}"
-    r"_[0-9]{6,7}_[0-9]{4}[-/_][0-9]{2}[-/_][0-9]{2}_[0-9]{2}[-:._][0-9]{2}[-:._][0-9]{2}"
-    r"(?:\.[0-9]{1,6})?(?![0-9])"
-)
-_CACHED_LENGTH = 1000  # longer values are parsed each time, not kept
-
-
-@functools.lru_cache(maxsize=1)
-def _pattern() -> re.Pattern[str]:
-    import npc_session
-
-    return re.compile(npc_session.PARSE_AIND_SESSION_ID)
-
-
-def _parse(value: str) -> tuple[str, str, str, datetime.datetime]:
-    if len(value) > _CACHED_LENGTH:
-        return _parse_text(value)
-    return _parse_cached(value)
-
-
-@functools.lru_cache(maxsize=65536)
-def _parse_cached(value: str) -> tuple[str, str, str, datetime.datetime]:
-    return _parse_text(value)
-
-
-def _parse_text(value: str) -> tuple[str, str, str, datetime.datetime]:
-    """The first place in ``value`` that npc-session's AIND session ID pattern
-    accepts as a whole and that is a real date and time, normalized as npc-session does."""
-    for candidate in _CANDIDATE.finditer(value):
-        match = _pattern().fullmatch(candidate[0])
-        if match is None:  # a month or hour out of range, for example
-            continue
-        fields = match.group("year", "month", "day", "hour", "minute", "second")
-        year, month, day, hour, minute, second = fields
-        try:
-            dt = datetime.datetime(
-                int(year), int(month), int(day), int(hour), int(minute), int(second)
-            )
-        except ValueError:  # 2023-02-31
-            continue
-        platform, subject = match["platform"], match["subject"]
-        session_id = f"{platform}_{subject}_{year}-{month}-{day}_{hour}-{minute}-{second}"
-        return session_id, platform, subject, dt
-    shown = value if len(value) <= 200 else value[:200] + "..."
-    raise errors.SessionIDError(
-        f"{shown!r} holds no session ID of the form {EXPECTED_FORM} (a platform of "
-        "letters, digits and hyphens, a 6- or 7-digit subject, a real date and time "
-        "with no digit after it), e.g. 'ecephys_676909_2023-12-13_13-43-40'."
-    )
 
 
 def parse_session_id(value: Any) -> str:
@@ -120,19 +64,10 @@ def parse_session_id(value: Any) -> str:
 def _parse_value(value: Any) -> tuple[str, str, str, datetime.datetime]:
     if isinstance(value, Session):
         return value.id, value.platform, value.subject_id, value.dt
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str):
-        shown = repr(value) if len(repr(value)) <= 200 else repr(value)[:200] + "..."
-        raise errors.SessionIDError(
-            f"A session ID must be given as a string or path, not {type(value).__name__} "
-            f"({shown}); expected a form like {EXPECTED_FORM}, e.g. "
-            "'ecephys_676909_2023-12-13_13-43-40'."
-        )
-    return _parse(value)
+    return session_id_fields(value)
 
 
-class Session:
+class Session(ComparedByID):
     """One AIND experiment session.
 
     Parameters
@@ -184,41 +119,15 @@ class Session:
     def __str__(self) -> str:
         return self.id
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Session):
-            return self.id == other.id
-        return NotImplemented
-
-    def __lt__(self, other: object) -> bool:
-        if isinstance(other, Session):
-            return self.id < other.id
-        return NotImplemented
-
-    def __le__(self, other: object) -> bool:
-        if isinstance(other, Session):
-            return self.id <= other.id
-        return NotImplemented
-
-    def __gt__(self, other: object) -> bool:
-        if isinstance(other, Session):
-            return self.id > other.id
-        return NotImplemented
-
-    def __ge__(self, other: object) -> bool:
-        if isinstance(other, Session):
-            return self.id >= other.id
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self.id)
+    # ==, <, <=, >, >= and hash by id: ComparedByID
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Session, (self.id,))
 
     def _repr_html_(self) -> str:
-        from aind_session.report import session_card
+        from aind_session import cards
 
-        return session_card(self)
+        return cards.session_card(self.id, self.platform, self.subject_id, self.date, self.time)
 
     def describe(self) -> dict[str, Any]:
         """Everything ``aind-session info`` shows, as a dict (renders as HTML in Jupyter).
@@ -388,3 +297,4 @@ def _raw_data_dir(session_id: str) -> str:
 
 declare_builtin(Session, "metadata", "aind_session.extensions.metadata:Metadata")
 declare_builtin(Session, "ecephys", "aind_session.extensions.ecephys:Ecephys")
+set_default_owner(Session)  # register_namespace(name) extends Session

@@ -10,13 +10,15 @@ Session('ecephys_676909_2023-12-13_13-43-40')
 from __future__ import annotations
 
 import logging
-import operator
 import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from aind_session import cache, errors
+from aind_session import cache, conventions, errors
+from aind_session.conventions import MAX_SUBJECT_DIGITS  # noqa: F401 (a name of this module too)
+from aind_session.conventions import shown as _shown
 from aind_session.dates import DateLike, date_range
+from aind_session.identity import ComparedByID
 from aind_session.session import PLATFORM_PATTERN, Session, parse_session_id
 
 if TYPE_CHECKING:
@@ -26,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 # npc-session's subject: 6 or 7 digits (a LabTracks ID); as a folder of a path
 _SUBJECT_FOLDER = re.compile(r"[0-9]{6,7}")
-MAX_SUBJECT_DIGITS = 16
 # platforms named in AIND's data schema; a new one still works, with a warning
 KNOWN_PLATFORMS = (
     "behavior",
@@ -76,12 +77,6 @@ def check_platform(platform: Any) -> str:
     return platform
 
 
-def _shown(value: Any) -> str:
-    """``repr(value)``, cut to about 200 characters."""
-    text = repr(value)
-    return text if len(text) <= 200 else text[:200] + "..."
-
-
 def normalize_subject_id(value: Any) -> str:
     """A subject ID as a string of digits, from an int or a string of digits.
 
@@ -109,27 +104,7 @@ def normalize_subject_id(value: Any) -> str:
     """
     if isinstance(value, Subject):
         return value.id
-    text: str | None = None
-    if isinstance(value, str):
-        text = value.strip()
-        if not (text.isascii() and text.isdigit()):
-            text = None
-    elif not isinstance(value, (bool, float)) and type(value).__name__ not in ("bool", "bool_"):
-        try:
-            number = operator.index(value)  # int, numpy.int64; not float, str or None
-        except TypeError:
-            pass
-        else:
-            text = str(number) if 0 <= number < 10**MAX_SUBJECT_DIGITS else None
-    if text is not None and len(text) <= MAX_SUBJECT_DIGITS:
-        return text.lstrip("0") or "0"
-    kind = "" if isinstance(value, str) else f" (a {type(value).__name__})"
-    if isinstance(value, float) and value.is_integer():
-        kind += f"; pass int({value!r})"
-    raise errors.SessionIDError(
-        f"A subject ID is a whole number such as 676909 (an int, or a string of at most "
-        f"{MAX_SUBJECT_DIGITS} digits), not {_shown(value)}{kind}."
-    )
+    return conventions.normalize_subject_id(value)
 
 
 def parse_subject_id(value: Any) -> str:
@@ -167,7 +142,7 @@ def parse_subject_id(value: Any) -> str:
     return normalize_subject_id(value)
 
 
-class Subject:
+class Subject(ComparedByID):
     """One animal, by its subject ID.
 
     >>> Subject('676909') == Subject(676909)
@@ -194,31 +169,18 @@ class Subject:
     def _key(self) -> tuple[int, str]:
         return (len(self.id), self.id)  # numeric order for digit strings
 
-    def __eq__(self, other: object) -> bool:
-        return self.id == other.id if isinstance(other, Subject) else NotImplemented
+    def _hash_key(self) -> tuple[str, str]:
+        return ("Subject", self.id)
 
-    def __lt__(self, other: object) -> bool:
-        return self._key() < other._key() if isinstance(other, Subject) else NotImplemented
-
-    def __le__(self, other: object) -> bool:
-        return self._key() <= other._key() if isinstance(other, Subject) else NotImplemented
-
-    def __gt__(self, other: object) -> bool:
-        return self._key() > other._key() if isinstance(other, Subject) else NotImplemented
-
-    def __ge__(self, other: object) -> bool:
-        return self._key() >= other._key() if isinstance(other, Subject) else NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(("Subject", self.id))
+    # ==, <, <=, >, >= by _key and hash by _hash_key: ComparedByID
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Subject, (self.id,))
 
     def _repr_html_(self) -> str:
-        from aind_session.report import subject_card
+        from aind_session import cards
 
-        return subject_card(self)
+        return cards.subject_card(self.id)
 
     @property
     @cache.public_call()

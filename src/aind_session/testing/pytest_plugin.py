@@ -10,6 +10,10 @@ entry point, so any project can use the fixtures without importing anything:
 - ``aind_sandbox_world`` (session scope): the world to load; ``None`` (the
   bundled sample) unless you override this fixture in your ``conftest.py``
   or pass ``--aind-world PATH``.
+- ``aind_settings``: :class:`AindSettings` for one test; ``aind_settings.set(
+  AIND_SESSION_CACHE_TTL="0")`` sets environment variables and clears
+  aind-session's caches, so the settings are read again; at teardown the
+  environment is restored and the caches cleared once more.
 
 This module imports nothing heavy at collection time.
 """
@@ -54,3 +58,41 @@ def aind_sandbox(aind_sandbox_session: Sandbox) -> Iterator[Sandbox]:
     """The session's sandbox, reset to its world before the test."""
     aind_sandbox_session.reset()
     yield aind_sandbox_session
+
+
+class AindSettings:
+    """aind-session's settings for one test, given as environment variables.
+
+    Each :meth:`set` clears aind-session's caches (the settings among them), so
+    the next question reads the new values; :meth:`undo` restores the
+    environment, then clears the caches again.
+    """
+
+    def __init__(self) -> None:
+        self._patch = pytest.MonkeyPatch()
+
+    def set(self, **env: str | None) -> None:
+        """Set environment variables (``None`` removes one), then clear the caches."""
+        from aind_session import clear_cache
+
+        for name, value in env.items():
+            if value is None:
+                self._patch.delenv(name, raising=False)
+            else:
+                self._patch.setenv(name, value)
+        clear_cache()
+
+    def undo(self) -> None:
+        """Restore the environment as it was before the first :meth:`set`, then clear the caches."""
+        from aind_session import clear_cache
+
+        self._patch.undo()
+        clear_cache()
+
+
+@pytest.fixture
+def aind_settings() -> Iterator[AindSettings]:
+    """Set aind-session's settings for one test: ``aind_settings.set(AIND_SESSION_X="1")``."""
+    settings = AindSettings()
+    yield settings
+    settings.undo()

@@ -1,0 +1,82 @@
+"""HTML cards and tables for Jupyter: a leaf, given plain data (ids, dicts).
+
+It imports nothing of the package, so `Session`, `Subject` and the summaries
+of :mod:`aind_session.report` can all render through it without an import
+running upward. Rendering never makes a request.
+
+>>> subject_card('676909')
+"<div style='...'><b>Subject</b> <code>676909</code></div>"
+>>> html_table({'id': 'x', 'probes': None}, {'probes': 'S3 is down'})
+"<table style='...'>...<td style='text-align:left'>unknown: S3 is down</td></tr></table>"
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+from collections.abc import Mapping
+from typing import Any
+
+CARD_STYLE = (
+    "border:1px solid #8884;border-radius:6px;padding:6px 10px;display:inline-block;"
+    "font-family:sans-serif;font-size:13px"
+)
+
+
+def html_table(data: Mapping[str, Any], unknown: Mapping[str, str]) -> str:
+    """An HTML table of ``data``, one row per key; a value that is None and in
+    ``unknown`` shows as unknown with its reason, other None values as a dash."""
+    rows = []
+    for key, value in data.items():
+        if value is None and key in unknown:
+            shown = html.escape(f"unknown: {unknown[key]}")
+        elif isinstance(value, (list, tuple)):
+            shown = "<br>".join(html.escape(_short(v)) for v in value) or "&mdash;"
+        elif isinstance(value, Mapping):
+            shown = (
+                "<br>".join(
+                    f"{html.escape(str(k))}: {html.escape(_short(v))}" for k, v in value.items()
+                )
+                or "&mdash;"
+            )
+        else:
+            shown = "&mdash;" if value is None else html.escape(str(value))
+        rows.append(
+            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(key)}</th><td style='text-align:left'>{shown}</td></tr>"
+        )
+    return f"<table style='{CARD_STYLE}'>{''.join(rows)}</table>"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, Mapping):  # a sorted asset's entry: its unknown parts say why
+        unknown = value.get("unknown") or {}
+        return "; ".join(
+            f"{k}: unknown ({unknown[k]})" if k in unknown else f"{k}: {_short(v)}"
+            for k, v in value.items()
+            if k not in ("problems", "unknown") and (v is not None or k in unknown)
+        )
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(_short, value)) or "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def session_card(
+    session_id: str,
+    platform: str,
+    subject_id: str,
+    date: datetime.date,
+    time: datetime.time,
+) -> str:
+    """HTML card of a session from its parsed fields."""
+    return (
+        f"<div style='{CARD_STYLE}'><b>Session</b> <code>{html.escape(session_id)}</code><br>"
+        f"platform: {html.escape(platform)} &middot; subject: {html.escape(subject_id)}"
+        f" &middot; {date.isoformat()} {time.isoformat()}</div>"
+    )
+
+
+def subject_card(subject_id: str) -> str:
+    """HTML card of a subject from its ID."""
+    return f"<div style='{CARD_STYLE}'><b>Subject</b> <code>{html.escape(subject_id)}</code></div>"

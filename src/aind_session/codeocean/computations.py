@@ -1,0 +1,298 @@
+"""Computations: listing a capsule's runs, searching them, starting one, their
+output and result files, and waiting for a data asset to be ready."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aind_session import cache, errors, persistent
+from aind_session.codeocean.assets import fetch_data_asset, normalize_id
+from aind_session.codeocean.client import (
+    download,
+    download_url,
+    folder_names,
+    list_of,
+    load_sdk,
+    record_of,
+    request,
+)
+from aind_session.codeocean.models import COMPUTATIONS, build_computation, computation_class
+
+if TYPE_CHECKING:
+    from codeocean.computation import Computation
+    from codeocean.data_asset import DataAsset
+
+logger = logging.getLogger(__name__)
+
+
+def list_computations(capsule_or_pipeline_id: str) -> tuple[Computation, ...]:
+    """Every computation of a capsule or pipeline (cached), oldest first."""
+    return _list_computations(str(capsule_or_pipeline_id))
+
+
+@cache.cached(persist=COMPUTATIONS)
+def _list_computations(capsule_id: str) -> tuple[Computation, ...]:
+    what = f"listing computations of capsule or pipeline {capsule_id}"
+    check = list_of(record_of(computation_class))
+    records = None
+    for route in ("capsules", "pipelines"):
+        try:
+            records = request(what, "GET", f"{route}/{capsule_id}/computations", check)
+            break
+        except errors.NotFoundError:
+            continue
+    if records is None:
+        raise errors.NotFoundError(
+            f"CodeOcean has no capsule or pipeline {capsule_id!r} with computations the "
+            "token can see; check the id."
+        )
+    runs = map(build_computation, records or [])
+    return tuple(sorted(runs, key=lambda c: (c.created, c.id)))
+
+
+def run_capsule(capsule_id: str, asset: DataAsset, parameters: list[str]) -> Computation:
+    """Start a capsule (or pipeline) run with ``asset`` attached, and return it.
+
+    Never asked again once the request may have reached the service (only a
+    refused connection and a 429 are retried), so a capsule cannot start
+    twice. Once the service has said the run started, the run is returned
+    whatever fails afterwards (forgetting the capsule's cached computation
+    list is only warned about), so a caller never starts it again by mistake.
+
+    Raises
+    ------
+    aind_session.errors.ServiceError
+        When the service did not say the run started; or said so with an
+        answer that holds no computation (the message says so: look at the
+        capsule's runs before starting another).
+    """
+    load_sdk()
+    from codeocean.computation import DataAssetsRunParam, RunParams
+
+    params = RunParams(
+        capsule_id=capsule_id,
+        data_assets=[DataAssetsRunParam(id=asset.id, mount=asset.mount)],
+        parameters=parameters,
+    )
+    what = f"starting a run of capsule {capsule_id}"
+    try:
+        record = request(
+            what,
+            "POST",
+            "computations",
+            record_of(computation_class),
+            for_runs=True,
+            json=params.to_dict(),
+        )
+    except errors.ServiceError as exc:
+        if isinstance(exc, errors.OfflineCacheMissError) or "answered HTTP 4" in str(exc):
+            raise  # nothing was sent, or it was refused: nothing was started
+        # the request may have reached the service (a cut, a stall, a gateway's
+        # 5xx, a malformed answer to a POST that worked): say so, never retry
+        raise errors.ServiceError(
+            f"{exc} The run may have been started all the same: look at the runs of "
+            f"capsule {capsule_id} before starting another."
+        ) from None
+    run = build_computation(record)
+    try:
+        cache.forget(_list_computations, capsule_id)
+    except Exception as exc:  # the run is started: never make the caller start it again
+        logger.warning(
+            "run %s started, but the cached runs of %s could not be forgotten (%s: %s)",
+            run.id,
+            capsule_id,
+            type(exc).__name__,
+            exc,
+        )
+    return run
+
+
+def refresh_computations(capsule_or_pipeline_id: str) -> tuple[Computation, ...]:
+    """:func:`list_computations`, asked again now (not from the cache)."""
+    cache.forget(_list_computations, str(capsule_or_pipeline_id))
+    return list_computations(capsule_or_pipeline_id)
+
+
+def get_computation(computation: Any) -> Computation:
+    """One computation by id (with or without hyphens) or model (re-fetched, not cached).
+
+    Raises
+    ------
+    ValueError
+        When the id is not a UUID.
+    aind_session.errors.NotFoundError
+        When CodeOcean does not know it.
+    """
+    comp_id = normalize_id(computation, "computation")
+    try:
+        record = request(
+            f"getting computation {comp_id}",
+            "GET",
+            f"computations/{comp_id}",
+            record_of(computation_class),
+        )
+        return build_computation(record)
+    except errors.NotFoundError:
+        raise errors.NotFoundError(
+            f"CodeOcean has no computation {comp_id!r}, or the token cannot see it; check the id."
+        ) from None
+
+
+IN_PROGRESS_STATES = ("initializing", "running", "finalizing")
+
+
+def computation_state(computation: Computation) -> str:
+    """A computation's state as text (``'running'``, ``'failed'``, ...)."""
+    state = computation.state
+    return str(getattr(state, "value", state))
+
+
+def is_computation(item: Any) -> bool:
+    """True when ``item`` is the SDK's ``Computation``."""
+    return isinstance(item, computation_class())
+
+
+def search_computations(
+    capsule_or_pipeline_id: str,
+    name: str | None = None,
+    attached_data_asset_id: str | None = None,
+    has_results: bool | None = None,
+    in_progress: bool | None = None,
+    state: str | None = None,
+    date: Any = None,
+    start_date: Any = None,
+    end_date: Any = None,
+) -> tuple[Computation, ...]:
+    """Computations of a capsule or pipeline matching every filter given, oldest first.
+
+    Parameters
+    ----------
+    capsule_or_pipeline_id
+        The capsule or pipeline that ran them.
+    name
+        Exact computation name.
+    attached_data_asset_id
+        Keep runs with this data asset attached (id, ``uuid.UUID`` or model).
+    has_results, in_progress
+        ``True`` or ``False`` keeps runs with or without results / still running
+        (initializing, running or finalizing); ``None`` keeps both.
+    state
+        One of ``initializing``, ``running``, ``finalizing``, ``completed``, ``failed``.
+    date, start_date, end_date
+        Creation date (any form of :func:`aind_session.dates.parse_date`), or
+        an inclusive range.
+
+    Returns
+    -------
+    tuple[Computation, ...]
+        ``()`` when nothing matches.
+
+    Examples
+    --------
+    >>> runs = search_computations('1f8f159a-7670-47a9-baf1-078905fc9c2e', in_progress=True)
+    >>> all(r.state in ('initializing', 'running', 'finalizing') for r in runs)
+    True
+    """
+    from aind_session.dates import date_range, from_timestamp
+
+    states = (*IN_PROGRESS_STATES, "completed", "failed")
+    if state is not None and state not in states:
+        raise errors.InvalidInputError(f"state must be one of {', '.join(states)}, not {state!r}.")
+    window = date_range(date, start_date, end_date)
+    asset_id = None if attached_data_asset_id is None else normalize_id(attached_data_asset_id)
+    matches = []
+    for run in list_computations(capsule_or_pipeline_id):
+        if name is not None and run.name != name:
+            continue
+        if asset_id is not None and asset_id not in {a.id for a in run.data_assets or ()}:
+            continue
+        if has_results is not None and bool(run.has_results) != has_results:
+            continue
+        if (
+            in_progress is not None
+            and (computation_state(run) in IN_PROGRESS_STATES) != in_progress
+        ):
+            continue
+        if state is not None and computation_state(run) != state:
+            continue
+        if from_timestamp(run.created) not in window:
+            continue
+        matches.append(run)
+    return tuple(matches)
+
+
+@cache.cached(persist=persistent.TEXT)
+def computation_output(comp_id: str) -> str:
+    """Text of a computation's ``output`` file (cached); ``''`` when it has none."""
+    what = f"the output of computation {comp_id}"
+    try:
+        url = request(
+            f"getting {what}",
+            "GET",
+            f"computations/{comp_id}/results/urls",
+            download_url,
+            params={"path": "output"},
+        )
+    except errors.NotFoundError:
+        return ""
+    return download(url, what)
+
+
+@cache.cached(persist=persistent.STRINGS)
+def list_result_files(comp_id: str) -> tuple[str, ...]:
+    """Top-level names in a computation's results folder (cached)."""
+    try:
+        return request(
+            f"listing the results of computation {comp_id}",
+            "POST",
+            f"computations/{comp_id}/results",
+            folder_names,
+            json={"path": ""},
+        )
+    except errors.NotFoundError:
+        return ()
+
+
+def wait_until_ready(
+    asset: Any, check_files: bool = True, timeout: float = 60, interval: float = 5
+) -> DataAsset:
+    """Poll until a data asset is ready (and, with ``check_files``, its files are visible).
+
+    Raises
+    ------
+    aind_session.errors.NotReadyError
+        (a ``TimeoutError``) when it is not ready within ``timeout`` seconds; says
+        its last state.
+    aind_session.errors.ServiceError
+        When the asset's state is ``failed``.
+    """
+    import time
+
+    asset_id = normalize_id(asset)
+    deadline = time.monotonic() + timeout
+    while True:
+        model = fetch_data_asset(asset_id)
+        state = str(getattr(model.state, "value", model.state))
+        if state == "failed":
+            raise errors.ServiceError(
+                f"Data asset {asset_id} failed to build: {model.failure_reason or 'no reason given'}."
+            )
+        if state == "ready":
+            if not check_files:
+                return model
+            files = request(
+                f"listing the files of data asset {asset_id}",
+                "POST",
+                f"data_assets/{asset_id}/files",
+                folder_names,
+                json={"path": ""},
+            )
+            if files:
+                return model
+            state = "ready, but no files visible yet"
+        if time.monotonic() + interval > deadline:
+            raise errors.NotReadyError(
+                f"Data asset {asset_id} was not ready within {timeout} s (last state: {state})."
+            )
+        time.sleep(interval)
