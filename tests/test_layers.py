@@ -27,6 +27,7 @@ LOWER = {
 }
 ABOVE_CODEOCEAN = {
     "aind_session.s3",
+    "aind_session.folders",
     "aind_session.rawdata",
     "aind_session.session",
     "aind_session.subject",
@@ -160,6 +161,18 @@ def test_the_lower_layers_import_no_circle():
 
 def test_the_codeocean_package_imports_no_layer_above_it_nor_s3():
     assert codeocean_imports_above(import_graph()) == []
+
+
+def test_folders_uses_both_services_and_neither_imports_it():
+    graph = import_graph()
+    assert {CODEOCEAN, "aind_session.s3"} <= graph["aind_session.folders"]
+    importers = {m for m, imported in graph.items() if "aind_session.folders" in imported}
+    assert not {m for m in importers if _layer(m, LOWER)}
+    assert not graph["aind_session.folders"] & {
+        "aind_session.session",
+        "aind_session.verdicts",
+        "aind_session.rawdata",
+    }
 
 
 def test_a_circle_or_an_upward_import_would_be_seen():

@@ -162,7 +162,7 @@ def prefetch(
     needs it. Call it inside :func:`aind_session.s3.batch` so that folders
     found empty are not probed again afterwards.
     """
-    from aind_session import cache, codeocean, rawdata, s3
+    from aind_session import cache, codeocean, folders, s3
     from aind_session.config import get_settings
 
     # one public call: one deadline, and what it works out is kept only if no
@@ -193,9 +193,11 @@ def prefetch(
             # and files; more only where a folder is not where source_bucket says
             from aind_session.extensions.ecephys import prefetch as prefetch_sorted
 
-            groups = rawdata.unsettled(s.id for s in sessions)
+            groups = folders.unsettled_raw_data_dirs(s.id for s in sessions)
             sorted_assets = [a for s in sessions for a in s.ecephys.sorted_data_assets]
-            rawdata.settle_many(prefetch_sorted(sorted_assets, sorted_parts, also_locate=groups))
+            folders.settle_raw_data_dirs(
+                prefetch_sorted(sorted_assets, sorted_parts, also_locate=groups)
+            )
         except (errors.AindSessionError, PermissionError, ConnectionError) as exc:
             logger.debug("prefetch stopped (%s); sections will ask on their own", exc)
 
@@ -253,13 +255,13 @@ def _summarize(session: Session) -> Summary:
         summary["problems"] = dict.fromkeys(SECTIONS, reason)
         summary["unknown"] = dict.fromkeys(SECTIONS, reason)
         return summary
-    from aind_session import rawdata
+    from aind_session import folders
     from aind_session.extensions.metadata import Metadata
 
     # URLs and names, not UPaths: a summary needs no filesystem object
     summary["raw_data_asset"] = section("raw_data_asset", raw_asset, None)
     summary["raw_data_dir"] = section(
-        "raw_data_dir", lambda: rawdata.raw_data_dir(session.id), None
+        "raw_data_dir", lambda: folders.raw_data_dir(session.id), None
     )
     # modalities come from the raw data folder's listing: without the folder,
     # asking again would only repeat the probes that just failed

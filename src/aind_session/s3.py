@@ -20,8 +20,8 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from aind_session import cache, errors, persistent, transport
 from aind_session.conventions import PROTOCOLS  # noqa: F401 (a name of this module too)
@@ -176,7 +176,12 @@ async def _list_one(client: Any, path: str) -> Listing:
     return Listing(f"{bucket}/{prefix}".rstrip("/"), tuple(sorted(folders)), tuple(sorted(files)))
 
 
-def _clean(path: str) -> str:
+def clean(path: str) -> str:
+    """``path`` as the cache and :func:`fetch`'s answers name it: no ``s3://``, no edge slashes.
+
+    >>> clean('s3://bucket/a/b/')
+    'bucket/a/b'
+    """
     return path.removeprefix("s3://").strip("/")
 
 
@@ -231,8 +236,8 @@ def fetch(
     failure after retries an :class:`~aind_session.errors.ServiceError`.
     """
     empties = _batch_empties.get()
-    jobs = [("list", p) for p in dict.fromkeys(map(_clean, listings))]
-    jobs += [("read", p) for p in dict.fromkeys(map(_clean, reads))]
+    jobs = [("list", p) for p in dict.fromkeys(map(clean, listings))]
+    jobs += [("read", p) for p in dict.fromkeys(map(clean, reads))]
     known = {job: empties[job] for job in jobs if empties and job in empties}
     jobs = [job for job in jobs if job not in known]
     keys = {job: _key(*job) for job in jobs}
@@ -431,7 +436,7 @@ def list_folders(paths: Iterable[str]) -> dict[str, Listing | Exception]:
 
 def cached_listing(path: str) -> Listing | None:
     """The cached listing of ``path`` (it holds something), or None; asks nothing."""
-    listing = cache.peek(_key("list", _clean(path)), LISTING)
+    listing = cache.peek(_key("list", clean(path)), LISTING)
     return None if persistent.is_missing(listing) else listing
 
 
@@ -450,7 +455,7 @@ def list_folder(path: str) -> Listing:
     aind_session.errors.ServiceError
         When S3 fails after retries.
     """
-    value = list_folders([path])[_clean(path)]
+    value = list_folders([path])[clean(path)]
     if isinstance(value, Exception):
         raise value
     return value
@@ -488,7 +493,7 @@ def read_bytes(path: str) -> bytes:
     aind_session.errors.ServiceError
         When S3 fails after retries.
     """
-    value = fetch(reads=[path])[1][_clean(path)]
+    value = fetch(reads=[path])[1][clean(path)]
     if isinstance(value, Exception):
         raise value
     return value
@@ -504,112 +509,3 @@ def read_json(path: str) -> Any:
             f"s3://{path.removeprefix('s3://')} is not valid JSON ({exc}); the file is "
             "corrupt or truncated: check it, or ask the data's owners to re-upload it."
         ) from None
-
-
-@dataclasses.dataclass(frozen=True)
-class Located:
-    """Where a folder was found (``url``, None if nowhere), and what was checked on the way."""
-
-    url: str | None
-    checked: tuple[str, ...]
-    denied: tuple[str, ...] = ()
-
-
-Groups = Sequence[tuple[str, Sequence[str]]]
-K = TypeVar("K", bound=Hashable)
-
-
-def locate(groups: Groups) -> Located:
-    """Probe groups of candidate folders, group after group; the first that holds anything.
-
-    ``groups`` pairs a description ("source_bucket of asset X") with its
-    candidates; each group's candidates are probed at once, and a group is
-    probed only when the ones before it found nothing. A service failure on a
-    candidate before the first found is raised, not skipped: a later match
-    could be the wrong answer. Access denied is skipped, and reported.
-    """
-    result = locate_many({0: groups})[0]
-    if isinstance(result, Exception):
-        raise result
-    return result
-
-
-def locate_many(
-    wanted: Mapping[K, Groups], *, first: tuple[Iterable[str], Iterable[str]] = ((), ())
-) -> dict[K, Located | Exception]:
-    """:func:`locate` for many keys at once: round after round, every key's
-    next group is probed in one batch. A key's value is what :func:`locate`
-    returns, or the error it would raise.
-
-    ``first`` is (folders to list, files to read) sent with the first round,
-    for callers whose other requests do not depend on where things are.
-    """
-    results: dict[K, Located | Exception] = {}
-    checked: dict[K, list[str]] = {key: [] for key in wanted}
-    denied: dict[K, list[str]] = {key: [] for key in wanted}
-    round_ = 0
-    also_list, also_read = (list(part) for part in first)
-    while True:
-        current = {
-            key: groups[round_]
-            for key, groups in wanted.items()
-            if key not in results and round_ < len(groups)
-        }
-        if not current:
-            if also_list or also_read:
-                fetch(also_list, also_read)
-            break
-        for key, (_, candidates) in list(current.items()):
-            if (
-                len(candidates) == 1
-                and "://" in candidates[0]
-                and not candidates[0].startswith("s3://")
-            ):
-                results[key] = Located(
-                    candidates[0], tuple(checked[key])
-                )  # gs://, file://: unchecked
-                del current[key]
-        probes = [c for _, candidates in current.values() for c in candidates]
-        listed = fetch(probes + also_list, also_read)[0]
-        also_list, also_read = [], []
-        for key, (description, candidates) in current.items():
-            for candidate in candidates:
-                value = listed[_clean(candidate)]
-                if isinstance(value, PermissionError):
-                    denied[key].append(f"s3://{_clean(candidate)}")
-                elif isinstance(value, Exception):  # a failure: a later match could be wrong
-                    results[key] = value
-                    break
-                elif value.exists:
-                    results[key] = Located(
-                        f"s3://{_clean(candidate)}", tuple(checked[key]), tuple(denied[key])
-                    )
-                    break
-            else:
-                checked[key].append(description)
-        round_ += 1
-    for key in wanted:
-        results.setdefault(
-            key, Located(None, tuple(checked[key]), tuple(dict.fromkeys(denied[key])))
-        )
-    return results
-
-
-def data_asset_dir_candidates(
-    source: str | None, asset_id: str, name: str
-) -> list[tuple[str, Sequence[str]]]:
-    """Where a data asset's files may be: its ``source_bucket``, then the known
-    data buckets by asset id and by name (for :func:`locate`)."""
-    from aind_session.config import get_settings
-
-    buckets = get_settings().data_buckets
-    groups: list[tuple[str, Sequence[str]]] = []
-    if source is not None:
-        groups.append((f"{source} (source_bucket of data asset {asset_id})", [source]))
-    groups.append(
-        (
-            f"the known data buckets ({', '.join(buckets)}) by asset id {asset_id} and name {name}",
-            [f"{b}/{n}" for n in (asset_id, name) for b in buckets],
-        )
-    )
-    return groups

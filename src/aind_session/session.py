@@ -289,10 +289,10 @@ class Session(ComparedByID):
 
 
 def _raw_data_dir(session_id: str) -> str:
-    """URL of a session's raw data folder (see :mod:`aind_session.rawdata`)."""
-    from aind_session import rawdata
+    """URL of a session's raw data folder (see :mod:`aind_session.folders`)."""
+    from aind_session import folders
 
-    return rawdata.raw_data_dir(session_id)
+    return folders.raw_data_dir(session_id)
 
 
 declare_builtin(Session, "metadata", "aind_session.extensions.metadata:Metadata")

@@ -1,7 +1,8 @@
 """Verdicts: did a run or a data asset fail? Output text and result folders.
 
-Above the two services: it asks CodeOcean for computations and their output,
-and S3 for a data asset's folder and its ``output`` file. Every verdict is
+Above the two services and :mod:`aind_session.folders`: it asks CodeOcean for
+computations and their output, :mod:`aind_session.folders` where a data
+asset's folder is, and S3 for its ``output`` file. Every verdict is
 cached with the answers it is built on.
 """
 
@@ -20,9 +21,12 @@ from aind_session.codeocean import (
     is_computation,
     list_result_files,
     normalize_id,
-    source_url,
 )
 from aind_session.codeocean.computations import IN_PROGRESS_STATES
+
+# where a data asset's files are: looked up in `aind_session.folders`, and
+# importable from here as before
+from aind_session.folders import data_asset_dir, find_data_asset_dir  # noqa: F401
 
 if TYPE_CHECKING:
     from codeocean.data_asset import DataAsset
@@ -105,45 +109,6 @@ def get_output_text(item: Any) -> str:
     if isinstance(item, DataAsset):
         return _asset_output(item)
     return computation_output(item.id)
-
-
-def data_asset_dir(asset: DataAsset) -> str | None:
-    """URL of a data asset's folder (cached once found), or None when no candidate holds files.
-
-    Raises
-    ------
-    aind_session.errors.AccessDeniedError
-        When nothing was found and S3 denied access to a candidate: the folder
-        may be there, so "not found" would be a wrong answer.
-    """
-    try:
-        return find_data_asset_dir(source_url(asset), asset.id, asset.name)
-    except _NotFound:
-        return None
-
-
-class _NotFound(Exception):
-    """Nothing there, now: raised (so never cached) rather than returned."""
-
-
-@cache.cached(persist=persistent.TEXT)
-def find_data_asset_dir(source: str | None, asset_id: str, name: str) -> str:
-    """URL of the folder of the data asset with this ``source_url``, id and name
-    (cached once found; the key :func:`data_asset_dir` and batch lookups share).
-
-    Raises an internal not-found signal (never cached) when no candidate holds files.
-    """
-    from aind_session import s3
-
-    located = s3.locate(s3.data_asset_dir_candidates(source, asset_id, name))
-    if located.url is not None:
-        return located.url
-    if located.denied:
-        raise errors.AccessDeniedError(
-            f"The files of data asset {asset_id} ({name}) were not found, and access was denied "
-            f"to {', '.join(located.denied)}: check your AWS credentials."
-        )
-    raise _NotFound(asset_id)
 
 
 def _asset_output(asset: DataAsset) -> str:

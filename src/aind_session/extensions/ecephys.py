@@ -237,9 +237,9 @@ class Ecephys(ExtensionBaseClass["Session"]):
 
     # -- raw data --------------------------------------------------------------------
     def _raw_subdir(self, name: str) -> UPath:
-        from aind_session import rawdata, s3
+        from aind_session import folders, s3
 
-        raw = rawdata.raw_data_dir(self._base.id)
+        raw = folders.raw_data_dir(self._base.id)
         listing = s3.list_folder(raw)
         places = [f"{raw}/ecephys/{name}", f"{raw}/{name}"]
         if "ecephys" in listing.folders and name in s3.list_folder(f"{raw}/ecephys").folders:

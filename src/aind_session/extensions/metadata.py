@@ -36,9 +36,9 @@ class Metadata(ExtensionBaseClass["Session"]):
     """The JSON files in a session's raw data folder, each as a dict by its stem."""
 
     def _folder(self) -> str:
-        from aind_session import rawdata
+        from aind_session import folders
 
-        return rawdata.raw_data_dir(self._base.id)
+        return folders.raw_data_dir(self._base.id)
 
     @property
     @cache.public_call()

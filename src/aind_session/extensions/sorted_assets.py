@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from codeocean.data_asset import DataAsset
     from upath import UPath
 
-    from aind_session import s3
+    from aind_session import folders
 
 
 logger = logging.getLogger(__name__)
@@ -124,9 +124,9 @@ class SortedDataAsset(_DataAsset):
         return cls(**{f.name: getattr(asset, f.name) for f in dataclasses.fields(_DataAsset)})
 
     def _folder(self) -> str:
-        from aind_session import verdicts
+        from aind_session import folders
 
-        folder = verdicts.data_asset_dir(self)
+        folder = folders.data_asset_dir(self)
         if folder is None:
             raise errors.NoSortedDataError(
                 f"The files of sorted data asset {self.id} ({self.name}) were not found: "
@@ -227,8 +227,8 @@ def prefetch(
     assets: Sequence[DataAsset],
     parts: Iterable[str] = ("error", "sorter", "probes"),
     *,
-    also_locate: Mapping[K, s3.Groups] | None = None,
-) -> dict[K, s3.Located | Exception]:
+    also_locate: Mapping[K, folders.Groups] | None = None,
+) -> dict[K, folders.Located | Exception]:
     """Fetch what ``parts`` of many sorted assets need, in as few rounds of
     concurrent requests as possible, so their properties are answered from the cache.
 
@@ -245,7 +245,7 @@ def prefetch(
     ``params.json``); the ``postprocessed/`` listing (``"analyzer"``).
 
     ``also_locate`` is probed in the same rounds for the caller (see
-    :func:`aind_session.s3.locate_many`), whose results are returned.
+    :func:`aind_session.folders.locate_many`), whose results are returned.
     """
     from aind_session import codeocean, s3
     from aind_session.config import get_settings
@@ -265,14 +265,14 @@ def prefetch(
             listings += [f"{folder}/{PROBE_FOLDERS[0]}"] if "probes" in wanted else []
             reads += [f"{folder}/processing.json"] if "sorter" in wanted else []
             reads += [f"{folder}/output"] if "error" in wanted else []
-    folders, others = _locate_folders(assets, known, also_locate or {}, (listings, reads))
+    dirs, others = _locate_folders(assets, known, also_locate or {}, (listings, reads))
     # what the guesses did not settle, from the folders' listings (cached by now)
-    on_s3 = [f for f in folders.values() if f.startswith("s3://")]
+    on_s3 = [f for f in dirs.values() if f.startswith("s3://")]
     roots = s3.list_folders(on_s3)
     listings, reads = [], []
     fallbacks = []  # folders whose sorter is not in processing.json
     for folder in on_s3:
-        root = roots[s3._clean(folder)]
+        root = roots[s3.clean(folder)]
         if not isinstance(root, s3.Listing):
             continue
         if "probes" in wanted:
@@ -323,52 +323,53 @@ def _first_sorting_info(folder: str) -> str | None:
 def _known_folders(assets: Sequence[DataAsset]) -> dict[str, str]:
     """Folders of assets (by asset id) found before: cached, and kept on disk
     where empty candidates are not; asks nothing."""
-    from aind_session import codeocean, verdicts
+    from aind_session import codeocean, folders
 
-    folders = {}
+    found = {}
     for asset in assets:
         known = cache.peek_call(
-            verdicts.find_data_asset_dir, codeocean.source_url(asset), asset.id, asset.name
+            folders.find_data_asset_dir, codeocean.source_url(asset), asset.id, asset.name
         )
         if isinstance(known, str):
-            folders[asset.id] = known
-    return folders
+            found[asset.id] = known
+    return found
 
 
 def _locate_folders(
     assets: Sequence[DataAsset],
     known: Mapping[str, str],
-    also: Mapping[K, s3.Groups],
+    also: Mapping[K, folders.Groups],
     first: tuple[Iterable[str], Iterable[str]] = ((), ()),
-) -> tuple[dict[str, str], dict[K, s3.Located | Exception]]:
+) -> tuple[dict[str, str], dict[K, folders.Located | Exception]]:
     """Folders of many assets (by asset id): those ``known``, and the others
     found in a few rounds and primed in the cache; and what ``also`` located,
     probed in the same rounds (with ``first`` sent in the first). Assets whose
     lookup met an error, or found nothing, are left to the lazy path, which
     raises or says it.
     """
-    from aind_session import codeocean, s3, verdicts
+    from aind_session import codeocean, folders
 
     sources = {a.id: codeocean.source_url(a) for a in assets}
-    folders = dict(known)
-    todo = [a for a in assets if a.id not in folders]
-    wanted: dict[tuple[str, Any], s3.Groups] = {
-        ("asset", a.id): s3.data_asset_dir_candidates(sources[a.id], a.id, a.name) for a in todo
+    dirs = dict(known)
+    todo = [a for a in assets if a.id not in dirs]
+    wanted: dict[tuple[str, Any], folders.Groups] = {
+        ("asset", a.id): folders.data_asset_dir_candidates(sources[a.id], a.id, a.name)
+        for a in todo
     }
     wanted.update({("also", key): groups for key, groups in also.items()})
-    located = s3.locate_many(wanted, first=first)
+    located = folders.locate_many(wanted, first=first)
     for asset in todo:
         found = located[("asset", asset.id)]
-        if isinstance(found, s3.Located) and found.url is not None:
-            folders[asset.id] = found.url
+        if isinstance(found, folders.Located) and found.url is not None:
+            dirs[asset.id] = found.url
             cache.prime(
-                verdicts.find_data_asset_dir,
+                folders.find_data_asset_dir,
                 sources[asset.id],
                 asset.id,
                 asset.name,
                 value=found.url,
             )
-    return folders, {key: located[("also", key)] for key in also}
+    return dirs, {key: located[("also", key)] for key in also}
 
 
 def prefetch_siblings(name: str, part: str) -> None:

@@ -1,0 +1,272 @@
+"""Where things are: a session's raw data folder and a data asset's folder.
+
+Above both services: CodeOcean says which asset holds a session's raw data
+and where its ``source_bucket`` points; S3 says which candidate folder holds
+anything. The lookup probes groups of candidates (:func:`locate`, or
+:func:`locate_many` for many lookups in the same rounds), group after group.
+
+A session's raw data folder (:func:`raw_data_dir`) is looked for in the raw
+data asset's ``source_bucket``; otherwise the known data buckets by the
+asset's id and name (probed at once); with no raw data asset, the known
+buckets by session ID. A data asset's folder (:func:`data_asset_dir`) is
+looked for in its ``source_bucket``, then the known data buckets by id and
+name. A folder found is kept for the cache's time-to-live (on disk too when
+the persistent cache is on), so asking again probes nothing, even where the
+empty candidates (never cached) were many.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from aind_session import cache, errors, persistent, s3
+
+if TYPE_CHECKING:
+    from codeocean.data_asset import DataAsset
+
+logger = logging.getLogger(__name__)
+
+
+# -- probing candidate folders -----------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Located:
+    """Where a folder was found (``url``, None if nowhere), and what was checked on the way."""
+
+    url: str | None
+    checked: tuple[str, ...]
+    denied: tuple[str, ...] = ()
+
+
+Groups = Sequence[tuple[str, Sequence[str]]]
+K = TypeVar("K", bound=Hashable)
+
+
+def locate(groups: Groups) -> Located:
+    """Probe groups of candidate folders, group after group; the first that holds anything.
+
+    ``groups`` pairs a description ("source_bucket of asset X") with its
+    candidates; each group's candidates are probed at once, and a group is
+    probed only when the ones before it found nothing. A service failure on a
+    candidate before the first found is raised, not skipped: a later match
+    could be the wrong answer. Access denied is skipped, and reported.
+    """
+    result = locate_many({0: groups})[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def locate_many(
+    wanted: Mapping[K, Groups], *, first: tuple[Iterable[str], Iterable[str]] = ((), ())
+) -> dict[K, Located | Exception]:
+    """:func:`locate` for many keys at once: round after round, every key's
+    next group is probed in one batch. A key's value is what :func:`locate`
+    returns, or the error it would raise.
+
+    ``first`` is (folders to list, files to read) sent with the first round,
+    for callers whose other requests do not depend on where things are.
+    """
+    results: dict[K, Located | Exception] = {}
+    checked: dict[K, list[str]] = {key: [] for key in wanted}
+    denied: dict[K, list[str]] = {key: [] for key in wanted}
+    round_ = 0
+    also_list, also_read = (list(part) for part in first)
+    while True:
+        current = {
+            key: groups[round_]
+            for key, groups in wanted.items()
+            if key not in results and round_ < len(groups)
+        }
+        if not current:
+            if also_list or also_read:
+                s3.fetch(also_list, also_read)
+            break
+        for key, (_, candidates) in list(current.items()):
+            if (
+                len(candidates) == 1
+                and "://" in candidates[0]
+                and not candidates[0].startswith("s3://")
+            ):
+                results[key] = Located(
+                    candidates[0], tuple(checked[key])
+                )  # gs://, file://: unchecked
+                del current[key]
+        probes = [c for _, candidates in current.values() for c in candidates]
+        listed = s3.fetch(probes + also_list, also_read)[0]
+        also_list, also_read = [], []
+        for key, (description, candidates) in current.items():
+            for candidate in candidates:
+                path = s3.clean(candidate)
+                value = listed[path]
+                if isinstance(value, PermissionError):
+                    denied[key].append(f"s3://{path}")
+                elif isinstance(value, Exception):  # a failure: a later match could be wrong
+                    results[key] = value
+                    break
+                elif value.exists:
+                    results[key] = Located(f"s3://{path}", tuple(checked[key]), tuple(denied[key]))
+                    break
+            else:
+                checked[key].append(description)
+        round_ += 1
+    for key in wanted:
+        results.setdefault(
+            key, Located(None, tuple(checked[key]), tuple(dict.fromkeys(denied[key])))
+        )
+    return results
+
+
+# -- a data asset's folder ---------------------------------------------------------------
+
+
+def data_asset_dir_candidates(
+    source: str | None, asset_id: str, name: str
+) -> list[tuple[str, Sequence[str]]]:
+    """Where a data asset's files may be: its ``source_bucket``, then the known
+    data buckets by asset id and by name (for :func:`locate`)."""
+    from aind_session.config import get_settings
+
+    buckets = get_settings().data_buckets
+    groups: list[tuple[str, Sequence[str]]] = []
+    if source is not None:
+        groups.append((f"{source} (source_bucket of data asset {asset_id})", [source]))
+    groups.append(
+        (
+            f"the known data buckets ({', '.join(buckets)}) by asset id {asset_id} and name {name}",
+            [f"{b}/{n}" for n in (asset_id, name) for b in buckets],
+        )
+    )
+    return groups
+
+
+def data_asset_dir(asset: DataAsset) -> str | None:
+    """URL of a data asset's folder (cached once found), or None when no candidate holds files.
+
+    Raises
+    ------
+    aind_session.errors.AccessDeniedError
+        When nothing was found and S3 denied access to a candidate: the folder
+        may be there, so "not found" would be a wrong answer.
+    """
+    from aind_session.codeocean import source_url
+
+    try:
+        return find_data_asset_dir(source_url(asset), asset.id, asset.name)
+    except _NotFound:
+        return None
+
+
+class _NotFound(Exception):
+    """Nothing there, now: raised (so never cached) rather than returned."""
+
+
+@cache.cached(persist=persistent.TEXT)
+def find_data_asset_dir(source: str | None, asset_id: str, name: str) -> str:
+    """URL of the folder of the data asset with this ``source_url``, id and name
+    (cached once found; the key :func:`data_asset_dir` and batch lookups share).
+
+    Raises an internal not-found signal (never cached) when no candidate holds files.
+    """
+    located = locate(data_asset_dir_candidates(source, asset_id, name))
+    if located.url is not None:
+        return located.url
+    if located.denied:
+        raise errors.AccessDeniedError(
+            f"The files of data asset {asset_id} ({name}) were not found, and access was denied "
+            f"to {', '.join(located.denied)}: check your AWS credentials."
+        )
+    raise _NotFound(asset_id)
+
+
+# -- a session's raw data folder ---------------------------------------------------------
+
+
+@cache.cached(persist=persistent.TEXT)
+def raw_data_dir(session_id: str) -> str:
+    """URL of a session's raw data folder (its listing is cached on the way).
+
+    One S3 request when the raw data asset names its folder; otherwise the
+    candidate folders are probed all at once.
+
+    >>> raw_data_dir('ecephys_676909_2023-12-13_13-43-40')
+    's3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40'
+
+    Raises
+    ------
+    aind_session.errors.NoRawDataDirError
+        Listing every place checked.
+    aind_session.errors.AccessDeniedError
+        When nothing was found and S3 denied access to a candidate.
+    """
+    return raw_data_dir_found(session_id, locate(raw_data_dir_candidates(session_id)))
+
+
+def raw_data_dir_candidates(session_id: str) -> Groups:
+    """Where a session's raw data folder may be, in groups for :func:`locate`."""
+    from aind_session import codeocean
+    from aind_session.config import get_settings
+
+    asset = codeocean.get_session_raw_data_asset(session_id)
+    if asset is not None:
+        return data_asset_dir_candidates(codeocean.source_url(asset), asset.id, asset.name)
+    buckets = get_settings().data_buckets
+    return [
+        (
+            f"the known data buckets ({', '.join(buckets)}) by session ID, as no raw data "
+            "asset exists",
+            [f"{b}/{session_id}" for b in buckets],
+        )
+    ]
+
+
+def raw_data_dir_found(session_id: str, located: Located) -> str:
+    """The URL ``located`` found for a session's raw data folder, or the error
+    saying what was checked (access denied included)."""
+    if located.url is not None:
+        logger.debug("raw data of %s is at %s", session_id, located.url)
+        return located.url
+    message = (
+        f"No raw data folder was found for {session_id}. Checked: {'; '.join(located.checked)}."
+    )
+    if located.denied:  # the folder may be there: "not found" would be a wrong answer
+        message += f" Access was denied to {', '.join(located.denied)}: check your AWS credentials."
+        raise errors.AccessDeniedError(message)
+    message += (
+        " The data may not be uploaded yet, or may sit in a bucket missing from the "
+        "AIND_SESSION_DATA_BUCKETS setting."
+    )
+    raise errors.NoRawDataDirError(message)
+
+
+def unsettled_raw_data_dirs(session_ids: Iterable[str]) -> dict[str, Groups]:
+    """The candidates of each session whose folder is not cached yet, to be
+    probed (a session whose candidates could not be worked out, its asset
+    search having failed, is left to :func:`raw_data_dir` to say so)."""
+    groups: dict[str, Groups] = {}
+    for session_id in dict.fromkeys(session_ids):
+        if isinstance(cache.peek_call(raw_data_dir, session_id), str):
+            continue
+        try:
+            groups[session_id] = raw_data_dir_candidates(session_id)
+        except _EXPECTED:
+            continue
+    return groups
+
+
+def settle_raw_data_dirs(located: Mapping[str, Located | Exception]) -> None:
+    """Keep for :func:`raw_data_dir` the folders that probes of sessions'
+    candidates (from :func:`unsettled_raw_data_dirs`, sent with other probes
+    through :func:`locate_many`) found. What was not found is not kept:
+    :func:`raw_data_dir` says it (inside :func:`aind_session.s3.batch`, without
+    listing anything again)."""
+    for session_id, outcome in located.items():
+        if isinstance(outcome, Located) and outcome.url is not None:
+            cache.prime(raw_data_dir, session_id, value=raw_data_dir_found(session_id, outcome))
+
+
+_EXPECTED = (errors.AindSessionError, PermissionError, ConnectionError)
