@@ -145,7 +145,7 @@ def _calls() -> list[tuple[str, Callable[[Any], Any]]]:
     """The public calls timed, each asked of one ``Session(MAIN)`` (as ``answers()`` in
     tests/test_fault_suite.py asks them)."""
     import aind_session
-    from aind_session import codeocean, errors
+    from aind_session import codeocean, errors, verdicts
 
     def maybe(fn: Callable[[], Any]) -> Any:
         try:
@@ -161,7 +161,7 @@ def _calls() -> list[tuple[str, Callable[[Any], Any]]]:
 
     def runs(_: Any) -> Any:
         return [
-            (r.id, codeocean.get_output_text(r)) for r in codeocean.list_computations(PIPELINE)[:3]
+            (r.id, verdicts.get_output_text(r)) for r in codeocean.list_computations(PIPELINE)[:3]
         ]
 
     return [
