@@ -462,8 +462,6 @@ def list_folder(path: str) -> Listing:
 
 
 async def _read_one(client: Any, path: str) -> bytes:
-    import hashlib
-
     bucket, key = split(path)
     response = await client.get_object(Bucket=bucket, Key=key)
     async with response["Body"] as body:
@@ -471,13 +469,9 @@ async def _read_one(client: Any, path: str) -> bytes:
     expected = response.get("ContentLength")
     if isinstance(expected, int) and expected != len(data):
         raise _Malformed(f"{len(data)} bytes of the {expected} announced")
-    etag = str(response.get("ETag", "")).strip('"')
-    if not etag:  # S3 sends one with every object: this answer is not S3's
-        raise _Malformed("an object answer without an ETag")
-    # a single-part upload's ETag is the MD5 of its bytes: a body cut short and
-    # passed off as whole is caught here, before it is parsed or cached
-    if len(etag) == 32 and "-" not in etag and hashlib.md5(data).hexdigest() != etag:
-        raise _Malformed("bytes that do not match the object's ETag")
+    problem = transport.etag_mismatch(str(response.get("ETag", "")), data)
+    if problem is not None:
+        raise _Malformed(f"an object answer that {problem}")
     return data
 
 

@@ -81,6 +81,36 @@ def retry_after(value: str | None) -> float | None:
     return max(0.0, min(seconds, get_settings().retry_after_max))
 
 
+def etag_mismatch(etag: str, data: bytes) -> str | None:
+    """Why ``data`` is not the S3 object whose ``ETag`` header is ``etag``, or None.
+
+    S3 sends an ETag with every object, and a single-part upload's is the MD5
+    of its bytes: a body cut short, an error page or a proxy's HTML passed off
+    as the object is caught before it is parsed or cached.
+
+    >>> etag_mismatch('"900150983cd24fb0d6963f7d28e17f72"', b"abc") is None
+    True
+    >>> etag_mismatch("", b"abc")
+    "came without the object's ETag"
+    """
+    import hashlib
+
+    etag = etag.strip('"')
+    if not etag:
+        return "came without the object's ETag"
+    if len(etag) == 32 and "-" not in etag and hashlib.md5(data).hexdigest() != etag:
+        return "does not match the object's ETag (cut short or replaced)"
+    return None
+
+
+def try_again(sent: int, until: float) -> bool:
+    """After ``sent`` requests whose answers were unusable: wait the backoff and
+    say True when another try is allowed (``max_retries``) and fits before ``until``."""
+    from aind_session.config import get_settings
+
+    return sent <= get_settings().max_retries and pause(backoff(sent), until)
+
+
 def pause(seconds: float, until: float) -> bool:
     """Sleep ``seconds`` unless that would pass ``until``; False when there is no time."""
     if time.monotonic() + seconds >= until:

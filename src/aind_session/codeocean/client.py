@@ -228,9 +228,7 @@ def request(
             return check(body)
         except (_Malformed, TypeError, ValueError, KeyError) as exc:
             problem = str(exc) if isinstance(exc, _Malformed) else f"has the wrong shape ({exc})"
-            if for_runs or sent > settings.max_retries:
-                break
-            if not transport.pause(transport.backoff(sent), until):
+            if for_runs or not transport.try_again(sent, until):
                 break
             logger.debug("CodeOcean's answer while %s %s; asking again", what, problem)
     kind = response.headers.get("Content-Type", "no content type")
@@ -309,14 +307,9 @@ def download(url: str, what: str) -> str:
     """The text at a pre-signed download URL (an S3 object), checked against the
     object's ``ETag``: a body cut short, an error page or a proxy's HTML passed
     off as the file is asked again, then a ServiceError; never returned."""
-    import hashlib
-
     import requests
 
-    from aind_session.config import get_settings
-
     persistent.refuse_if_offline(f"downloading {what}")
-    settings = get_settings()
     until = transport.deadline()
     sent = 0
     while True:
@@ -336,18 +329,10 @@ def download(url: str, what: str) -> str:
                 f"Downloading {what} failed ({errors.tries(tried)}): {type(exc).__name__}"
                 f"{': ' + quoted if quoted else ''}."
             ) from None
-        etag = response.headers.get("ETag", "").strip('"')
-        if not etag:  # S3 sends one with every object: this answer is not the file
-            problem = "came without the object's ETag"
-        elif (
-            len(etag) == 32
-            and "-" not in etag
-            and hashlib.md5(response.content).hexdigest() != etag
-        ):
-            problem = "does not match the object's ETag (cut short or replaced)"
-        else:
+        problem = transport.etag_mismatch(response.headers.get("ETag", ""), response.content)
+        if problem is None:
             return response.text
-        if sent > settings.max_retries or not transport.pause(transport.backoff(sent), until):
+        if not transport.try_again(sent, until):
             raise errors.ServiceError(
                 f"Downloading {what}: the answer {problem} ({errors.tries(sent)}): "
                 f"{transport.excerpt(response.text) or 'an empty body'}"
