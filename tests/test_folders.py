@@ -93,5 +93,3 @@ def test_locate_takes_a_folder_elsewhere_than_s3_unchecked(aind_sandbox):
 def test_rawdata_is_the_same_lookup_under_its_old_name():
     assert rawdata.raw_data_dir is folders.raw_data_dir
     assert rawdata.candidates is folders.raw_data_dir_candidates
-    assert rawdata.unsettled is folders.unsettled_raw_data_dirs
-    assert rawdata.settle_many is folders.settle_raw_data_dirs

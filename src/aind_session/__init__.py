@@ -15,6 +15,7 @@ so is every error it raises (see :mod:`aind_session.errors`).
 import importlib as _importlib
 import typing as _typing
 
+from aind_session import session as _session
 from aind_session.cache import clear_cache
 from aind_session.errors import (
     AccessDeniedError,
@@ -101,6 +102,23 @@ __all__ = [
     "register_namespace",
     "search_data_assets",
 ]
+
+
+def _subject_of(subject_id: str) -> _typing.Any:
+    from aind_session.subject import Subject
+
+    return Subject(subject_id)
+
+
+def _describe(session: Session) -> _typing.Any:
+    from aind_session.report import describe
+
+    return describe(session)
+
+
+# the package is the top of the house: it plugs what the layers above session.py
+# answer into Session (imported on first use, so that this import stays cheap)
+_session.provide(subject=_subject_of, describe=_describe)
 
 
 def __getattr__(name: str) -> _typing.Any:

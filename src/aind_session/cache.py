@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
-from aind_session import errors
+from aind_session import batch, errors
 
 if TYPE_CHECKING:
     from aind_session.persistent import Codec
@@ -57,12 +57,6 @@ class _Flight:
     future: Future[Any]
     owner: int  # thread computing it: the same thread asking again is a cycle, never a hang
     generation: int
-
-
-def generation() -> int:
-    """How many times the cache was cleared: batch code that works out answers
-    itself passes the value it began with to :func:`prime`."""
-    return _generation
 
 
 def _my_flights() -> dict[Hashable, _Flight]:
@@ -230,23 +224,34 @@ def cached(fn: Callable[P, R]) -> Callable[P, R]: ...
 
 
 @overload
-def cached(*, persist: Codec) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def cached(
+    *, persist: Codec | None = None, remote: bool = False
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
-def cached(fn: Callable[P, R] | None = None, *, persist: Codec | None = None) -> Any:
+def cached(
+    fn: Callable[P, R] | None = None, *, persist: Codec | None = None, remote: bool = False
+) -> Any:
     """Keep ``fn``'s answers for the cache's time-to-live, keyed by its arguments.
 
     Threads asking the same question at once share one computation. With
     ``persist``, answers are also kept in the opt-in persistent cache, encoded
     by that codec.
+
+    Inside a batch (:mod:`aind_session.batch`), a ``remote`` function (one
+    that asks a service, a leaf) is not called on a miss: the call is deferred
+    to the batch's next round. Any other function runs as usual, its reads
+    deferred in turn, and its answer is kept once it has one.
     """
     if fn is None:
-        return functools.partial(cached, persist=persist)
+        return functools.partial(cached, persist=persist, remote=remote)
     name = f"{fn.__module__}.{fn.__qualname__}"
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         key = _call_key(name, args, kwargs)
+        if batch.active():
+            return _in_batch(wrapper, fn, key, persist, remote, args, kwargs)
         found, waiting, _ = claim([key], persist)
         if found:
             return found[key]
@@ -264,6 +269,67 @@ def cached(fn: Callable[P, R] | None = None, *, persist: Codec | None = None) ->
     wrapper.cache_name = name  # type: ignore[attr-defined]
     wrapper.cache_codec = persist  # type: ignore[attr-defined]
     return wrapper
+
+
+def _in_batch(
+    wrapper: Callable[..., Any],
+    fn: Callable[..., Any],
+    key: Hashable,
+    codec: Codec | None,
+    remote: bool,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """A cached call inside a batch: the cache, then the batch's memory; a leaf
+    missing from both is deferred (or fetched now and remembered, outside
+    :func:`~aind_session.batch.gather`); any other call runs."""
+    from aind_session import persistent
+
+    value = peek(key, codec)
+    if not persistent.is_missing(value):
+        with _lock:
+            _stats["hits"] += 1
+        return value
+    if not remote or kwargs:
+        with public_call():
+            value = fn(*args, **kwargs)
+        _offer(key, value, codec)
+        return value
+    request = (wrapper, args)
+    known = batch.recall(batch.call_each, request)
+    if known is batch.NOT_ASKED:
+        batch.defer(batch.call_each, [request])  # inside gather: Pending
+        known = batch.call_each([request])[request]  # inside once(): now
+        batch.remember(batch.call_each, {request: known})
+    if isinstance(known, Exception):
+        raise known
+    return known
+
+
+def _offer(key: Hashable, value: Any, codec: Codec | None) -> None:
+    """Keep ``value``, worked out inside a batch, as the answer of ``key``: not
+    when the key is being answered by a flight of its own, nor after a clear
+    since the public call began."""
+    ttl = _ttl()
+    began = call_generation()
+    if ttl <= 0:
+        return
+    with _lock:
+        if key in _inflight or began != _generation:
+            return
+        _get_store()[key] = (time.monotonic() + ttl, value)
+    if codec is not None:
+        _store_on_disk(key, value, codec, ttl, began)
+
+
+def hint_call(fn: Callable[..., Any], *args: Any) -> None:
+    """Inside :func:`aind_session.batch.gather`: fetch ``fn(*args)`` (a function
+    wrapped by :func:`cached` with ``remote``) with the next round, unless it
+    is cached. Nothing elsewhere."""
+    from aind_session import persistent
+
+    if batch.deferring() and persistent.is_missing(peek_call(fn, *args)):
+        batch.hint(batch.call_each, [(fn, args)])
 
 
 def _call_key(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
@@ -336,27 +402,6 @@ def peek_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     or :data:`aind_session.persistent.MISSING`; never computes or waits."""
     key = _call_key(fn.cache_name, args, kwargs)  # type: ignore[attr-defined]
     return peek(key, fn.cache_codec)  # type: ignore[attr-defined]
-
-
-def prime(fn: Callable[..., Any], *args: Any, value: Any, since: int | None = None) -> None:
-    """Store ``value`` as the answer of ``fn(*args)`` (a function wrapped by :func:`cached`),
-    for batch code that worked out many answers at once; on disk too when ``fn``
-    persists its answers.
-
-    ``since`` is the :func:`generation` the batch began in (by default, that
-    of the public call it runs in): after a clear, nothing is stored.
-    """
-    key = _call_key(fn.cache_name, args, {})  # type: ignore[attr-defined]
-    ttl = _ttl()
-    began = since if since is not None else call_generation()
-    if ttl <= 0:
-        return
-    with _lock:
-        if key in _inflight or began != _generation:  # settled by its own flight / stale
-            return
-        _get_store()[key] = (time.monotonic() + ttl, value)
-    if fn.cache_codec is not None:  # type: ignore[attr-defined]
-        _store_on_disk(key, value, fn.cache_codec, ttl, began)  # type: ignore[attr-defined]
 
 
 # -- the public call being answered: its generation and its deadline -----------------

@@ -25,7 +25,14 @@ CARD_STYLE = (
 
 def html_table(data: Mapping[str, Any], unknown: Mapping[str, str]) -> str:
     """An HTML table of ``data``, one row per key; a value that is None and in
-    ``unknown`` shows as unknown with its reason, other None values as a dash."""
+    ``unknown`` shows as unknown with its reason, other None values as a dash.
+
+    Lists show one item a line (a dash when empty), dicts one ``key: value``
+    a line; text is HTML-escaped.
+
+    >>> html_table({'modalities': ['behavior', 'ecephys'], 'raw_data_dir': None}, {})
+    "<table style='...'><tr><th ...>modalities</th><td ...>behavior<br>ecephys</td></tr><tr><th ...>raw_data_dir</th><td ...>&mdash;</td></tr></table>"
+    """
     rows = []
     for key, value in data.items():
         if value is None and key in unknown:
@@ -69,7 +76,13 @@ def session_card(
     date: datetime.date,
     time: datetime.time,
 ) -> str:
-    """HTML card of a session from its parsed fields."""
+    """HTML card of a session from its parsed fields.
+
+    >>> import datetime
+    >>> session_card('ecephys_676909_2023-12-13_13-43-40', 'ecephys', '676909',
+    ...              datetime.date(2023, 12, 13), datetime.time(13, 43, 40))
+    "<div style='...'><b>Session</b> <code>ecephys_676909_2023-12-13_13-43-40</code><br>platform: ecephys &middot; subject: 676909 &middot; 2023-12-13 13:43:40</div>"
+    """
     return (
         f"<div style='{CARD_STYLE}'><b>Session</b> <code>{html.escape(session_id)}</code><br>"
         f"platform: {html.escape(platform)} &middot; subject: {html.escape(subject_id)}"
@@ -78,5 +91,9 @@ def session_card(
 
 
 def subject_card(subject_id: str) -> str:
-    """HTML card of a subject from its ID."""
+    """HTML card of a subject from its ID.
+
+    >>> subject_card('676909')
+    "<div style='...'><b>Subject</b> <code>676909</code></div>"
+    """
     return f"<div style='{CARD_STYLE}'><b>Subject</b> <code>{html.escape(subject_id)}</code></div>"

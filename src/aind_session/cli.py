@@ -10,25 +10,32 @@
 Exit codes: 0 found, 1 not found, a remote error or an answer that could not be
 found out (shown as "unknown" with its reason), 2 bad usage or bad input.
 Errors are one or two lines on stderr; ``--debug`` adds the traceback.
+
+This module parses the arguments and runs the commands; how their answers are
+shown (tables, text, JSON, progress bars) is in :mod:`aind_session.cli_output`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shlex
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TextIO, TypeVar
+from typing import Any
 
 from aind_session import errors
-
-T = TypeVar("T")
-R = TypeVar("R")
+from aind_session.cli_output import (
+    Style,
+    assets_table,
+    emit,
+    format_info,
+    progress_batches,
+    progress_map,
+    sessions_table,
+)
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE = 0, 1, 2
 # what the sandbox takes out of the environment of its own process (other
@@ -38,28 +45,6 @@ UNKNOWN_NOTE = (
     "aind-session: some answers are unknown: a service did not answer or access was denied "
     "(the reasons are given above); try again later, or check your credentials."
 )
-
-
-class _Style:
-    """ANSI styles on a terminal (unless NO_COLOR is set), plain text otherwise."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.on = stream.isatty() and not os.environ.get("NO_COLOR")
-
-    def _wrap(self, code: str, text: str) -> str:
-        return f"\033[{code}m{text}\033[0m" if self.on else text
-
-    def bold(self, text: str) -> str:
-        return self._wrap("1", text)
-
-    def dim(self, text: str) -> str:
-        return self._wrap("2", text)
-
-    def red(self, text: str) -> str:
-        return self._wrap("31", text)
-
-    def green(self, text: str) -> str:
-        return self._wrap("32", text)
 
 
 # -- argument parsing --------------------------------------------------------------------
@@ -203,81 +188,6 @@ def _maybe_sandbox(world: str | None) -> Iterator[None]:
         yield
 
 
-def _emit(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
-
-
-class _Progress:
-    """A progress bar on stderr, shown only on a terminal and when asked."""
-
-    def __init__(self, total: int, label: str, show: bool) -> None:
-        self.total, self.label, self.done = total, label, 0
-        self.on = show and sys.stderr.isatty() and total > 1
-        self.lock = threading.Lock()
-
-    def advance(self, count: int = 1) -> None:
-        with self.lock:
-            self.done += count
-            if self.on:
-                filled = int(30 * self.done / self.total)
-                sys.stderr.write(
-                    f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}"
-                )
-                sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.on:
-            sys.stderr.write("\r" + " " * (len(self.label) + 45) + "\r")
-
-
-def _progress_map(fn: Callable[[T], R], items: Sequence[T], label: str, show: bool) -> list[R]:
-    """``fn`` over ``items`` on a bounded pool, with a progress bar on a terminal."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from aind_session.config import get_settings
-
-    progress = _Progress(len(items), label, show)
-
-    def step(item: T) -> R:
-        result = fn(item)
-        progress.advance()
-        return result
-
-    workers = max(1, min(len(items), get_settings().max_concurrency))
-    with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(step, items))
-    progress.close()
-    return results
-
-
-def _progress_batches(
-    fn: Callable[[Sequence[T]], list[R]], items: Sequence[T], label: str, show: bool, size: int = 25
-) -> list[R]:
-    """``fn`` over batches of ``items`` (each batch asks its services in a few rounds)."""
-    progress = _Progress(len(items), label, show)
-    if not progress.on:
-        size = max(1, len(items))  # no bar to move: one batch, fewest rounds
-    results: list[R] = []
-    for start in range(0, len(items), size):
-        batch = items[start : start + size]
-        results += fn(batch)
-        progress.advance(len(batch))
-    progress.close()
-    return results
-
-
-def _table(rows: list[list[str]], header: list[str], style: _Style) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        style.bold("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
-    ]
-    lines += [
-        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
-    return "\n".join(lines)
-
-
 # -- commands ------------------------------------------------------------------------------
 def cmd_info(args: argparse.Namespace) -> int:
     from aind_session.session import Session
@@ -285,12 +195,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     sessions = [Session(value) for value in args.sessions]  # bad input fails before any request
     from aind_session.report import describe_many
 
-    summaries = _progress_batches(describe_many, sessions, "sessions", not args.json)
+    summaries = progress_batches(describe_many, sessions, "sessions", not args.json)
     if args.json:
-        _emit(summaries[0] if len(summaries) == 1 else summaries)
+        emit(summaries[0] if len(summaries) == 1 else summaries)
     else:
-        style = _Style(sys.stdout)
-        print("\n\n".join(_format_info(s, style) for s in summaries))
+        style = Style(sys.stdout)
+        print("\n\n".join(format_info(s, style) for s in summaries))
     found = all(s["raw_data_asset"] or s["raw_data_dir"] for s in summaries)
     unknown = any(s["unknown"] for s in summaries)
     if unknown:
@@ -298,83 +208,25 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK if found and not unknown else EXIT_NOT_FOUND
 
 
-def _format_info(summary: dict[str, Any], style: _Style) -> str:
-    problems, unknown = summary["problems"], summary["unknown"]
-
-    def why(section: str) -> str:
-        if section in unknown:
-            return style.red(f"unknown: {unknown[section]}")
-        return style.red(problems.get(section, "none"))
-
-    def row(label: str, value: str) -> str:
-        return f"  {label:<16} {value}".rstrip()
-
-    def listed(section: str) -> str:
-        return ", ".join(summary[section] or ()) or why(section)
-
-    lines = [style.bold(summary["id"])]
-    lines.append(row("platform", summary["platform"]))
-    lines.append(row("subject", summary["subject_id"]))
-    lines.append(row("date, time", f"{summary['date']} {summary['time']}"))
-    raw = summary["raw_data_asset"]
-    lines.append(
-        row(
-            "raw data asset",
-            f"{raw['id']}  {raw['name']}  (created {raw['created']})"
-            if raw
-            else why("raw_data_asset"),
-        )
-    )
-    lines.append(row("raw data dir", summary["raw_data_dir"] or why("raw_data_dir")))
-    lines.append(row("modalities", listed("modalities")))
-    lines.append(row("metadata files", listed("metadata_files")))
-    sorted_assets = summary["sorted_data_assets"]
-    lines.append(row("sorted assets", "" if sorted_assets else why("sorted_data_assets")))
-    for entry in sorted_assets or ():
-        lines.append(f"    {entry['name']}  {style.dim(entry['id'])}")
-        lines.append(f"      {_sorted_state(entry, style)}")
-        reasons = dict.fromkeys(entry["unknown"].values())
-        if reasons:
-            lines.append(f"      {style.red('unknown: ' + '; '.join(reasons))}")
-    running = summary["running_pipeline_computations"]
-    if summary["platform"] == "ecephys" or running:
-        lines.append(
-            row("running sorting", "" if running else why("running_pipeline_computations"))
-        )
-    for run in running or ():
-        lines.append(f"    {run['id']}  {run['state']}  (created {run['created']})")
-    return "\n".join(lines)
-
-
-def _sorted_state(entry: dict[str, Any], style: _Style) -> str:
-    """``sorter X; probes; ok`` of a sorted asset: "unknown" where it could not be found out."""
-    unknown = entry["unknown"]
-    sorter = "unknown" if "sorter" in unknown else entry["sorter"] or "not named"
-    probes = (
-        "probes unknown" if "probes" in unknown else ", ".join(entry["probes"] or ()) or "no probes"
-    )
-    if "error" in unknown or entry["error"] is None:
-        state = style.red("sorting unknown")
-    else:
-        state = style.red("sorting error") if entry["error"] else style.green("ok")
-    return f"sorter {sorter}; {probes}; {state}"
-
-
 def _session_rows(sessions: Sequence[Any]) -> list[dict[str, Any]]:
-    """Rows of many sessions, their questions asked in a few rounds for all."""
-    from aind_session import s3
-    from aind_session.report import prefetch
+    """Rows of many sessions, their questions asked together, in a few rounds for all."""
+    import functools
 
-    with s3.batch():
-        prefetch(sessions, sorted_parts=("error",), pipeline_runs=False)
-        return [_session_row(s) for s in sessions]
+    from aind_session import batch, cache
+
+    with cache.public_call():  # one deadline for the whole
+        rows = batch.gather([functools.partial(_session_row, s) for s in sessions])
+    for row in rows:
+        if isinstance(row, Exception):
+            raise row
+    return rows  # type: ignore[return-value]
 
 
 def _session_row(session: Any) -> dict[str, Any]:
     """One row of ``sessions``: None where a verdict does not apply (``sorted`` of a
     session that is not ecephys, ``latest_sorting_failed`` without a sorted asset)
     or could not be found out (its reason in ``unknown``)."""
-    from aind_session.report import ask
+    from aind_session.report import ask_many
 
     questions: dict[str, Callable[[], Any]] = {"uploaded": lambda: session.is_uploaded}
     if session.platform == "ecephys":
@@ -392,8 +244,8 @@ def _session_row(session: Any) -> dict[str, Any]:
         "latest_sorting_failed": None,
         "unknown": {},
     }
-    for key, question in questions.items():
-        outcome = ask(question)
+    answers = ask_many([(q, None) for q in questions.values()])
+    for key, outcome in zip(questions, answers, strict=True):
         row[key] = outcome.value
         if outcome.reason is not None:  # none of these raises "not there": say it all
             row["unknown"][key] = outcome.reason
@@ -409,47 +261,20 @@ def cmd_sessions(args: argparse.Namespace) -> int:
             f"--date {args.date!r} was given with --start-date or --end-date: give --date "
             "for one day, or --start-date and/or --end-date for a range, not both."
         )
-    found = _progress_map(
+    found = progress_map(
         lambda s: get_sessions(s, args.platform, args.date, args.start_date, args.end_date),
         subjects,
         "subjects",
         not args.json,
     )
     sessions = [s for group in found for s in group]
-    rows = _progress_batches(_session_rows, sessions, "sessions", not args.json)
+    rows = progress_batches(_session_rows, sessions, "sessions", not args.json)
     if args.json:
-        _emit(rows)
+        emit(rows)
     else:
-        style = _Style(sys.stdout)
-
-        def cell(
-            row: dict[str, Any], key: str, says: tuple[str, str] = ("yes", "no"), good: bool = True
-        ) -> str:
-            if key in row["unknown"]:
-                return style.red("unknown")
-            if row[key] is None:
-                return "-"
-            text = says[0] if row[key] else says[1]
-            return style.green(text) if row[key] is good else style.red(text)
-
+        style = Style(sys.stdout)
         if rows:
-            print(
-                _table(
-                    [
-                        [
-                            r["id"],
-                            r["platform"],
-                            r["date"],
-                            cell(r, "uploaded"),
-                            cell(r, "sorted"),
-                            cell(r, "latest_sorting_failed", ("failed", "ok"), good=False),
-                        ]
-                        for r in rows
-                    ],
-                    ["ID", "PLATFORM", "DATE", "UPLOADED", "SORTED", "LATEST SORTING"],
-                    style,
-                )
-            )
+            print(sessions_table(rows, style))
         else:
             print(
                 f"No sessions found for subject(s) {', '.join(subjects)} with these filters.",
@@ -490,16 +315,10 @@ def cmd_assets(args: argparse.Namespace) -> int:
         for a in session.data_assets
     ]
     if args.json:
-        _emit(rows)
+        emit(rows)
     elif rows:
-        style = _Style(sys.stdout)
-        print(
-            _table(
-                [[r["id"], r["name"], r["created"], r["type"], r["kind"]] for r in rows],
-                ["ID", "NAME", "CREATED", "TYPE", "KIND"],
-                style,
-            )
-        )
+        style = Style(sys.stdout)
+        print(assets_table(rows, style))
     else:
         print(f"No data assets are named {session.id}*.", file=sys.stderr)
     return EXIT_OK if rows else EXIT_NOT_FOUND

@@ -21,31 +21,52 @@ It is sent only to a ``CODE_OCEAN_DOMAIN`` set in the same place, or in the
 environment, or the default one, and over ``http://`` only to this machine (see
 ``SECURITY.md``). Every setting is checked; a bad one raises
 :class:`~aind_session.errors.ConfigurationError` naming its variable and where
-it was set.
+it was set. The checks themselves, and the rules of where the token and AWS
+credentials may go, are in :mod:`aind_session.settings_checks`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import os
-import re
 import threading
-import unicodedata
-import uuid
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
-from urllib.parse import urlsplit
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from aind_session.errors import ConfigurationError, InvalidInputError
+from aind_session import settings_checks as checks
+from aind_session.errors import ConfigurationError
+
+# the names of the places settings come from, and defaults the checks need too:
+# defined there, and still read from here
+from aind_session.settings_checks import (
+    DEFAULT,
+    DEFAULT_DOMAIN,
+    DEFAULT_TIMEZONE,
+    ENV_PREFIX,
+    ENVIRONMENT,
+    KEYWORDS,
+    TOKEN_PREFIX,
+)
+
+__all__ = [
+    "DEFAULT",
+    "DEFAULT_DATA_BUCKETS",
+    "DEFAULT_DOMAIN",
+    "DEFAULT_TIMEZONE",
+    "ENVIRONMENT",
+    "ENV_PREFIX",
+    "KEYWORDS",
+    "TOKEN_PREFIX",
+    "TOKEN_VARIABLE",
+    "Settings",
+    "get_settings",
+    "reset_settings",
+]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DOMAIN = "https://codeocean.allenneuraldynamics.org"
 DEFAULT_DATA_BUCKETS = (
     "codeocean-s3datasetsbucket-1u41qdg42ur9",
     "aind-private-data-prod-o5171v",
@@ -55,14 +76,7 @@ DEFAULT_DATA_BUCKETS = (
     "aind-ephys-data",
     "aind-ophys-data",
 )
-DEFAULT_TIMEZONE = "America/Los_Angeles"  # AIND session IDs are written in Seattle time
-ENV_PREFIX = "AIND_SESSION_"
 TOKEN_VARIABLE = "CODE_OCEAN_API_TOKEN"
-TOKEN_PREFIX = "COP_"
-ENVIRONMENT = "the environment"
-KEYWORDS = "keyword arguments"
-DEFAULT = "the default"
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _DAY, _WEEK, _TEN_YEARS = 86_400.0, 604_800.0, 315_360_000.0
 
 
@@ -164,277 +178,41 @@ class Settings(BaseSettings):
         # `.env` locations are resolved now, not at import (the home or current
         # directory may have changed since)
         values.setdefault("_env_file", _env_files())
-        places = _Places(values)
+        places = checks.Places(values, Settings.model_fields)
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise ConfigurationError(_describe(exc, places)) from None
-        _check_token(self, places)
-        _check_s3_endpoint(self, places)
+            raise ConfigurationError(checks.describe(exc, places)) from None
+        token = checks.check_token(self.codeocean_token, self.codeocean_domain, places)
+        object.__setattr__(self, "codeocean_token", token)
+        checks.check_s3_endpoint(self.s3_endpoint_url, places)
 
-    # validators raise InvalidInputError, a ValueError: pydantic collects it, and
-    # __init__ turns all of them into one ConfigurationError
+    # the checks (in settings_checks) raise InvalidInputError, a ValueError: pydantic
+    # collects it, and __init__ turns all of them into one ConfigurationError
     @field_validator("data_buckets", mode="before")
     @classmethod
     def _split_buckets(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        if not value:
-            raise InvalidInputError("needs at least one bucket name")
-        for name in value:
-            if not isinstance(name, str) or not _BUCKET.fullmatch(name):
-                raise InvalidInputError(
-                    f"{name!r} is not an S3 bucket name (3 to 63 lowercase letters, digits, "
-                    "dots and hyphens, without s3://)"
-                )
-        return value
+        return checks.split_buckets(value)
 
     @field_validator("s3_endpoint_url", "cache_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
+        return checks.empty_is_unset(value)
 
     @field_validator("codeocean_domain", "s3_endpoint_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip().rstrip("/")
-        if any(c.isspace() or unicodedata.category(c).startswith("C") for c in value):
-            raise InvalidInputError("holds whitespace or a control character")
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInputError(
-                "must be a URL starting with https:// (http:// only for this machine)"
-            )
-        if parts.username is not None or parts.query or parts.fragment:
-            raise InvalidInputError("must not hold a user name, a password, a query or a fragment")
-        try:
-            parts.port  # noqa: B018 - raises for a bad port
-        except ValueError:
-            raise InvalidInputError("has an invalid port") from None
-        return value
+        return checks.check_url(value)
 
     @field_validator("sorting_pipeline_id", "sorting_trigger_capsule_id")
     @classmethod
     def _check_uuid(cls, value: str) -> str:
-        try:
-            return str(uuid.UUID(value.strip()))
-        except ValueError:
-            raise InvalidInputError(
-                "is not a CodeOcean id: expected a UUID like '1f8f159a-7670-47a9-baf1-078905fc9c2e'"
-            ) from None
+        return checks.check_uuid(value)
 
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        import zoneinfo
-
-        try:
-            zoneinfo.ZoneInfo(value.strip())
-        except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
-            raise InvalidInputError(
-                f"is not a time zone known here: use an IANA name such as '{DEFAULT_TIMEZONE}' "
-                "or 'UTC' (if none is known, install the tzdata package)"
-            ) from None
-        return value.strip()
-
-
-# -- where each value came from ------------------------------------------------------
-class _Origin(NamedTuple):
-    variable: str  # as written where it was found
-    where: str  # ENVIRONMENT, the path of a .env file, KEYWORDS or DEFAULT
-    value: Any = None
-
-    def said(self) -> str:
-        """``'from the environment'``, ``'from /home/me/.env'``, ``'the default'``."""
-        return self.where if self.where == DEFAULT else f"from {self.where}"
-
-
-def _variables(field: str) -> tuple[str, ...]:
-    """Names a field is read from, the one to show first."""
-    alias = Settings.model_fields[field].validation_alias
-    if isinstance(alias, AliasChoices):
-        return tuple(str(c) for c in alias.choices if isinstance(c, str))
-    return (f"{ENV_PREFIX}{field.upper()}",)
-
-
-def _field_of(name: str) -> str | None:
-    """The field read from ``name`` (a variable name or the field itself)."""
-    lowered = name.lower()
-    for field in Settings.model_fields:
-        if lowered == field or lowered in (v.lower() for v in _variables(field)):
-            return field
-    return None
-
-
-class _Places:
-    """Every place settings are read from, highest priority first, as pydantic-settings
-    reads them (names in any case): keyword arguments, the environment, `.env` files."""
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self.keywords = {k: v for k, v in values.items() if not k.startswith("_")}
-        files = values.get("_env_file")
-        paths = [] if files is None else [files] if isinstance(files, (str, os.PathLike)) else files
-        self.places: list[tuple[str, Mapping[str, str | None]]] = [(ENVIRONMENT, os.environ)]
-        from dotenv import dotenv_values
-
-        for path in reversed([Path(p).expanduser() for p in paths]):  # the last file wins
-            if path.is_file():
-                try:
-                    self.places.append(
-                        (str(path.absolute()), dotenv_values(path, encoding="utf-8"))
-                    )
-                except UnicodeDecodeError as exc:
-                    raise ConfigurationError(
-                        f"{path.absolute()} is not UTF-8 text (byte {exc.start + 1} is not): "
-                        "save it as UTF-8, or remove it."
-                    ) from None
-
-    def origin(self, field: str) -> _Origin:
-        names = _variables(field)
-        wanted = {n.lower() for n in (*names, field)}
-        for key, value in self.keywords.items():
-            if key.lower() in wanted:
-                return _Origin(key, KEYWORDS, value)
-        for where, found in self.places:
-            by_lower = {k.lower(): k for k in found}
-            for name in names:
-                if name.lower() in by_lower:
-                    key = by_lower[name.lower()]
-                    return _Origin(key, where, found[key])
-        return _Origin(names[0], DEFAULT)
-
-    def prefixed_token(self) -> _Origin | None:
-        """The first variable whose value starts with ``COP_``: the environment, then `.env` files."""
-        for where, found in self.places:
-            for key, value in found.items():
-                if value and value.strip()[: len(TOKEN_PREFIX)].upper() == TOKEN_PREFIX:
-                    found_in = _Origin(key, where, value)
-                    logger.debug("using the CodeOcean token in %s (%s)", key, found_in.said())
-                    return found_in
-        return None
-
-    def secrets(self) -> list[str]:
-        """Values that must never be shown: the token, and anything that looks like one."""
-        token = self.origin("codeocean_token").value
-        if isinstance(token, SecretStr):
-            token = token.get_secret_value()
-        return [token.strip()] if isinstance(token, str) and len(token.strip()) > 4 else []
-
-
-def _shown(value: Any, secrets: list[str]) -> str:
-    """``repr(value)`` cut to about 200 characters, unless it may hold the token."""
-    text = str(value)
-    if TOKEN_PREFIX in text.upper() or any(s in text for s in secrets):
-        return "(hidden: it looks like a token)"
-    shown = repr(value)
-    return shown if len(shown) <= 200 else shown[:200] + "..."
-
-
-def _describe(exc: ValidationError, places: _Places) -> str:
-    """One sentence naming each bad setting's variable, value and source (never the token)."""
-    secrets = places.secrets()
-    problems = []
-    for error in exc.errors(include_url=False):
-        message = error["msg"].removeprefix("Value error, ")
-        if _shown(message, secrets).startswith("(hidden"):
-            message = "is invalid"
-        loc = error.get("loc") or ()
-        field = _field_of(str(loc[0])) if loc else None
-        if field is None:
-            problems.append(message)
-            continue
-        origin = places.origin(field)
-        value = "" if field == "codeocean_token" else f"={_shown(error.get('input'), secrets)}"
-        problems.append(f"{origin.variable}{value} ({origin.said()}): {message}")
-    return (
-        f"aind-session settings are invalid: {'; '.join(problems)}. Fix each variable named "
-        "where it is set, or unset it to use its default (.env.example lists them all)."
-    )
-
-
-# -- the token: can it be sent, and where to ----------------------------------------------
-def _check_token(settings: Settings, places: _Places) -> None:
-    """Strip the token (or find the ``COP_`` fallback), refuse one that cannot be sent,
-    and refuse a domain the token may not go to."""
-    token = settings.codeocean_token.get_secret_value().strip() if settings.codeocean_token else ""
-    origin: _Origin | None = places.origin("codeocean_token")
-    if not token:
-        origin = places.prefixed_token()
-        token = str(origin.value).strip() if origin is not None else ""
-    if origin is None or not token:
-        object.__setattr__(settings, "codeocean_token", None)
-        return
-    for position, char in enumerate(token, start=1):
-        if not "!" <= char <= "~":
-            kind = (
-                "whitespace"
-                if char.isspace()
-                else "a control character"
-                if unicodedata.category(char).startswith("C")
-                else "not ASCII (a curly quote, for example)"
-            )
-            raise ConfigurationError(
-                f"The CodeOcean token in {origin.variable} ({origin.said()}) cannot be sent: "
-                f"its character {position} is {kind}. A token holds only printable ASCII; copy "
-                "it again from CodeOcean (Account > Access Tokens) as plain text (whitespace "
-                "around it is removed for you)."
-            )
-    object.__setattr__(settings, "codeocean_token", SecretStr(token))
-    _check_destination(settings.codeocean_domain, places.origin("codeocean_domain"), origin)
-
-
-def _check_destination(domain: str, set_by: _Origin, token: _Origin) -> None:
-    trusted = (ENVIRONMENT, KEYWORDS, DEFAULT, token.where)
-    if set_by.where not in trusted and domain != DEFAULT_DOMAIN:
-        raise ConfigurationError(
-            f"{set_by.variable}={_shown(domain, [])} is set in {set_by.where}, but the token "
-            f"comes from {token.variable} ({token.said()}): the token is sent only to a domain "
-            "set in the same place as the token, or in the environment. Remove "
-            f"{set_by.variable} from {set_by.where}, or set it in the environment."
-        )
-    parts = urlsplit(domain)
-    if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
-        raise ConfigurationError(
-            f"{set_by.variable}={_shown(domain, [])} ({set_by.said()}) is plain http: the token "
-            "is sent over https:// only, except to this machine (127.0.0.1, ::1, localhost). "
-            "Use https://."
-        )
-
-
-def _check_s3_endpoint(settings: Settings, places: _Places) -> None:
-    """AWS credentials come from the environment (or ``~/.aws``): they are signed
-    into requests to an S3 endpoint set in the environment, or to this machine,
-    never to one a ``.env`` file in some working directory names; and never
-    over plain http but to this machine."""
-    endpoint = settings.s3_endpoint_url
-    if not endpoint:
-        return
-    set_by = places.origin("s3_endpoint_url")
-    host = urlsplit(endpoint).hostname or ""
-    if set_by.where not in (ENVIRONMENT, KEYWORDS, DEFAULT) and not _is_loopback(host):
-        raise ConfigurationError(
-            f"{set_by.variable}={_shown(endpoint, [])} is set in {set_by.where}: requests "
-            "signed with your AWS credentials go only to an S3 endpoint set in the "
-            f"environment (or on this machine). Set {set_by.variable} in the environment, "
-            f"or remove it from {set_by.where}."
-        )
-    if urlsplit(endpoint).scheme != "https" and not _is_loopback(host):
-        raise ConfigurationError(
-            f"{set_by.variable}={_shown(endpoint, [])} ({set_by.said()}) is plain http: "
-            "requests signed with AWS credentials go over https:// only, except to this "
-            "machine (127.0.0.1, ::1, localhost). Use https://."
-        )
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        return checks.check_timezone(value)
 
 
 _lock = threading.Lock()

@@ -114,6 +114,20 @@ def parse_session_id(value: Any) -> str:
     """The session ID held in a string or path (see :func:`session_id_fields`).
 
     :func:`aind_session.session.parse_session_id` takes a ``Session`` too.
+
+    Raises
+    ------
+    aind_session.errors.SessionIDError
+        (a ``ValueError``) when ``value`` holds no session ID.
+
+    Examples
+    --------
+    >>> parse_session_id('/data/ecephys_676909_2023-12-13_13-43-40/ecephys_clipped')
+    'ecephys_676909_2023-12-13_13-43-40'
+    >>> parse_session_id('ecephys_676909_2023-02-31_13-43-40')
+    Traceback (most recent call last):
+    ...
+    aind_session.errors.SessionIDError: 'ecephys_676909_2023-02-31_13-43-40' holds no session ID ...
     """
     return session_id_fields(value)[0]
 
@@ -122,7 +136,13 @@ MAX_SUBJECT_DIGITS = 16
 
 
 def shown(value: Any) -> str:
-    """``repr(value)``, cut to about 200 characters (for messages)."""
+    """``repr(value)``, cut to about 200 characters (for messages).
+
+    >>> shown('ecephys')
+    "'ecephys'"
+    >>> len(shown('x' * 1000))
+    203
+    """
     text = repr(value)
     return text if len(text) <= 200 else text[:200] + "..."
 

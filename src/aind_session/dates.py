@@ -53,6 +53,11 @@ def session_timezone() -> datetime.tzinfo:
     ------
     aind_session.errors.ConfigurationError
         When ``AIND_SESSION_TIMEZONE`` names no zone known here.
+
+    Examples
+    --------
+    >>> session_timezone()  # the default
+    zoneinfo.ZoneInfo(key='America/Los_Angeles')
     """
     import zoneinfo
 
@@ -84,10 +89,27 @@ def from_timestamp(seconds: float) -> datetime.datetime:
 def parse_date(value: DateLike) -> DatePoint:
     """Parse one date or date-time, in session time (see the module's docstring).
 
+    Returns
+    -------
+    DatePoint
+        The moment, and ``has_time``: False for a date alone (its midnight),
+        True when a time of day was given.
+
     Raises
     ------
     aind_session.errors.InvalidInputError
         (a ``ValueError``) naming the value and listing the accepted forms.
+
+    Examples
+    --------
+    >>> parse_date('2023-12-13_13-43-40')
+    DatePoint(value=datetime.datetime(2023, 12, 13, 13, 43, 40), has_time=True)
+    >>> parse_date(datetime.date(2023, 12, 13)).has_time
+    False
+    >>> parse_date('13/12/2023')
+    Traceback (most recent call last):
+    ...
+    aind_session.errors.InvalidInputError: '13/12/2023' is not a date in a known form; ...
     """
     if isinstance(value, datetime.datetime):
         return DatePoint(to_session_time(value), True)

@@ -168,5 +168,9 @@ class NoSorterNameError(NotAvailableError, ValueError):
 
 
 def tries(count: int) -> str:
-    """``'1 try'``, ``'6 tries'``: how often a request was made, for messages."""
+    """``'1 try'``, ``'6 tries'``: how often a request was made, for messages.
+
+    >>> tries(1), tries(6)
+    ('1 try', '6 tries')
+    """
     return f"{count} try" if count == 1 else f"{count} tries"

@@ -134,6 +134,22 @@ def register_namespace(name: str, cls: type | None = None) -> Callable[[N], N]:
     -----
     UserWarning
         When a custom namespace of that name is replaced.
+
+    Examples
+    --------
+    >>> from aind_session import ExtensionBaseClass, Session
+    >>> @register_namespace('shout')
+    ... class Shout(ExtensionBaseClass):
+    ...     @property
+    ...     def id(self) -> str:
+    ...         return self._base.id.upper()
+    >>> Session('ecephys_676909_2023-12-13_13-43-40').shout.id
+    'ECEPHYS_676909_2023-12-13_13-43-40'
+    >>> unregister_namespace('shout')
+    >>> register_namespace('ecephys')(Shout)
+    Traceback (most recent call last):
+    ...
+    aind_session.errors.NamespaceError: Cannot register namespace 'ecephys': Session.ecephys already exists ...
     """
     cls = _owner(cls)
     if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
@@ -178,6 +194,18 @@ def unregister_namespace(name: str, cls: type | None = None) -> None:
 
 
 def registered_namespaces(cls: type | None = None) -> dict[str, type]:
-    """The custom namespaces registered on ``cls`` (default `Session`), by name."""
+    """The custom namespaces registered on ``cls`` (default `Session`), by name;
+    ``{}`` when there are none (the built-ins are not listed).
+
+    >>> from aind_session import ExtensionBaseClass, Subject
+    >>> registered_namespaces()
+    {}
+    >>> @register_namespace('counts', cls=Subject)
+    ... class Counts(ExtensionBaseClass):
+    ...     pass
+    >>> registered_namespaces(Subject)
+    {'counts': <class 'aind_session.extension.Counts'>}
+    >>> unregister_namespace('counts', cls=Subject)
+    """
     cls = _owner(cls)
     return dict(_registered.get(cls, {}))

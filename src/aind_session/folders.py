@@ -2,8 +2,9 @@
 
 Above both services: CodeOcean says which asset holds a session's raw data
 and where its ``source_bucket`` points; S3 says which candidate folder holds
-anything. The lookup probes groups of candidates (:func:`locate`, or
-:func:`locate_many` for many lookups in the same rounds), group after group.
+anything. The lookup probes groups of candidates (:func:`locate`), group
+after group; many lookups inside :func:`aind_session.batch.gather` probe in
+the same rounds.
 
 A session's raw data folder (:func:`raw_data_dir`) is looked for in the raw
 data asset's ``source_bucket``; otherwise the known data buckets by the
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from aind_session import cache, errors, persistent, s3
@@ -53,72 +54,40 @@ def locate(groups: Groups) -> Located:
     candidates; each group's candidates are probed at once, and a group is
     probed only when the ones before it found nothing. A service failure on a
     candidate before the first found is raised, not skipped: a later match
-    could be the wrong answer. Access denied is skipped, and reported.
+    could be the wrong answer. Access denied is skipped, and reported. Inside
+    :func:`aind_session.batch.gather`, many lookups probe their groups in the
+    same rounds.
+
+    >>> locate([('a guess', ['s3://aind-ephys-data/none-such']),
+    ...         ('the folder', ['s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40'])])
+    Located(url='s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40', checked=('a guess',), denied=())
+
+    Raises
+    ------
+    aind_session.errors.ServiceError
+        When a candidate could not be listed before one was found.
     """
-    result = locate_many({0: groups})[0]
-    if isinstance(result, Exception):
-        raise result
-    return result
-
-
-def locate_many(
-    wanted: Mapping[K, Groups], *, first: tuple[Iterable[str], Iterable[str]] = ((), ())
-) -> dict[K, Located | Exception]:
-    """:func:`locate` for many keys at once: round after round, every key's
-    next group is probed in one batch. A key's value is what :func:`locate`
-    returns, or the error it would raise.
-
-    ``first`` is (folders to list, files to read) sent with the first round,
-    for callers whose other requests do not depend on where things are.
-    """
-    results: dict[K, Located | Exception] = {}
-    checked: dict[K, list[str]] = {key: [] for key in wanted}
-    denied: dict[K, list[str]] = {key: [] for key in wanted}
-    round_ = 0
-    also_list, also_read = (list(part) for part in first)
-    while True:
-        current = {
-            key: groups[round_]
-            for key, groups in wanted.items()
-            if key not in results and round_ < len(groups)
-        }
-        if not current:
-            if also_list or also_read:
-                s3.fetch(also_list, also_read)
-            break
-        for key, (_, candidates) in list(current.items()):
-            if (
-                len(candidates) == 1
-                and "://" in candidates[0]
-                and not candidates[0].startswith("s3://")
-            ):
-                results[key] = Located(
-                    candidates[0], tuple(checked[key])
-                )  # gs://, file://: unchecked
-                del current[key]
-        probes = [c for _, candidates in current.values() for c in candidates]
-        listed = s3.fetch(probes + also_list, also_read)[0]
-        also_list, also_read = [], []
-        for key, (description, candidates) in current.items():
-            for candidate in candidates:
-                path = s3.clean(candidate)
-                value = listed[path]
-                if isinstance(value, PermissionError):
-                    denied[key].append(f"s3://{path}")
-                elif isinstance(value, Exception):  # a failure: a later match could be wrong
-                    results[key] = value
-                    break
-                elif value.exists:
-                    results[key] = Located(f"s3://{path}", tuple(checked[key]), tuple(denied[key]))
-                    break
-            else:
-                checked[key].append(description)
-        round_ += 1
-    for key in wanted:
-        results.setdefault(
-            key, Located(None, tuple(checked[key]), tuple(dict.fromkeys(denied[key])))
-        )
-    return results
+    checked: list[str] = []
+    denied: list[str] = []
+    for description, candidates in groups:
+        if (
+            len(candidates) == 1
+            and "://" in candidates[0]
+            and not candidates[0].startswith("s3://")
+        ):
+            return Located(candidates[0], tuple(checked))  # gs://, file://: unchecked
+        listed = s3.list_folders(candidates)
+        for candidate in candidates:
+            path = s3.clean(candidate)
+            value = listed[path]
+            if isinstance(value, PermissionError):
+                denied.append(f"s3://{path}")
+            elif isinstance(value, Exception):  # a failure: a later match could be wrong
+                raise value
+            elif value.exists:
+                return Located(f"s3://{path}", tuple(checked), tuple(denied))
+        checked.append(description)
+    return Located(None, tuple(checked), tuple(dict.fromkeys(denied)))
 
 
 # -- a data asset's folder ---------------------------------------------------------------
@@ -211,6 +180,7 @@ def raw_data_dir_candidates(session_id: str) -> Groups:
     from aind_session import codeocean
     from aind_session.config import get_settings
 
+    s3.hint_connect()  # S3 comes next: set it up while the search is answered
     asset = codeocean.get_session_raw_data_asset(session_id)
     if asset is not None:
         return data_asset_dir_candidates(codeocean.source_url(asset), asset.id, asset.name)
@@ -241,32 +211,3 @@ def raw_data_dir_found(session_id: str, located: Located) -> str:
         "AIND_SESSION_DATA_BUCKETS setting."
     )
     raise errors.NoRawDataDirError(message)
-
-
-def unsettled_raw_data_dirs(session_ids: Iterable[str]) -> dict[str, Groups]:
-    """The candidates of each session whose folder is not cached yet, to be
-    probed (a session whose candidates could not be worked out, its asset
-    search having failed, is left to :func:`raw_data_dir` to say so)."""
-    groups: dict[str, Groups] = {}
-    for session_id in dict.fromkeys(session_ids):
-        if isinstance(cache.peek_call(raw_data_dir, session_id), str):
-            continue
-        try:
-            groups[session_id] = raw_data_dir_candidates(session_id)
-        except _EXPECTED:
-            continue
-    return groups
-
-
-def settle_raw_data_dirs(located: Mapping[str, Located | Exception]) -> None:
-    """Keep for :func:`raw_data_dir` the folders that probes of sessions'
-    candidates (from :func:`unsettled_raw_data_dirs`, sent with other probes
-    through :func:`locate_many`) found. What was not found is not kept:
-    :func:`raw_data_dir` says it (inside :func:`aind_session.s3.batch`, without
-    listing anything again)."""
-    for session_id, outcome in located.items():
-        if isinstance(outcome, Located) and outcome.url is not None:
-            cache.prime(raw_data_dir, session_id, value=raw_data_dir_found(session_id, outcome))
-
-
-_EXPECTED = (errors.AindSessionError, PermissionError, ConnectionError)

@@ -55,7 +55,30 @@ class _WrongShape(TypeError):
 
 
 class DiskCache:
-    """A key -> JSON value store with expiry times, safe across threads and processes."""
+    """A key -> JSON value store with expiry times, safe across threads and processes.
+
+    Parameters
+    ----------
+    folder
+        Where the database file (:data:`FILE_NAME`) is kept; created
+        (``0700``) when missing.
+
+    Raises
+    ------
+    sqlite3.DatabaseError
+        When the file there is not a cache of this version (or not SQLite).
+    OSError
+        When the folder cannot be created or the file not opened.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     disk = DiskCache(Path(folder))
+    ...     disk.set('answer', {'id': 'x'}, ttl=60)
+    ...     print(len(disk), disk.get('answer'))
+    1 {"id":"x"}
+    """
 
     COLUMNS = ("key", "expires", "value")
 
@@ -83,7 +106,16 @@ class DiskCache:
         return connection
 
     def get(self, key: str) -> Any:
-        """The stored value, or :data:`MISSING` when absent or expired."""
+        """The JSON text stored under ``key``, or :data:`MISSING` when absent or expired.
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     disk = DiskCache(Path(folder))
+        ...     disk.set('kept', [1, 2], ttl=60)
+        ...     disk.set('stale', [3], ttl=-1)
+        ...     print(disk.get('kept'), disk.get('stale') is MISSING, disk.get('never') is MISSING)
+        [1,2] True True
+        """
         row = (
             self._connect()
             .execute("SELECT value FROM answers WHERE key = ? AND expires > ?", (key, time.time()))
@@ -92,6 +124,17 @@ class DiskCache:
         return MISSING if row is None else row[0]  # JSON text, decoded by `lookup`
 
     def set(self, key: str, value: Any, ttl: float) -> None:
+        """Store ``value`` as JSON under ``key`` for ``ttl`` seconds, replacing any entry.
+
+        A value JSON cannot encode is stored as its ``str``.
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     disk = DiskCache(Path(folder))
+        ...     disk.set('when', {'at': Path('/data')}, ttl=60)
+        ...     print(disk.get('when'))
+        {"at":"/data"}
+        """
         text = json.dumps(value, separators=(",", ":"), default=str)
         self._connect().execute(
             "INSERT OR REPLACE INTO answers (key, expires, value) VALUES (?, ?, ?)",
@@ -99,9 +142,31 @@ class DiskCache:
         )
 
     def delete(self, key: str) -> None:
+        """Remove the entry under ``key`` (nothing when there is none).
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     disk = DiskCache(Path(folder))
+        ...     disk.set('a', 1, ttl=60)
+        ...     disk.delete('a')
+        ...     disk.delete('never stored')
+        ...     print(disk.get('a') is MISSING)
+        True
+        """
         self._connect().execute("DELETE FROM answers WHERE key = ?", (key,))
 
     def clear(self) -> None:
+        """Remove every entry; the database file is kept.
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     disk = DiskCache(Path(folder))
+        ...     disk.set('a', 1, ttl=60)
+        ...     disk.set('b', 2, ttl=60)
+        ...     disk.clear()
+        ...     print(len(disk), disk.path.exists())
+        0 True
+        """
         self._connect().execute("DELETE FROM answers")
 
     def __len__(self) -> int:
@@ -119,8 +184,22 @@ _broken: Path | None = None  # a cache folder found unusable: not tried again un
 
 
 def get_disk_cache() -> DiskCache | None:
-    """The disk cache of the current settings, or None when ``cache_dir`` is unset
-    or unusable (a warning says why, once; calls go on without it)."""
+    """The disk cache of the current settings, built on first use.
+
+    Returns
+    -------
+    DiskCache or None
+        None when ``cache_dir`` is unset, or when its folder cannot be used (a
+        warning says why, once; calls go on without it, and the folder is not
+        tried again until :func:`forget_disk_cache`).
+
+    Examples
+    --------
+    With ``AIND_SESSION_CACHE_DIR`` unset (as in the sandbox), there is none:
+
+    >>> get_disk_cache() is None
+    True
+    """
     global _disk
     from aind_session.config import get_settings
 
@@ -172,7 +251,12 @@ def _use_disk(action: Callable[[DiskCache], Any], default: Any = None) -> Any:
 
 def forget_disk_cache() -> None:
     """Drop the handle (the next use re-reads the settings, and tries a broken
-    folder again); the file is kept."""
+    folder again); the file is kept.
+
+    >>> forget_disk_cache()
+    >>> get_disk_cache() is None  # cache_dir is unset here
+    True
+    """
     global _disk, _broken
     with _disk_lock:
         _disk = None
@@ -180,7 +264,10 @@ def forget_disk_cache() -> None:
 
 
 def clear_disk() -> None:
-    """Empty the disk cache of the current settings (nothing when off or broken)."""
+    """Empty the disk cache of the current settings (nothing when off or broken).
+
+    >>> clear_disk()  # cache_dir is unset here: nothing to empty, no error
+    """
     _use_disk(lambda disk: disk.clear())
 
 
@@ -190,6 +277,21 @@ def refuse_if_offline(what: str) -> None:
     Called by the CodeOcean and S3 layers just before a request, so offline
     mode blocks the network and nothing else: answers built from cached ones
     still work.
+
+    Parameters
+    ----------
+    what
+        The question that would be asked, for the message
+        (``"the listing of s3://bucket/folder"``).
+
+    Raises
+    ------
+    aind_session.errors.OfflineCacheMissError
+        When the setting ``offline`` is on; otherwise nothing happens.
+
+    Examples
+    --------
+    >>> refuse_if_offline('the listing of s3://aind-ephys-data/')  # online: nothing happens
     """
     from aind_session.config import get_settings
 
@@ -204,7 +306,15 @@ def refuse_if_offline(what: str) -> None:
 
 
 def disk_key(key: Any) -> str:
-    """A stable text key: the services asked (no credentials) and the question."""
+    """A stable text key: the services asked (no credentials) and the question.
+
+    The scope is the CodeOcean domain, the S3 endpoint (``aws`` when none is
+    set) and the data buckets, so answers of one service never answer for
+    another; ``key`` follows as compact JSON.
+
+    >>> disk_key(['get_data_asset', '16d46411-540a-4122-b47f-8cb2a15d593a'])
+    'http://127.0.0.1:...|http://127.0.0.1:...|...,aind-ephys-data,...|["get_data_asset","16d46411-540a-4122-b47f-8cb2a15d593a"]'
+    """
     from aind_session.config import get_settings
 
     settings = get_settings()
@@ -214,9 +324,20 @@ def disk_key(key: Any) -> str:
 
 
 def lookup(key: Any, codec: Codec) -> Any:
-    """The answer kept on disk for ``key``, or :data:`MISSING`: also when the
-    entry cannot be read or has the wrong shape (it is then dropped and asked
-    again, never raised)."""
+    """The answer kept on disk for ``key``, decoded by ``codec``.
+
+    Returns
+    -------
+    Any
+        :data:`MISSING` when the disk cache is off, when nothing (or nothing
+        unexpired) is kept, and when the entry cannot be read or has the wrong
+        shape (it is then dropped and asked again, never raised).
+
+    Examples
+    --------
+    >>> lookup(['get_data_asset', '16d46411-540a-4122-b47f-8cb2a15d593a'], RECORDS) is MISSING
+    True
+    """
     disk = get_disk_cache()
     if disk is None:
         return MISSING
@@ -237,7 +358,10 @@ def lookup(key: Any, codec: Codec) -> Any:
 
 
 def delete(key: Any) -> None:
-    """Forget the answer kept on disk for ``key`` (nothing when the disk cache is off)."""
+    """Forget the answer kept on disk for ``key`` (nothing when the disk cache is off).
+
+    >>> delete(['get_data_asset', '16d46411-540a-4122-b47f-8cb2a15d593a'])  # off here: nothing
+    """
     if get_disk_cache() is not None:
         text_key = disk_key(key)
         _use_disk(lambda d: d.delete(text_key))
@@ -247,7 +371,16 @@ SKIP: Any = object()  # what a codec's encode returns for a value not worth keep
 
 
 def store(key: Any, value: Any, codec: Codec, ttl: float) -> None:
-    """Keep ``value`` on disk; a broken or full disk is warned about, never raised."""
+    """Keep ``value`` on disk for ``ttl`` seconds, encoded by ``codec``.
+
+    Nothing is kept when the disk cache is off, or when ``codec.encode`` gives
+    :data:`SKIP` (a file too big) or fails (logged as a warning); a broken or
+    full disk is warned about, never raised.
+
+    >>> store(['note'], 'kept in memory only', TEXT, ttl=60)  # off here: nothing kept
+    >>> lookup(['note'], TEXT) is MISSING
+    True
+    """
     if get_disk_cache() is None:
         return
     try:
@@ -261,6 +394,11 @@ def store(key: Any, value: Any, codec: Codec, ttl: float) -> None:
 
 
 def is_missing(value: Any) -> bool:
+    """True when ``value`` is :data:`MISSING` (what :func:`lookup` gives for no answer).
+
+    >>> is_missing(MISSING), is_missing(None), is_missing('')
+    (True, False, False)
+    """
     return value is MISSING
 
 

@@ -11,7 +11,5 @@ from aind_session import folders
 raw_data_dir = folders.raw_data_dir
 candidates = folders.raw_data_dir_candidates
 found = folders.raw_data_dir_found
-unsettled = folders.unsettled_raw_data_dirs
-settle_many = folders.settle_raw_data_dirs
 
-__all__ = ["candidates", "found", "raw_data_dir", "settle_many", "unsettled"]
+__all__ = ["candidates", "found", "raw_data_dir"]

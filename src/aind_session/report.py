@@ -15,12 +15,11 @@ one in a notebook never makes a request.
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import datetime
+import functools
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from aind_session import cards, errors
@@ -131,20 +130,29 @@ def describe(session: Session) -> Summary:
 def describe_many(sessions: Sequence[Session]) -> list[Summary]:
     """:func:`describe` for many sessions, asking every service in a few rounds.
 
-    Two rounds of concurrent requests, each for all sessions at once: the
-    asset searches (one per distinct 20-character prefix) with the sorting
-    pipeline's runs; then the raw data folders together with the sorted
-    assets' folders, ``output``, ``processing.json`` and ``curated/``
-    listings. Raw data folders not where ``source_bucket`` says (or without
-    one) take one more round for all such sessions, and a folder not found is
-    not probed again while the summaries are built; older layouts of sorted
-    assets take more rounds. The summaries are then built from the cache.
-    """
-    from aind_session import s3
+    The summaries are worked out together (:func:`aind_session.batch.gather`):
+    the first round makes the asset searches (one per distinct 20-character
+    prefix) with the sorting pipeline's runs; the second lists the raw data
+    folders together with the sorted assets' folders, with their ``output``,
+    ``processing.json`` and ``curated/`` listings guessed. Raw data folders
+    not where ``source_bucket`` says (or without one) and older layouts of
+    sorted assets take more rounds, for all sessions at once. Within the
+    call, nothing is asked twice: a folder found empty is not probed again.
 
-    with s3.batch():  # an empty candidate folder is probed once, not once per section
-        prefetch(sessions)
-        return [_summarize(session) for session in sessions]
+    >>> from aind_session import Session
+    >>> [s['modalities'] for s in describe_many([Session('ecephys_676909_2023-12-13_13-43-40')])]
+    [['behavior', 'ecephys']]
+
+    Raises
+    ------
+    aind_session.errors.AuthenticationError, aind_session.errors.ConfigurationError
+        Nothing can work (see :func:`ask`).
+    """
+    from aind_session import batch, cache
+
+    with cache.public_call():  # one deadline for the whole
+        summaries = batch.gather([functools.partial(_summarize, s) for s in sessions])
+    return [_raised(s) for s in summaries]
 
 
 def prefetch(
@@ -155,51 +163,74 @@ def prefetch(
 ) -> None:
     """Warm the cache for many sessions in a few rounds of concurrent requests:
     their asset searches (and, with ``pipeline_runs``, the sorting pipeline's
-    runs), then their raw data folders and their sorted assets'
-    ``sorted_parts`` (see :func:`aind_session.extensions.ecephys.prefetch`).
+    runs), their raw data folders and their sorted assets' ``sorted_parts``
+    (see :func:`aind_session.extensions.ecephys.prefetch`).
 
-    Nothing is raised: what fails here is asked again, and said, by whatever
-    needs it. Call it inside :func:`aind_session.s3.batch` so that folders
-    found empty are not probed again afterwards.
+    The same questions as :func:`describe_many`, asked together
+    (:func:`aind_session.batch.gather`), their answers dropped. Nothing is
+    raised: what fails here is asked again, and said, by whatever needs it.
+
+    >>> from aind_session import Session
+    >>> prefetch([Session('ecephys_676909_2023-12-13_13-43-40')])
     """
-    from aind_session import cache, codeocean, folders, s3
+    from aind_session import batch, cache, folders
+    from aind_session.extensions.sorted_assets import prefetch as prefetch_sorted
+
+    def tasks(session: Session) -> list[Callable[[], Any]]:
+        work: list[Callable[[], Any]] = [
+            functools.partial(_first_guesses, session, pipeline_runs),
+            functools.partial(folders.raw_data_dir, session.id),
+            lambda: prefetch_sorted(session.ecephys.sorted_data_assets, sorted_parts),
+        ]
+        if pipeline_runs and session.platform == "ecephys":
+            work.append(lambda: session.ecephys.current_sorting_pipeline_computations)
+        return work
+
+    with cache.public_call():
+        failed = [
+            r
+            for r in batch.gather([t for s in sessions for t in tasks(s)])
+            if isinstance(r, Exception)
+        ]
+    if failed:
+        logger.debug("prefetch: %d question(s) failed; asked again when needed", len(failed))
+
+
+def _first_guesses(session: Session, pipeline_runs: bool = True) -> None:
+    """Inside a batch: what the first round (the asset search) can fetch too: the
+    sorting pipeline's runs, and the set-up of the S3 client."""
+    from aind_session import codeocean, s3
     from aind_session.config import get_settings
 
-    # one public call: one deadline, and what it works out is kept only if no
-    # clear_cache() came since it began
-    with cache.public_call():
-        try:
-            # at once: the distinct searches, the sorting pipeline's runs, and the
-            # S3 client's set-up (imports, service model) while those wait
-            settings = get_settings()
-            work: list[tuple[Callable[..., Any], Any]] = []
-            if not settings.offline:  # credentials may be fetched from the network
-                work.append((s3.connect, ()))
-            if pipeline_runs and any(s.platform == "ecephys" for s in sessions):
-                work.append((codeocean.list_computations, (settings.sorting_pipeline_id,)))
-            distinct = {s.id[: codeocean.NAME_TERM_LIMIT]: s.id for s in sessions}.values()
-            work += [(codeocean.get_session_data_assets, (sid,)) for sid in distinct]
-            # a thread each (up to the bound): the set-up must not hold a search back
-            with ThreadPoolExecutor(max(1, min(len(work), settings.max_concurrency))) as pool:
-                # each in a copy of this call's context: one deadline for all
-                jobs: list[Future[Any]] = [
-                    pool.submit(contextvars.copy_context().run, fn, *args) for fn, args in work
-                ]
-                for job in jobs:
-                    job.result()
-            for session in sessions:  # sessions sharing a search: no request
-                codeocean.get_session_data_assets(session.id)
-            # then one S3 round for the raw data folders and the sorted assets' folders
-            # and files; more only where a folder is not where source_bucket says
-            from aind_session.extensions.ecephys import prefetch as prefetch_sorted
+    s3.hint_connect()
+    if pipeline_runs and session.platform == "ecephys":
+        codeocean.hint_computations(get_settings().sorting_pipeline_id)
 
-            groups = folders.unsettled_raw_data_dirs(s.id for s in sessions)
-            sorted_assets = [a for s in sessions for a in s.ecephys.sorted_data_assets]
-            folders.settle_raw_data_dirs(
-                prefetch_sorted(sorted_assets, sorted_parts, also_locate=groups)
-            )
-        except (errors.AindSessionError, PermissionError, ConnectionError) as exc:
-            logger.debug("prefetch stopped (%s); sections will ask on their own", exc)
+
+def _raised(value: Any) -> Any:
+    """``value``, unless it is an exception: then it is raised."""
+    if isinstance(value, Exception):
+        raise value
+    return value
+
+
+def ask_many(questions: Sequence[tuple[Callable[[], Any], Any]]) -> list[Outcome]:
+    """:func:`ask` each ``(question, none)``, all together (:func:`aind_session.batch.gather`):
+    independent questions, so that their reads are fetched in the same rounds.
+
+    >>> [o.value for o in ask_many([(lambda: 1, None), (lambda: [][0], ())])]
+    [1, None]
+
+    Raises
+    ------
+    aind_session.errors.AuthenticationError, aind_session.errors.ConfigurationError
+        As :func:`ask`.
+    """
+    from aind_session import batch
+
+    return [
+        _raised(o) for o in batch.gather([functools.partial(ask, q, none) for q, none in questions])
+    ]
 
 
 def _summarize(session: Session) -> Summary:
@@ -245,6 +276,7 @@ def _summarize(session: Session) -> Summary:
             for c in session.ecephys.current_sorting_pipeline_computations
         ]
 
+    _first_guesses(session)  # inside a batch, with the asset search
     # the asset search is the first question of every section: if it fails,
     # every section fails the same way, so say it once for each and stop
     try:
@@ -256,30 +288,40 @@ def _summarize(session: Session) -> Summary:
         summary["unknown"] = dict.fromkeys(SECTIONS, reason)
         return summary
     from aind_session import folders
-    from aind_session.extensions.metadata import Metadata
 
     # URLs and names, not UPaths: a summary needs no filesystem object
     summary["raw_data_asset"] = section("raw_data_asset", raw_asset, None)
-    summary["raw_data_dir"] = section(
-        "raw_data_dir", lambda: folders.raw_data_dir(session.id), None
-    )
-    # modalities come from the raw data folder's listing: without the folder,
-    # asking again would only repeat the probes that just failed
-    summary["modalities"] = after(
-        "raw_data_dir", "modalities", lambda: list(session.modalities), []
-    )
-    summary["metadata_files"] = after(
-        "raw_data_dir",
-        "metadata_files",
-        lambda: list(Metadata._names(summary["raw_data_dir"])),
-        [],
-    )
-    entries = section(
-        "sorted_data_assets",
-        lambda: [_describe_sorted(a) for a in session.ecephys.sorted_data_assets],
-        [],
-    )
-    summary["sorted_data_assets"] = entries
+
+    def raw_folder() -> None:
+        summary["raw_data_dir"] = section(
+            "raw_data_dir", lambda: folders.raw_data_dir(session.id), None
+        )
+        # modalities come from the raw data folder's listing: without the folder,
+        # asking again would only repeat the probes that just failed
+        summary["modalities"] = after(
+            "raw_data_dir", "modalities", lambda: list(session.modalities), []
+        )
+        summary["metadata_files"] = after(
+            "raw_data_dir", "metadata_files", lambda: list(session.metadata.file_names), []
+        )
+
+    def sorted_assets() -> None:
+        summary["sorted_data_assets"] = section(
+            "sorted_data_assets",
+            lambda: _gathered(_describe_sorted, session.ecephys.sorted_data_assets),
+            [],
+        )
+
+    def runs() -> None:
+        summary["running_pipeline_computations"] = after(
+            "raw_data_asset", "running_pipeline_computations", running, []
+        )
+
+    from aind_session import batch
+
+    for done in batch.gather([raw_folder, sorted_assets, runs]):  # independent: together
+        _raised(done)
+    entries = summary["sorted_data_assets"]
     partly = [e for e in entries or () if e["unknown"]]
     if partly:
         first = next(iter(partly[0]["unknown"].values()))
@@ -287,24 +329,32 @@ def _summarize(session: Session) -> Summary:
             f"{len(partly)} of {len(entries)} sorted data assets could not be fully "
             f"checked; the first: {first}"
         )
-    summary["running_pipeline_computations"] = after(
-        "raw_data_asset", "running_pipeline_computations", running, []
-    )
     summary["problems"] = {k: problems[k] for k in sorted(problems)}
     summary["unknown"] = {k: unknown[k] for k in sorted(unknown)}
     return summary
+
+
+def _gathered(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """``fn`` of each item, worked out together; the first exception raised."""
+    from aind_session import batch
+
+    return [_raised(r) for r in batch.gather([functools.partial(fn, i) for i in items])]
 
 
 def _describe_sorted(asset: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": asset.id, "name": asset.name, "created": _iso(asset.created)}
     problems: dict[str, str] = {}
     unknown: dict[str, str] = {}
-    for key, read in (
-        ("sorter", lambda: asset.sorter_name),
-        ("probes", lambda: list(asset.sorted_probes)),
-        ("error", lambda: asset.is_sorting_error),
-    ):
-        entry[key] = _noted(key, ask(read, None), problems, unknown)
+    keys = ("sorter", "probes", "error")
+    outcomes = ask_many(
+        [
+            (lambda: asset.sorter_name, None),
+            (lambda: list(asset.sorted_probes), None),
+            (lambda: asset.is_sorting_error, None),
+        ]
+    )
+    for key, outcome in zip(keys, outcomes, strict=True):
+        entry[key] = _noted(key, outcome, problems, unknown)
     entry["problems"], entry["unknown"] = problems, unknown
     return entry
 

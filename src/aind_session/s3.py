@@ -12,17 +12,16 @@ capsule's assumable role); ``AWS_ENDPOINT_URL`` points elsewhere (the sandbox).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import dataclasses
 import json
 import logging
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from aind_session import batch as _batch
 from aind_session import cache, errors, persistent, transport
 from aind_session.conventions import PROTOCOLS  # noqa: F401 (a name of this module too)
 
@@ -190,33 +189,8 @@ def _key(kind: str, path: str) -> tuple[str, str]:
     return (f"s3.{kind}", path)
 
 
-# inside a `batch()` block: folders listed empty and files found missing, by job
-_batch_empties: contextvars.ContextVar[dict[tuple[str, str], Any] | None] = contextvars.ContextVar(
-    "aind_session_s3_batch", default=None
-)
-
-
-def _nothing_there(value: Any) -> bool:
-    return isinstance(value, FileNotFoundError) or (isinstance(value, Listing) and not value.exists)
-
-
-@contextlib.contextmanager
-def batch() -> Iterator[None]:
-    """Within the block, a folder listed empty is not listed again, and a file
-    found missing is not asked for again.
-
-    Outside one, both are asked again every time (they may appear). For code
-    working on many sessions at once, where several sections would otherwise
-    probe the same empty candidate folders. Blocks nest (the outer one's
-    memory is kept); threads started inside share it only when run in a copy
-    of the context (``contextvars.copy_context().run``).
-    """
-    outer = _batch_empties.get()
-    token = _batch_empties.set({} if outer is None else outer)
-    try:
-        yield
-    finally:
-        _batch_empties.reset(token)
+# a block within which each folder and file is asked once (kept for callers of old)
+batch = _batch.once
 
 
 def fetch(
@@ -228,35 +202,103 @@ def fetch(
     file's value is its bytes or the error met. Answers already cached, or
     being fetched by another thread, are not asked again. Listings that hold
     something and files read are cached (files on disk too when small); an
-    empty folder, a missing file or a failure is asked again next time (but
-    an empty folder or a missing file not inside a :func:`batch` block).
+    empty folder, a missing file or a failure is asked again next time,
+    except within a batch (:mod:`aind_session.batch`), which asks each once.
+    Inside :func:`aind_session.batch.gather`, what is not known yet is
+    deferred to the batch's next round.
 
     Errors: a missing bucket lists as empty; access denied is a
     ``PermissionError``; a missing file a ``FileNotFoundError``; a service
     failure after retries an :class:`~aind_session.errors.ServiceError`.
+
+    >>> listed, read = fetch(['s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40'])
+    >>> listed['aind-ephys-data/ecephys_676909_2023-12-13_13-43-40'].folders[:2]
+    ('behavior', 'ecephys_clipped')
     """
-    empties = _batch_empties.get()
     jobs = [("list", p) for p in dict.fromkeys(map(clean, listings))]
     jobs += [("read", p) for p in dict.fromkeys(map(clean, reads))]
-    known = {job: empties[job] for job in jobs if empties and job in empties}
-    jobs = [job for job in jobs if job not in known]
+    if _batch.active():
+        answers = {}
+        misses = []
+        for job in jobs:
+            known = _batch.recall(fetch_jobs, job)
+            if known is _batch.NOT_ASKED:
+                known = cache.peek(_key(*job), _CODECS[job[0]])
+            if persistent.is_missing(known):
+                misses.append(job)
+            else:
+                answers[job] = known
+        if misses:
+            _batch.defer(fetch_jobs, misses)  # inside gather: Pending
+            fetched = fetch_jobs(misses)
+            _batch.remember(fetch_jobs, fetched)
+            answers.update(fetched)
+    else:
+        answers = fetch_jobs(jobs)
+    return (
+        {path: answers[(kind, path)] for kind, path in jobs if kind == "list"},
+        {path: answers[(kind, path)] for kind, path in jobs if kind == "read"},
+    )
+
+
+def hint(listings: Iterable[str] = (), reads: Iterable[str] = ()) -> None:
+    """Inside :func:`aind_session.batch.gather`: list ``listings`` and read
+    ``reads`` with the next round (guesses; see :func:`aind_session.batch.hint`).
+    Nothing elsewhere, nor offline (a guess that is not cached could not be asked).
+
+    >>> hint(reads=['s3://aind-ephys-data/x/processing.json'])  # outside a batch: nothing
+    """
+    if not _batch.deferring():
+        return
+    from aind_session.config import get_settings
+
+    if get_settings().offline:
+        return
+    jobs = [("list", clean(p)) for p in listings] + [("read", clean(p)) for p in reads]
+    _batch.hint(fetch_jobs, jobs)
+
+
+def hint_connect() -> None:
+    """Inside :func:`aind_session.batch.gather`: set up the S3 client (:func:`connect`)
+    during the next round, for work that will need S3 after it. Nothing elsewhere."""
+    if not _batch.deferring():
+        return
+    from aind_session.config import get_settings
+
+    if not get_settings().offline:  # credentials may be fetched from the network
+        _batch.hint(_connect_all, ["connect"])
+
+
+def _connect_all(requests: list[str]) -> dict[str, None]:
+    connect()
+    return dict.fromkeys(requests)
+
+
+_CODECS = {"list": LISTING, "read": persistent.SMALL_BYTES}
+
+
+def fetch_jobs(jobs: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """The fetcher of S3's leaves (see :mod:`aind_session.batch`): each job,
+    ``("list", path)`` or ``("read", path)`` of a cleaned path, to its answer
+    or the error met, in one round of concurrent requests; the cache first.
+
+    >>> fetch_jobs([('list', 'aind-ephys-data/none-such')])[('list', 'aind-ephys-data/none-such')].exists
+    False
+    """
     keys = {job: _key(*job) for job in jobs}
-    codecs = {"list": LISTING, "read": persistent.SMALL_BYTES}
     found: dict[Any, Any] = {}
     waiting: dict[Any, Any] = {}
     mine: list[Any] = []
+    answers: dict[tuple[str, str], Any] = {}
     try:
         for kind in ("list", "read"):
             part = [keys[j] for j in jobs if j[0] == kind]
-            f, w, m = cache.claim(part, codecs[kind])
+            f, w, m = cache.claim(part, _CODECS[kind])
             found.update(f)
             waiting.update(w)
             mine += m
         todo = [job for job in jobs if keys[job] in mine]
-        answers: dict[tuple[str, str], Any] = {
-            **known,
-            **{job: found[keys[job]] for job in jobs if keys[job] in found},
-        }
+        answers.update({job: found[keys[job]] for job in jobs if keys[job] in found})
         if todo:
             persistent.refuse_if_offline(f"s3://{todo[0][1]}")
             results = _request_all(todo)
@@ -265,19 +307,14 @@ def fetch(
                 # an empty folder may fill soon and an error may pass: neither is kept
                 keep = isinstance(value, bytes) or (isinstance(value, Listing) and value.exists)
                 mine.remove(keys[job])
-                cache.settle(keys[job], value, keep=keep, codec=codecs[job[0]])
-                if empties is not None and _nothing_there(value):
-                    empties[job] = value
+                cache.settle(keys[job], value, keep=keep, codec=_CODECS[job[0]])
     except BaseException as exc:  # never leave a key in flight: its waiters would hang
         cache.settle_all(mine, exc)
         raise
     for job in jobs:
         if keys[job] in waiting:
             answers[job] = waiting[keys[job]].result()
-    return (
-        {path: value for (kind, path), value in answers.items() if kind == "list"},
-        {path: value for (kind, path), value in answers.items() if kind == "read"},
-    )
+    return answers
 
 
 # errors raised before any request was sent: a retry cannot help

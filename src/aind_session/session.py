@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aind_session import cache, errors
@@ -132,33 +133,50 @@ class Session(ComparedByID):
     def describe(self) -> dict[str, Any]:
         """Everything ``aind-session info`` shows, as a dict (renders as HTML in Jupyter).
 
-        See :func:`aind_session.report.describe` for the keys.
-        """
-        from aind_session.report import describe
+        See :func:`aind_session.report.describe` for the keys. What could not be
+        found out is ``None`` there, with the reason under ``unknown``.
 
-        return describe(self)
+        >>> summary = Session('ecephys_676909_2023-12-13_13-43-40').describe()
+        >>> summary['raw_data_asset']['id'], summary['unknown']
+        ('16d46411-540a-4122-b47f-8cb2a15d593a', {})
+        """
+        return _provided("describe")(self)
 
     @property
     def date(self) -> datetime.date:
-        """Date the session started."""
+        """Date the session started.
+
+        >>> Session('ecephys_676909_2023-12-13_13-43-40').date
+        datetime.date(2023, 12, 13)
+        """
         return self.dt.date()
 
     @property
     def time(self) -> datetime.time:
-        """Time of day the session started."""
+        """Time of day the session started.
+
+        >>> Session('ecephys_676909_2023-12-13_13-43-40').time
+        datetime.time(13, 43, 40)
+        """
         return self.dt.time()
 
     @property
     def datetime(self) -> datetime.datetime:
-        """Date and time the session started (same as ``dt``)."""
+        """Date and time the session started (same as ``dt``).
+
+        >>> Session('ecephys_676909_2023-12-13_13-43-40').datetime
+        datetime.datetime(2023, 12, 13, 13, 43, 40)
+        """
         return self.dt
 
     @property
     def subject(self) -> Subject:
-        """The `Subject` of this session."""
-        from aind_session.subject import Subject
+        """The `Subject` of this session.
 
-        return Subject(self.subject_id)
+        >>> Session('ecephys_676909_2023-12-13_13-43-40').subject
+        Subject('676909')
+        """
+        return _provided("subject")(self.subject_id)
 
     # -- CodeOcean -------------------------------------------------------------------
     @property
@@ -257,7 +275,23 @@ class Session(ComparedByID):
     @property
     @cache.public_call()
     def is_uploaded(self) -> bool:
-        """True when the raw data folder exists."""
+        """True when the raw data folder exists; False when it was looked for
+        everywhere known and not found.
+
+        Raises
+        ------
+        aind_session.errors.ServiceError, aind_session.errors.AccessDeniedError
+            When a place could not be checked (not False: the answer is unknown).
+
+        Examples
+        --------
+        >>> Session('ecephys_676909_2023-12-13_13-43-40').is_uploaded
+        True
+        >>> Session('ecephys_686740_2024-01-20_12-00-00').is_uploaded  # on S3, no asset
+        True
+        >>> Session('behavior_700000_2024-02-02_10-00-00').is_uploaded  # an asset, no folder
+        False
+        """
         try:
             _raw_data_dir(self.id)
         except errors.NoRawDataDirError:
@@ -293,6 +327,33 @@ def _raw_data_dir(session_id: str) -> str:
     from aind_session import folders
 
     return folders.raw_data_dir(session_id)
+
+
+# Session.subject and Session.describe() are answered by the layers above this
+# one (subject.py, report.py): the package's __init__, the top of the house,
+# plugs them in with `provide`, so that this module imports nothing above it.
+_providers: dict[str, Callable[..., Any]] = {}
+
+
+def provide(**functions: Callable[..., Any]) -> None:
+    """Plug in what the layers above answer: ``subject`` (a subject ID to its
+    ``Subject``) and ``describe`` (a ``Session`` to its summary). Called by the
+    ``aind_session`` package on import.
+
+    >>> sorted(_providers)
+    ['describe', 'subject']
+    """
+    _providers.update(functions)
+
+
+def _provided(name: str) -> Callable[..., Any]:
+    try:
+        return _providers[name]
+    except KeyError:  # only when this module is loaded without the package
+        raise errors.InternalError(
+            f"Session.{name} is answered by a layer above session.py, which the "
+            "aind_session package plugs in when it is imported"
+        ) from None
 
 
 declare_builtin(Session, "metadata", "aind_session.extensions.metadata:Metadata")

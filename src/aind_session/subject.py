@@ -185,7 +185,12 @@ class Subject(ComparedByID):
     @property
     @cache.public_call()
     def data_assets(self) -> tuple[DataAsset, ...]:
-        """Every data asset of the subject, oldest first (see `get_subject_data_assets`)."""
+        """Every data asset of the subject, oldest first (see `get_subject_data_assets`);
+        ``()`` when there are none.
+
+        >>> [asset.name for asset in Subject(676909).data_assets][:2]
+        ['ecephys_676909_2023-12-13_13-43-40', 'behavior_676909_2023-12-15_09-30-00']
+        """
         from aind_session.codeocean import get_subject_data_assets
 
         return get_subject_data_assets(self.id)
@@ -193,7 +198,11 @@ class Subject(ComparedByID):
     @property
     @cache.public_call()
     def sessions(self) -> tuple[Session, ...]:
-        """Every session of the subject, by date and time."""
+        """Every session of the subject, by date and time; ``()`` when there are none.
+
+        >>> Subject(676909).sessions[-1]
+        Session('SmartSPIM_676909_2024-01-18_11-05-32')
+        """
         return get_sessions(self.id)
 
 

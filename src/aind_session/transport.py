@@ -40,13 +40,27 @@ EXCERPT = 300  # characters of a service's own text quoted in a message
 
 
 def excerpt(text: Any, limit: int = EXCERPT) -> str:
-    """``text`` on one line, cut to ``limit`` characters (a proxy's HTML page is 56 kB)."""
+    """``text`` on one line, cut to ``limit`` characters (a proxy's HTML page is 56 kB).
+
+    >>> excerpt('<html>\\n  <body>Bad gateway</body>\\n</html>')
+    '<html> <body>Bad gateway</body> </html>'
+    >>> excerpt('x' * 1000, limit=10)
+    'xxxxxxx...'
+    """
     one_line = " ".join(str(text).split())
     return one_line if len(one_line) <= limit else one_line[: limit - 3] + "..."
 
 
 def deadline() -> float:
-    """``time.monotonic()`` by which a request starting now must end."""
+    """``time.monotonic()`` by which a request starting now must end.
+
+    ``request_deadline`` seconds from now, or the end of the public call it
+    serves (``call_deadline``) when that comes first.
+
+    >>> import time
+    >>> 0 < deadline() - time.monotonic() <= 120  # the default request_deadline
+    True
+    """
     from aind_session.config import get_settings
 
     own = time.monotonic() + get_settings().request_deadline
@@ -55,7 +69,12 @@ def deadline() -> float:
 
 
 def backoff(tries: int) -> float:
-    """Seconds to wait after the ``tries``-th failed try."""
+    """Seconds to wait after the ``tries``-th failed try: ``backoff_factor`` doubled
+    each time, at most :data:`BACKOFF_MAX`.
+
+    >>> [backoff(n) for n in (1, 2, 3, 10)]  # the default backoff_factor, 0.2 s
+    [0.2, 0.4, 0.8, 10.0]
+    """
     from aind_session.config import get_settings
 
     return min(get_settings().backoff_factor * 2 ** (tries - 1), BACKOFF_MAX)
@@ -63,7 +82,15 @@ def backoff(tries: int) -> float:
 
 def retry_after(value: str | None) -> float | None:
     """Seconds asked for by a ``Retry-After`` header (seconds or an HTTP date), capped at
-    ``retry_after_max``; None when absent or unreadable."""
+    ``retry_after_max``; None when absent or unreadable.
+
+    A date in the past gives ``0.0``.
+
+    >>> retry_after('5'), retry_after('Wed, 21 Oct 2015 07:28:00 GMT')
+    (5.0, 0.0)
+    >>> retry_after(None), retry_after('soon'), retry_after('nan')
+    (None, None, None)
+    """
     from aind_session.config import get_settings
 
     if not value:
@@ -105,14 +132,30 @@ def etag_mismatch(etag: str, data: bytes) -> str | None:
 
 def try_again(sent: int, until: float) -> bool:
     """After ``sent`` requests whose answers were unusable: wait the backoff and
-    say True when another try is allowed (``max_retries``) and fits before ``until``."""
+    say True when another try is allowed (``max_retries``) and fits before ``until``.
+
+    False at once (no wait) when the tries are used up or there is no time left.
+
+    >>> import time
+    >>> try_again(1, until=time.monotonic() + 60)  # waits backoff(1), 0.2 s
+    True
+    >>> try_again(11, until=time.monotonic() + 60)  # the default max_retries is 10
+    False
+    >>> try_again(1, until=time.monotonic())
+    False
+    """
     from aind_session.config import get_settings
 
     return sent <= get_settings().max_retries and pause(backoff(sent), until)
 
 
 def pause(seconds: float, until: float) -> bool:
-    """Sleep ``seconds`` unless that would pass ``until``; False when there is no time."""
+    """Sleep ``seconds`` unless that would pass ``until``; False when there is no time.
+
+    >>> import time
+    >>> pause(0.01, until=time.monotonic() + 1), pause(5, until=time.monotonic() + 1)
+    (True, False)
+    """
     if time.monotonic() + seconds >= until:
         return False
     time.sleep(seconds)
@@ -124,6 +167,11 @@ class _OutOfTime(Exception):
 
 
 def deadline_message(seconds: float) -> str:
+    """The end of a message for a request that ran out of time, naming the settings.
+
+    >>> deadline_message(120)
+    'gave no complete answer within the deadline of 120 s (AIND_SESSION_REQUEST_DEADLINE, AIND_SESSION_CALL_DEADLINE)'
+    """
     return (
         f"gave no complete answer within the deadline of {seconds:.0f} s "
         "(AIND_SESSION_REQUEST_DEADLINE, AIND_SESSION_CALL_DEADLINE)"
@@ -256,7 +304,24 @@ _classes: dict[str, type] = {}
 
 
 def adapter(retry_sent: bool, pool_maxsize: int) -> Any:
-    """A ``requests`` adapter applying this module's tries and deadlines."""
+    """A ``requests`` adapter applying this module's tries and deadlines.
+
+    Parameters
+    ----------
+    retry_sent
+        Whether a request that may have reached the server (a timeout, a cut
+        after sending, a 5xx answer) is tried again; False for starting runs.
+    pool_maxsize
+        Connections kept open per host.
+
+    Examples
+    --------
+    >>> import requests
+    >>> http = requests.Session()
+    >>> http.mount('http://', adapter(retry_sent=False, pool_maxsize=4))
+    >>> http.get_adapter('http://127.0.0.1/').retry_sent
+    False
+    """
     cls = _classes.get("adapter")
     if cls is None:
         cls = _classes["adapter"] = _adapter_class()

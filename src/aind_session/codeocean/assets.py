@@ -7,15 +7,15 @@ Searches ask for 1000 results a page (the most the service allows) and follow
 
 from __future__ import annotations
 
-import contextvars
+import functools
 import json
 import logging
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from aind_session import cache, conventions, errors, persistent, transport
+from aind_session import batch, cache, conventions, errors, persistent, transport
 from aind_session.codeocean.client import record_of, request, search_page
 from aind_session.codeocean.models import ASSET, build_data_asset, data_asset_class
 
@@ -63,7 +63,7 @@ def _search_models(key: str) -> tuple[DataAsset, ...]:
     return tuple(map(build_data_asset, search_records(key)))
 
 
-@cache.cached(persist=persistent.RECORDS)
+@cache.cached(persist=persistent.RECORDS, remote=True)
 def search_records(key: str) -> tuple[dict[str, Any], ...]:
     """Every page of one search, as the JSON records the service sent (cached).
 
@@ -171,7 +171,7 @@ def get_data_asset(asset: Any) -> DataAsset:
     return _get_data_asset(asset_id)
 
 
-@cache.cached(persist=ASSET)
+@cache.cached(persist=ASSET, remote=True)
 def _get_data_asset(asset_id: str) -> DataAsset:
     try:
         return fetch_data_asset(asset_id)
@@ -254,15 +254,16 @@ def get_subject_data_assets(subject_id: str | int) -> tuple[DataAsset, ...]:
 
 @cache.cached
 def _subject_data_assets(subject: str) -> tuple[DataAsset, ...]:
-    from concurrent.futures import ThreadPoolExecutor
-
     keys = [
         _search_key({"query": f"subject id:{subject}"}),
         _search_key({"query": f"name:{subject}"}),
     ]
-    with ThreadPoolExecutor(2) as pool:  # each in a copy of this call's context: its deadline
-        jobs = [pool.submit(contextvars.copy_context().run, search_records, k) for k in keys]
-        by_metadata, by_name = (job.result() for job in jobs)
+    # at once (in a batch, with the other questions asked together)
+    answers = batch.gather([functools.partial(search_records, k) for k in keys])
+    for answer in answers:
+        if isinstance(answer, Exception):
+            raise answer
+    by_metadata, by_name = cast("list[tuple[dict[str, Any], ...]]", answers)
     holds_id = re.compile(rf"(?<![0-9]){re.escape(subject)}(?![0-9])")
     unique = {r["id"]: r for r in by_metadata}
     unique.update({r["id"]: r for r in by_name if holds_id.search(str(r.get("name", "")))})

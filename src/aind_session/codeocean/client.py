@@ -120,6 +120,13 @@ def get_client(*, for_runs: bool = False) -> CodeOcean:
     ------
     aind_session.errors.MissingTokenError
         When no token is set; the message names the variables to set.
+
+    Examples
+    --------
+    >>> get_client()  # its repr never shows the token
+    <CodeOcean client for http://127.0.0.1:...>
+    >>> get_client() is get_client(), get_client() is get_client(for_runs=True)
+    (True, False)
     """
     key = "runs" if for_runs else "default"
     client = _clients.get(key)
@@ -209,6 +216,36 @@ def request(
     is asked again like a 5xx, except when starting a run; after the last try
     it is a :class:`~aind_session.errors.ServiceError` quoting the start of
     the body.
+
+    Parameters
+    ----------
+    what
+        The question, for messages (``"getting data asset <id>"``).
+    method, path
+        The HTTP method and the path below the API's root.
+    check
+        Checks the JSON answer and returns what to use.
+    for_runs
+        Use the client that starts runs (see :func:`get_client`).
+    **kwargs
+        Passed to ``requests`` (``params``, ``json``).
+
+    Raises
+    ------
+    aind_session.errors.NotFoundError
+        On HTTP 404.
+    aind_session.errors.AuthenticationError
+        On HTTP 401 or 403.
+    aind_session.errors.ServiceError
+        When no usable answer came within the deadline and the tries allowed.
+
+    Examples
+    --------
+    >>> from aind_session.codeocean.models import data_asset_class
+    >>> record = request('getting data asset 16d46411-540a-4122-b47f-8cb2a15d593a', 'GET',
+    ...                  'data_assets/16d46411-540a-4122-b47f-8cb2a15d593a', record_of(data_asset_class))
+    >>> record['name'], record['custom_metadata']
+    ('ecephys_676909_2023-12-13_13-43-40', {'data level': 'raw data', 'subject id': '676909'})
     """
     from aind_session.config import get_settings
 
@@ -241,7 +278,14 @@ def request(
 
 def record_of(cls: Callable[[], type]) -> Callable[[Any], dict[str, Any]]:
     """A check that a JSON value is a record of the SDK's ``cls()``: an object with
-    its required fields."""
+    its required fields. The check returns the value, or raises ``_Malformed``.
+
+    >>> from aind_session.codeocean.models import data_asset_class
+    >>> record_of(data_asset_class)({'id': '16d46411-540a-4122-b47f-8cb2a15d593a'})
+    Traceback (most recent call last):
+    ...
+    aind_session.codeocean.client._Malformed: lacks created, last_used, mount, name, owner, state, type
+    """
 
     def check(value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -255,6 +299,17 @@ def record_of(cls: Callable[[], type]) -> Callable[[Any], dict[str, Any]]:
 
 
 def list_of(item: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
+    """A check that a JSON value is a list, each item checked by ``item``; the check
+    returns what ``item`` returned for each, or raises ``_Malformed``.
+
+    >>> list_of(int)(['1', '2'])
+    [1, 2]
+    >>> list_of(int)({'results': []})
+    Traceback (most recent call last):
+    ...
+    aind_session.codeocean.client._Malformed: is a JSON dict, not a list
+    """
+
     def check(value: Any) -> list[Any]:
         if not isinstance(value, list):
             raise _Malformed(f"is a JSON {type(value).__name__}, not a list")
@@ -273,7 +328,17 @@ def _required_fields(cls: type) -> frozenset[str]:
 
 
 def search_page(item: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]:
-    """A check that a JSON value is a search page: an object whose ``results`` are ``item``."""
+    """A check that a JSON value is a search page: an object whose ``results`` are ``item``.
+
+    The check returns the page with its ``results`` checked, or raises ``_Malformed``.
+
+    >>> search_page(str)({'has_more': False, 'results': ['a']})
+    {'has_more': False, 'results': ['a']}
+    >>> search_page(str)({'has_more': False})
+    Traceback (most recent call last):
+    ...
+    aind_session.codeocean.client._Malformed: has no list of 'results'
+    """
 
     def check(page: Any) -> dict[str, Any]:
         if not isinstance(page, dict):
@@ -287,6 +352,17 @@ def search_page(item: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]:
 
 
 def download_url(value: Any) -> str:
+    """A check of a ``results/urls`` answer: its ``download_url``, an http(s) URL.
+
+    Raises ``_Malformed`` when there is none.
+
+    >>> download_url({'download_url': 'https://example.org/output?signature=x'})
+    'https://example.org/output?signature=x'
+    >>> download_url({'url': 'https://example.org/output'})
+    Traceback (most recent call last):
+    ...
+    aind_session.codeocean.client._Malformed: has no 'download_url'
+    """
     url = value.get("download_url") if isinstance(value, dict) else None
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise _Malformed("has no 'download_url'")
@@ -294,6 +370,15 @@ def download_url(value: Any) -> str:
 
 
 def folder_names(value: Any) -> tuple[str, ...]:
+    """A check of a folder listing answer: the names of its ``items``.
+
+    Raises ``_Malformed`` when there is no list of items, or an item has no name.
+
+    >>> folder_names({'items': [{'name': 'nwb', 'type': 'folder'}, {'name': 'output'}]})
+    ('nwb', 'output')
+    >>> folder_names({'items': []})
+    ()
+    """
     items = value.get("items") if isinstance(value, dict) else None
     if not isinstance(items, list):
         raise _Malformed("has no list of 'items'")
@@ -306,7 +391,22 @@ def folder_names(value: Any) -> tuple[str, ...]:
 def download(url: str, what: str) -> str:
     """The text at a pre-signed download URL (an S3 object), checked against the
     object's ``ETag``: a body cut short, an error page or a proxy's HTML passed
-    off as the file is asked again, then a ServiceError; never returned."""
+    off as the file is asked again, then a ServiceError; never returned.
+
+    ``what`` names the file in messages.
+
+    Raises
+    ------
+    aind_session.errors.ServiceError
+        When no complete, matching answer came within the deadline and the tries.
+
+    Examples
+    --------
+    >>> url = request('getting the output of a run', 'GET', 'computations/d2d434b4-b2bb-4ca9-92eb-334439282d6a/results/urls',
+    ...               download_url, params={'path': 'output'})
+    >>> download(url, 'the output of a run').splitlines()[-1]
+    'Succeeded   : 23'
+    """
     import requests
 
     persistent.refuse_if_offline(f"downloading {what}")

@@ -27,11 +27,32 @@ logger = logging.getLogger(__name__)
 
 
 def list_computations(capsule_or_pipeline_id: str) -> tuple[Computation, ...]:
-    """Every computation of a capsule or pipeline (cached), oldest first."""
+    """Every computation of a capsule or pipeline (cached), oldest first.
+
+    Raises
+    ------
+    aind_session.errors.NotFoundError
+        When CodeOcean knows no capsule or pipeline of that id (or the token
+        cannot see it).
+
+    Examples
+    --------
+    >>> [run.name for run in list_computations('f3dfb754-489d-4769-b131-c83f3c028583')]
+    ['behavior processing: behavior_676909_2023-12-15_09-30-00']
+    >>> len(list_computations('1f8f159a-7670-47a9-baf1-078905fc9c2e'))
+    8
+    """
     return _list_computations(str(capsule_or_pipeline_id))
 
 
-@cache.cached(persist=COMPUTATIONS)
+def hint_computations(capsule_or_pipeline_id: str) -> None:
+    """Inside :func:`aind_session.batch.gather`: list the computations of a capsule
+    or pipeline with the next round (a guess; see :func:`aind_session.cache.hint_call`).
+    Nothing elsewhere."""
+    cache.hint_call(_list_computations, str(capsule_or_pipeline_id))
+
+
+@cache.cached(persist=COMPUTATIONS, remote=True)
 def _list_computations(capsule_id: str) -> tuple[Computation, ...]:
     what = f"listing computations of capsule or pipeline {capsule_id}"
     check = list_of(record_of(computation_class))
@@ -109,7 +130,11 @@ def run_capsule(capsule_id: str, asset: DataAsset, parameters: list[str]) -> Com
 
 
 def refresh_computations(capsule_or_pipeline_id: str) -> tuple[Computation, ...]:
-    """:func:`list_computations`, asked again now (not from the cache)."""
+    """:func:`list_computations`, asked again now (not from the cache).
+
+    >>> [run.id for run in refresh_computations('f3dfb754-489d-4769-b131-c83f3c028583')]
+    ['e9e8ed09-0cdc-4310-a2f3-4dbe3ac10f60']
+    """
     cache.forget(_list_computations, str(capsule_or_pipeline_id))
     return list_computations(capsule_or_pipeline_id)
 
@@ -123,6 +148,11 @@ def get_computation(computation: Any) -> Computation:
         When the id is not a UUID.
     aind_session.errors.NotFoundError
         When CodeOcean does not know it.
+
+    Examples
+    --------
+    >>> get_computation('d2d434b4b2bb4ca992eb334439282d6a').name
+    'sorting pipeline: ecephys_676909_2023-12-13_13-43-40 (kilosort4)'
     """
     comp_id = normalize_id(computation, "computation")
     try:
@@ -143,13 +173,21 @@ IN_PROGRESS_STATES = ("initializing", "running", "finalizing")
 
 
 def computation_state(computation: Computation) -> str:
-    """A computation's state as text (``'running'``, ``'failed'``, ...)."""
+    """A computation's state as text (``'running'``, ``'failed'``, ...).
+
+    >>> computation_state(get_computation('d2d434b4-b2bb-4ca9-92eb-334439282d6a')), computation_state(get_computation('31299b75-98af-4a99-906a-819bf1e759f2'))
+    ('completed', 'running')
+    """
     state = computation.state
     return str(getattr(state, "value", state))
 
 
 def is_computation(item: Any) -> bool:
-    """True when ``item`` is the SDK's ``Computation``."""
+    """True when ``item`` is the SDK's ``Computation``.
+
+    >>> is_computation(get_computation('d2d434b4-b2bb-4ca9-92eb-334439282d6a')), is_computation('d2d434b4-b2bb-4ca9-92eb-334439282d6a')
+    (True, False)
+    """
     return isinstance(item, computation_class())
 
 
@@ -222,9 +260,15 @@ def search_computations(
     return tuple(matches)
 
 
-@cache.cached(persist=persistent.TEXT)
+@cache.cached(persist=persistent.TEXT, remote=True)
 def computation_output(comp_id: str) -> str:
-    """Text of a computation's ``output`` file (cached); ``''`` when it has none."""
+    """Text of a computation's ``output`` file (cached); ``''`` when it has none.
+
+    >>> computation_output('d2d434b4-b2bb-4ca9-92eb-334439282d6a').splitlines()[0]
+    'N E X T F L O W  ~  version 23.10.1'
+    >>> computation_output('31299b75-98af-4a99-906a-819bf1e759f2')  # still running: no output yet
+    ''
+    """
     what = f"the output of computation {comp_id}"
     try:
         url = request(
@@ -239,9 +283,15 @@ def computation_output(comp_id: str) -> str:
     return download(url, what)
 
 
-@cache.cached(persist=persistent.STRINGS)
+@cache.cached(persist=persistent.STRINGS, remote=True)
 def list_result_files(comp_id: str) -> tuple[str, ...]:
-    """Top-level names in a computation's results folder (cached)."""
+    """Top-level names in a computation's results folder (cached); ``()`` when it has none.
+
+    >>> list_result_files('d2d434b4-b2bb-4ca9-92eb-334439282d6a')
+    ('nextflow', 'nwb', 'output', 'processing.json')
+    >>> list_result_files('31299b75-98af-4a99-906a-819bf1e759f2')  # still running: no results yet
+    ()
+    """
     try:
         return request(
             f"listing the results of computation {comp_id}",
@@ -266,6 +316,11 @@ def wait_until_ready(
         its last state.
     aind_session.errors.ServiceError
         When the asset's state is ``failed``.
+
+    Examples
+    --------
+    >>> wait_until_ready('16d46411-540a-4122-b47f-8cb2a15d593a', timeout=10, interval=1).name
+    'ecephys_676909_2023-12-13_13-43-40'
     """
     import time
 

@@ -9,7 +9,7 @@
 >>> session.ecephys.sorted_data_asset.sorted_probes
 ('ProbeA', 'ProbeB', 'ProbeF')
 
-The sorted-asset model, its folder layouts and the batch prefetch live below
+The sorted-asset model and its folder layouts live below
 this namespace, in :mod:`aind_session.extensions.sorted_assets` and
 :mod:`aind_session.extensions.sorted_layouts`; their public names are
 re-exported here, as before.
@@ -17,10 +17,12 @@ re-exported here, as before.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from aind_session import cache, errors
+from aind_session import batch, cache, errors
 from aind_session.extension import ExtensionBaseClass
 from aind_session.extensions.sorted_assets import (
     SortedDataAsset,
@@ -79,8 +81,18 @@ class SorterNamespace:
         be found out (it may be this one).
         """
         assets = self._ecephys.sorted_data_assets
-        prefetch(assets, ["sorter"])
-        return tuple(a for a in assets if _sorter_name_or_none(a) == self.name)
+        names = _sorter_names(assets)
+        return tuple(a for a, name in zip(assets, names, strict=True) if name == self.name)
+
+
+def _sorter_names(assets: Sequence[SortedDataAsset]) -> list[str | None]:
+    """Each asset's sorter (None when it has none), asked together; the first
+    failure to find one out is raised."""
+    names = batch.gather([functools.partial(_sorter_name_or_none, a) for a in assets])
+    for name in names:
+        if isinstance(name, Exception):
+            raise name
+    return names  # type: ignore[return-value]
 
 
 def _sorter_name_or_none(asset: SortedDataAsset) -> str | None:
@@ -89,6 +101,11 @@ def _sorter_name_or_none(asset: SortedDataAsset) -> str | None:
         return asset.sorter_name
     except errors.NotAvailableError:  # no sorter named, or no files: an answer
         return None
+
+
+def _sorting_errors(assets: Sequence[SortedDataAsset]) -> list[bool | Exception]:
+    """Each asset's ``is_sorting_error``, or the exception met, asked together."""
+    return batch.gather([functools.partial(getattr, a, "is_sorting_error") for a in assets])
 
 
 class Sorters:
@@ -117,9 +134,7 @@ class Sorters:
         Raises when the sorter of one of them could not be found out, rather
         than leave it out.
         """
-        assets = self._ecephys.sorted_data_assets
-        prefetch(assets, ["sorter"])
-        return tuple(sorted({n for n in map(_sorter_name_or_none, assets) if n}))
+        return tuple(sorted({n for n in _sorter_names(self._ecephys.sorted_data_assets) if n}))
 
 
 class Ecephys(ExtensionBaseClass["Session"]):
@@ -167,9 +182,11 @@ class Ecephys(ExtensionBaseClass["Session"]):
                 f"{len(self._base.data_assets)} data assets is named {self._base.id}_sorted...). "
                 "Sort it with session.ecephys.run_sorting()."
             )
-        prefetch(assets, ["error"])
-        for asset in reversed(assets):  # newest first; one that cannot be checked raises
-            if not asset.is_sorting_error:
+        verdicts = _sorting_errors(assets)
+        for asset, failed in zip(reversed(assets), reversed(verdicts), strict=True):  # noqa: B007
+            if isinstance(failed, Exception):  # newest first: one that cannot be checked raises
+                raise failed
+            if not failed:
                 break
         else:
             raise errors.NoSortedDataError(
@@ -197,15 +214,14 @@ class Ecephys(ExtensionBaseClass["Session"]):
         aind_session.errors.ServiceError, aind_session.errors.AccessDeniedError
             When none is known to be usable and one could not be checked.
         """
-        assets = self.sorted_data_assets
-        prefetch(assets, ["error"])
         unknown: list[Exception] = []
-        for asset in reversed(assets):
-            try:
-                if not asset.is_sorting_error:
-                    return True
-            except (errors.AindSessionError, OSError) as exc:  # an older one may be usable
-                unknown.append(exc)
+        for failed in reversed(_sorting_errors(self.sorted_data_assets)):
+            if isinstance(failed, (errors.AindSessionError, OSError)):  # an older one may do
+                unknown.append(failed)
+            elif isinstance(failed, Exception):
+                raise failed
+            elif not failed:
+                return True
         if unknown:
             raise unknown[0]
         return False

@@ -63,6 +63,27 @@ class Metadata(ExtensionBaseClass["Session"]):
             _raised.error = ("json_files", exc)
             raise
 
+    @property
+    @cache.public_call()
+    def file_names(self) -> tuple[str, ...]:
+        """Names of the ``.json`` files at the top of the raw data folder, sorted
+        (from its listing: no request more than finding the folder).
+
+        >>> from aind_session import Session
+        >>> Session('ecephys_676909_2023-12-13_13-43-40').metadata.file_names[:2]
+        ('data_description.json', 'metadata.nd.json')
+
+        Raises
+        ------
+        aind_session.errors.NoRawDataDirError
+            When the session has no raw data folder.
+        """
+        try:
+            return self._names(self._folder())
+        except AttributeError as exc:
+            _raised.error = ("file_names", exc)
+            raise
+
     @staticmethod
     def _names(folder: str) -> tuple[str, ...]:
         from aind_session import s3

@@ -1,5 +1,4 @@
-"""Sorted data assets: the model (`SortedDataAsset`), its sorter-name lookup,
-and the batch prefetch of a session's sorted assets.
+"""Sorted data assets: the model (`SortedDataAsset`) and its sorter-name lookup.
 
 >>> from aind_session import Session
 >>> asset = Session('ecephys_676909_2023-12-13_13-43-40').ecephys.sorted_data_asset
@@ -22,11 +21,12 @@ This module sits below the ``session.ecephys`` namespace
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from aind_session import cache, errors, persistent
+from aind_session import batch, cache, errors, persistent
 from aind_session.extensions.sorted_layouts import (
     PROBE_FOLDERS,
     SORTING_INFO,
@@ -40,12 +40,8 @@ if TYPE_CHECKING:
     from codeocean.data_asset import DataAsset
     from upath import UPath
 
-    from aind_session import folders
-
 
 logger = logging.getLogger(__name__)
-
-K = TypeVar("K", bound=Hashable)
 
 
 @cache.cached(persist=persistent.PLAIN)
@@ -142,10 +138,26 @@ class SortedDataAsset(_DataAsset):
 
         return s3.upath(self._folder())
 
-    def _with_siblings(self, part: str) -> None:
+    def _with_siblings(
+        self, part: str, listings: Sequence[str] = (), reads: Sequence[str] = ()
+    ) -> None:
         """Before a property is first asked: fetch ``part`` for every sorted asset
-        of this session at once (see :func:`prefetch_siblings`)."""
-        prefetch_siblings(self.name, part)
+        of this session at once (see :func:`prefetch_siblings`). Inside a batch,
+        where the caller asks for many at once: guess that ``listings`` and
+        ``reads`` are in the folder, unless its listing says already."""
+        from aind_session import codeocean, folders, s3
+
+        if not batch.active():
+            prefetch_siblings(self.name, part)
+            return
+        if not batch.deferring() or not (listings or reads):
+            return
+        source = codeocean.source_url(self)
+        known = cache.peek_call(folders.find_data_asset_dir, source, self.id, self.name)
+        folder = known if isinstance(known, str) else source
+        if folder is None or not folder.startswith("s3://") or s3.is_listed(folder):
+            return
+        s3.hint([f"{folder}/{x}" for x in listings], [f"{folder}/{x}" for x in reads])
 
     @property
     @cache.public_call()
@@ -153,7 +165,7 @@ class SortedDataAsset(_DataAsset):
         """Text of the ``output`` file; ``''`` when there is none."""
         from aind_session import verdicts
 
-        self._with_siblings("error")
+        self._with_siblings("error", reads=["output"])
         return verdicts.get_output_text(self)
 
     @property
@@ -162,7 +174,7 @@ class SortedDataAsset(_DataAsset):
         """Probes with sorting results, from folder names under ``curated/`` (or ``sorting_precurated/``)."""
         from aind_session import s3
 
-        self._with_siblings("probes")
+        self._with_siblings("probes", listings=[PROBE_FOLDERS[0]])
         folder = self._folder()
         listing = s3.list_folder(folder)
         for sub in PROBE_FOLDERS:
@@ -185,7 +197,7 @@ class SortedDataAsset(_DataAsset):
             When no file names it and one could not be parsed: the sorter is
             unknown, not missing.
         """
-        self._with_siblings("sorter")
+        self._with_siblings("sorter", reads=["processing.json"])
         name = _sorter_name(self._folder())
         if name is None:
             raise errors.NoSorterNameError(
@@ -207,7 +219,7 @@ class SortedDataAsset(_DataAsset):
         """
         from aind_session import verdicts
 
-        self._with_siblings("error")
+        self._with_siblings("error", reads=["output"])
         return verdicts.is_data_asset_error(self)
 
     @property
@@ -223,153 +235,45 @@ class SortedDataAsset(_DataAsset):
         return any(n.endswith(".zarr") for n in s3.list_folder(f"{folder}/postprocessed").folders)
 
 
+# what each part of :func:`prefetch` reads: the property, and the guesses it makes
+PARTS = {
+    "error": "is_sorting_error",
+    "sorter": "sorter_name",
+    "probes": "sorted_probes",
+    "analyzer": "is_sorting_analyzer",
+}
+
+
 def prefetch(
-    assets: Sequence[DataAsset],
-    parts: Iterable[str] = ("error", "sorter", "probes"),
-    *,
-    also_locate: Mapping[K, folders.Groups] | None = None,
-) -> dict[K, folders.Located | Exception]:
-    """Fetch what ``parts`` of many sorted assets need, in as few rounds of
-    concurrent requests as possible, so their properties are answered from the cache.
+    assets: Sequence[DataAsset], parts: Iterable[str] = ("error", "sorter", "probes")
+) -> None:
+    """Fetch what ``parts`` (``"error"``, ``"sorter"``, ``"probes"``,
+    ``"analyzer"``) of many sorted assets need, in as few rounds of concurrent
+    requests as possible, so that their properties are answered from the cache.
 
-    First round, all at once: each asset's folder where it was found before or
-    where its ``source_bucket`` says (else the known buckets), together with
-    the files ``parts`` usually need there: ``output`` (``"error"``),
-    ``processing.json`` (``"sorter"``) and the ``curated/`` listing
-    (``"probes"``). A file that turns out not to be there costs one wasted
-    request, and the folder's listing then says so without asking again.
-    Later rounds, only where needed: the known buckets for assets whose
-    ``source_bucket`` folder is empty; what the folders' listings show the
-    older layouts need (``sorting_precurated/``; for the sorter ``spikesorted/``
-    or ``postprocessed/`` and then one recording's file there, or
-    ``params.json``); the ``postprocessed/`` listing (``"analyzer"``).
+    The properties themselves are asked, together
+    (:func:`aind_session.batch.gather`). The first round lists each folder
+    where it was found before or where its ``source_bucket`` says, with the
+    files the parts usually need there (``output``, ``processing.json``, the
+    ``curated/`` listing); later rounds only what the listings show is needed.
+    Nothing is raised: what failed is asked again, and said, by the property.
+    Nothing is done with the cache off (nothing fetched would be kept).
 
-    ``also_locate`` is probed in the same rounds for the caller (see
-    :func:`aind_session.folders.locate_many`), whose results are returned.
+    >>> from aind_session import Session
+    >>> prefetch(Session('ecephys_676909_2023-12-13_13-43-40').ecephys.sorted_data_assets, ['sorter'])
     """
-    from aind_session import codeocean, s3
     from aind_session.config import get_settings
 
-    settings = get_settings()
-    if settings.cache_ttl <= 0:  # nothing fetched here would be kept for the properties
-        return {}
-    wanted = set(parts)
-    known = _known_folders(assets)
-    listings, reads = [], []
-    if not settings.offline:  # offline, a guess that is not cached could not be asked
-        for asset in assets:
-            # where its files were found before, else where source_bucket says
-            folder = known.get(asset.id) or codeocean.source_url(asset)
-            if folder is None or not folder.startswith("s3://") or s3.is_listed(folder):
-                continue
-            listings += [f"{folder}/{PROBE_FOLDERS[0]}"] if "probes" in wanted else []
-            reads += [f"{folder}/processing.json"] if "sorter" in wanted else []
-            reads += [f"{folder}/output"] if "error" in wanted else []
-    dirs, others = _locate_folders(assets, known, also_locate or {}, (listings, reads))
-    # what the guesses did not settle, from the folders' listings (cached by now)
-    on_s3 = [f for f in dirs.values() if f.startswith("s3://")]
-    roots = s3.list_folders(on_s3)
-    listings, reads = [], []
-    fallbacks = []  # folders whose sorter is not in processing.json
-    for folder in on_s3:
-        root = roots[s3.clean(folder)]
-        if not isinstance(root, s3.Listing):
-            continue
-        if "probes" in wanted:
-            sub = next((f for f in PROBE_FOLDERS if f in root.folders), None)
-            listings += [f"{folder}/{sub}"] if sub else []
-        if "sorter" not in wanted or _sorter_known(folder):
-            pass
-        elif "processing.json" in root.file_names:
-            reads.append(f"{folder}/processing.json")
-        else:
-            fallbacks.append(folder)
-            listings += [f"{folder}/{sub}" for sub, _ in SORTING_INFO if sub in root.folders]
-        if "error" in wanted and "output" in root.file_names:
-            reads.append(f"{folder}/output")
-        if "analyzer" in wanted and "postprocessed" in root.folders:
-            listings.append(f"{folder}/postprocessed")
-    if listings or reads:
-        s3.fetch(listings, reads)
-    if fallbacks:  # the files the lazy path reads first, from the listings just made
-        s3.fetch(reads=[f for f in map(_first_sorting_info, fallbacks) if f])
-    return others
-
-
-def _sorter_known(folder: str) -> bool:
-    return not persistent.is_missing(cache.peek_call(_sorter_name, folder))
-
-
-def _first_sorting_info(folder: str) -> str | None:
-    """The first file :func:`_sorter_name` reads after ``processing.json``
-    (answered from cached listings; None when a listing is not cached)."""
-    from aind_session import s3
-
-    root = s3.cached_listing(folder)
-    if root is None:
-        return None
-    for sub, file in SORTING_INFO:
-        if sub not in root.folders:
-            continue
-        listing = s3.cached_listing(f"{folder}/{sub}")
-        if listing is None:
-            return None
-        for recording in listing.folders:
-            if not recording.endswith(".zarr"):
-                return f"{folder}/{sub}/{recording}/{file}"
-    return f"{folder}/params.json" if "params.json" in root.file_names else None
-
-
-def _known_folders(assets: Sequence[DataAsset]) -> dict[str, str]:
-    """Folders of assets (by asset id) found before: cached, and kept on disk
-    where empty candidates are not; asks nothing."""
-    from aind_session import codeocean, folders
-
-    found = {}
-    for asset in assets:
-        known = cache.peek_call(
-            folders.find_data_asset_dir, codeocean.source_url(asset), asset.id, asset.name
-        )
-        if isinstance(known, str):
-            found[asset.id] = known
-    return found
-
-
-def _locate_folders(
-    assets: Sequence[DataAsset],
-    known: Mapping[str, str],
-    also: Mapping[K, folders.Groups],
-    first: tuple[Iterable[str], Iterable[str]] = ((), ()),
-) -> tuple[dict[str, str], dict[K, folders.Located | Exception]]:
-    """Folders of many assets (by asset id): those ``known``, and the others
-    found in a few rounds and primed in the cache; and what ``also`` located,
-    probed in the same rounds (with ``first`` sent in the first). Assets whose
-    lookup met an error, or found nothing, are left to the lazy path, which
-    raises or says it.
-    """
-    from aind_session import codeocean, folders
-
-    sources = {a.id: codeocean.source_url(a) for a in assets}
-    dirs = dict(known)
-    todo = [a for a in assets if a.id not in dirs]
-    wanted: dict[tuple[str, Any], folders.Groups] = {
-        ("asset", a.id): folders.data_asset_dir_candidates(sources[a.id], a.id, a.name)
-        for a in todo
-    }
-    wanted.update({("also", key): groups for key, groups in also.items()})
-    located = folders.locate_many(wanted, first=first)
-    for asset in todo:
-        found = located[("asset", asset.id)]
-        if isinstance(found, folders.Located) and found.url is not None:
-            dirs[asset.id] = found.url
-            cache.prime(
-                folders.find_data_asset_dir,
-                sources[asset.id],
-                asset.id,
-                asset.name,
-                value=found.url,
-            )
-    return dirs, {key: located[("also", key)] for key in also}
+    if get_settings().cache_ttl <= 0:
+        return
+    names = [PARTS[p] for p in parts]
+    batch.gather(
+        [
+            functools.partial(getattr, SortedDataAsset.from_asset(a), n)
+            for a in assets
+            for n in names
+        ]
+    )
 
 
 def prefetch_siblings(name: str, part: str) -> None:
@@ -381,6 +285,8 @@ def prefetch_siblings(name: str, part: str) -> None:
     one per asset; an asset the caller never looks at costs a request or two,
     sent together with the others. Nothing is raised here: what could not be
     fetched is asked again, and said, by the property that needs it.
+
+    >>> prefetch_siblings('ecephys_676909_2023-12-13_13-43-40_sorted_2024-03-01_16-02-45', 'sorter')
     """
     from aind_session import codeocean
     from aind_session.config import get_settings
