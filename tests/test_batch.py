@@ -7,6 +7,7 @@ asked), so that rounds are counted exactly; the last ones use the sandbox.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Hashable
 from typing import Any
 
@@ -245,3 +246,189 @@ def test_an_answer_worked_out_in_a_batch_is_not_kept_after_a_clear(
 
 def test_s3_batch_is_the_block_that_asks_each_question_once() -> None:
     assert s3.batch is batch.once
+
+
+# -- found by review: each failed before its fix -----------------------------------------
+def test_a_remote_cached_function_missing_inside_once_is_fetched_once() -> None:
+    cache.clear_cache()
+    asked: list[int] = []
+
+    @cache.cached(remote=True)
+    def leaf(x: int) -> int:
+        asked.append(x)
+        return x * 10
+
+    with batch.once():  # recursed without end: the leaf saw the batch while fetching
+        assert leaf(1) == 10 and leaf(1) == 10
+    assert asked == [1]
+
+
+def test_a_session_inside_s3_batch_finds_its_assets(aind_sandbox: Sandbox) -> None:
+    with s3.batch():
+        assert Session(SESSIONS[0]).data_assets
+
+
+def test_a_derived_answer_of_a_round_a_clear_came_during_is_not_kept() -> None:
+    from aind_session import persistent
+
+    cache.clear_cache()
+    state = {"answer": "old settings", "cleared": False}
+
+    @cache.cached(remote=True)
+    def leaf(x: int) -> str:
+        answer = state["answer"]
+        if not state["cleared"]:  # new credentials arrive while the round is out
+            state["cleared"] = True
+            worker = threading.Thread(target=cache.clear_cache)
+            worker.start()
+            worker.join()
+            state["answer"] = "new settings"
+        return answer
+
+    @cache.cached
+    def derived(x: int) -> str:
+        return leaf(x) + "!"
+
+    @cache.public_call()
+    def prop() -> str:
+        return derived(1)
+
+    # the round's answers are dropped, and asked again with the new settings
+    assert batch.gather([prop]) == ["new settings!"]
+    assert cache.peek_call(derived, 1) == "new settings!"
+    assert not persistent.is_missing(cache.peek_call(leaf, 1))
+
+
+def test_a_derived_answer_worked_out_across_a_clear_is_not_kept() -> None:
+    from aind_session import persistent
+
+    cache.clear_cache()
+
+    @cache.cached
+    def derived(x: int) -> str:
+        cache.clear_cache()  # while this is worked out (another thread, say)
+        return "old"
+
+    with batch.once():
+        assert derived(1) == "old"
+    assert persistent.is_missing(cache.peek_call(derived, 1))
+
+
+def test_a_clear_inside_once_makes_it_ask_again(aind_sandbox: Sandbox) -> None:
+    found = "s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40"
+    with s3.batch():
+        s3.list_folder(found)
+        cache.clear_cache()
+        aind_sandbox.clear_requests()
+        s3.list_folder(found)
+        assert len(aind_sandbox.requests("s3")) == 1  # not the memory of before the clear
+
+
+FOUND = "aind-ephys-data/ecephys_676909_2023-12-13_13-43-40"
+HELD = "aind-ephys-data/held-by-another-thread"
+
+
+def _held_then_failed(error: Exception) -> threading.Thread:
+    """Another thread 'listing' HELD, which fails after a moment."""
+    started = threading.Event()
+
+    def run() -> None:
+        key = ("s3.list", HELD)
+        _, _, mine = cache.claim([key], s3.LISTING)
+        assert mine == [key]
+        started.set()
+        time.sleep(0.5)
+        cache.settle(key, error=error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    started.wait()
+    return worker
+
+
+def test_another_threads_failure_is_the_answer_of_its_folder_only(aind_sandbox: Sandbox) -> None:
+    worker = _held_then_failed(errors.ServiceError("S3 failed the other thread"))
+    try:
+        listed = s3.list_folders([f"s3://{FOUND}", f"s3://{HELD}"])
+    finally:
+        worker.join()
+    assert isinstance(listed[HELD], errors.ServiceError)
+    assert listed[FOUND].exists
+
+
+def test_in_a_batch_another_threads_denial_does_not_spread_over_the_round(
+    aind_sandbox: Sandbox,
+) -> None:
+    from aind_session import folders
+
+    worker = _held_then_failed(errors.AccessDeniedError("denied to the other thread"))
+    try:
+        found, held = batch.gather(
+            [
+                lambda: folders.locate([("the folder", [f"s3://{FOUND}"])]),
+                lambda: s3.list_folder(HELD),
+            ]
+        )
+    finally:
+        worker.join()
+    assert isinstance(held, errors.AccessDeniedError)
+    assert not isinstance(found, Exception) and found.url == f"s3://{FOUND}"
+
+
+def test_a_loop_over_sorted_assets_inside_s3_batch_waits_no_more_than_outside(
+    aind_sandbox: Sandbox,
+) -> None:
+    import contextlib
+
+    aind_sandbox.latency = 0.3
+
+    def loop(block: Any) -> int:
+        assets = Session(SESSIONS[0]).ecephys.sorted_data_assets
+        aind_sandbox.clear_requests()
+        with block():
+            for asset in assets:
+                with contextlib.suppress(AttributeError):
+                    asset.sorter_name
+        return aind_sandbox.round_trips("s3")
+
+    plain = loop(contextlib.nullcontext)
+    cache.clear_cache()
+    assert loop(s3.batch) <= plain
+
+
+def test_a_folder_off_s3_is_globbed_once_per_describe(
+    aind_sandbox: Sandbox, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    from importlib import resources
+
+    from aind_session.report import describe_many
+
+    session = SESSIONS[0]
+    world = json.loads(
+        resources.files("aind_session.testing").joinpath("sample_world.json").read_text("utf-8")
+    )
+    (tmp_path / session).mkdir()
+    (tmp_path / session / "data_description.json").write_text("{}")
+    for asset in world["data_assets"]:
+        if asset["name"] == session:
+            asset["source_bucket"] = {"origin": "local", "bucket": str(tmp_path), "prefix": session}
+    aind_sandbox.load(world)
+    globs: list[str] = []
+    real = s3.upath
+
+    class Counting:
+        def __init__(self, path: Any) -> None:
+            self._path = path
+
+        def glob(self, pattern: str) -> Any:
+            globs.append(pattern)
+            return self._path.glob(pattern)
+
+    monkeypatch.setattr(
+        s3, "upath", lambda p: Counting(real(p)) if p.startswith("file://") else real(p)
+    )
+    [summary] = describe_many([Session(session)])
+    assert summary["metadata_files"] == ["data_description.json"]
+    assert summary["sorted_data_assets"]
+    assert len(globs) == 1  # it was once per round

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import aind_session
-from aind_session import cache
+from aind_session import cache, store
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def test_a_caller_arriving_while_an_answer_is_settled_joins_it_or_reads_it(short
         calls.append(key)
         return key
 
-    real_ttl = cache._ttl
+    real_ttl = store._ttl
 
     def slow_ttl():  # asked while the answer is being settled: hold that moment open
         if threading.current_thread() is first:
@@ -173,7 +173,7 @@ def test_a_caller_arriving_while_an_answer_is_settled_joins_it_or_reads_it(short
             release.wait(2)
         return real_ttl()
 
-    monkeypatch.setattr(cache, "_ttl", slow_ttl)
+    monkeypatch.setattr(store, "_ttl", slow_ttl)
     first = threading.Thread(target=ask, args=("k",))
     first.start()
     assert arrived.wait(2)
@@ -331,7 +331,7 @@ def _owner_and_waiter(body, key="k"):
     second = threading.Thread(target=run, args=("waiter",), name="waiter", daemon=True)
     second.start()
     deadline = time.monotonic() + 2
-    while not cache._inflight and time.monotonic() < deadline:  # the owner's flight exists
+    while not store._inflight and time.monotonic() < deadline:  # the owner's flight exists
         time.sleep(0.01)
     time.sleep(0.1)  # and the waiter has joined it
     return ask, outcomes, go_on, (first, second)
@@ -343,7 +343,7 @@ def test_waiters_are_answered_even_when_storing_the_answer_fails(short_ttl, monk
     def broken_settings():
         raise aind_session.errors.ConfigurationError("settings became invalid")
 
-    monkeypatch.setattr(cache, "_ttl", broken_settings)
+    monkeypatch.setattr(store, "_ttl", broken_settings)
     go_on.set()
     for thread in threads:
         thread.join(3)

@@ -48,7 +48,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Seq
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from aind_session import errors
+from aind_session import calls, errors
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +81,17 @@ class _Batch:
     # tasks may ask from threads of their own (run in a copy of the context)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     rounds: int = 0
+    # the clears counted when the memo was begun: after a clear its answers are
+    # the old settings', so it is emptied (see _fresh)
+    generation: int = dataclasses.field(default_factory=calls.generation)
+
+
+def _fresh(batch: _Batch) -> None:
+    """Empty the memo when a clear came since it was begun (call under ``batch.lock``)."""
+    now = calls.generation()
+    if batch.generation != now:
+        batch.memo.clear()
+        batch.generation = now
 
 
 # far more than any chain of reads the library makes (a few candidate groups, a
@@ -125,6 +136,7 @@ def recall(fetcher: Fetcher, request: Hashable) -> Any:
     if batch is None:
         return NOT_ASKED
     with batch.lock:
+        _fresh(batch)
         return batch.memo.get((fetcher, request), NOT_ASKED)
 
 
@@ -153,7 +165,30 @@ def remember(fetcher: Fetcher, answers: Mapping[Any, Any]) -> None:
     batch = _current.get()
     if batch is not None:
         with batch.lock:
+            _fresh(batch)
             batch.memo.update({(fetcher, r): v for r, v in answers.items()})
+
+
+def now(fetcher: Fetcher, requests: list[Any]) -> dict[Any, Any]:
+    """Fetch ``requests`` for real, now (the batch, if any, set aside while the
+    fetcher runs, so that its own reads are not deferred): each request's answer
+    or the exception met; a fetcher that raises answers each request with it.
+
+    >>> now(lambda rs: {r: r * 2 for r in rs}, [1, 2])
+    {1: 2, 2: 4}
+    """
+    token = _current.set(None)
+    try:
+        answers = dict(fetcher(requests))
+    except Exception as exc:
+        answers = dict.fromkeys(requests, exc)
+    finally:
+        _current.reset(token)
+    for request in requests:
+        answers.setdefault(
+            request, errors.InternalError(f"{request!r} was asked for but not answered")
+        )
+    return answers
 
 
 def hint(fetcher: Fetcher, requests: Iterable[Hashable]) -> None:
@@ -216,27 +251,37 @@ def gather(tasks: Iterable[Callable[[], T]]) -> list[T | Exception]:
         if pending:
             raise _Pending
         return [results[i] for i in range(len(work))]
-    batch = _Batch(deferring=True, memo=outer.memo if outer is not None else {})
+    if outer is None:
+        batch = _Batch(deferring=True)
+    else:  # inside once(): its memory, under its lock
+        batch = _Batch(True, outer.memo, lock=outer.lock, generation=outer.generation)
     token = _current.set(batch)
     try:
-        results, todo = _run(work, range(len(work)))
-        while todo:
-            if not batch.pending:
-                raise errors.InternalError(
-                    f"{len(todo)} task(s) stayed pending with nothing to fetch (a leaf that "
-                    "does not use what it was given)"
-                )
-            if batch.rounds >= MAX_ROUNDS:
-                raise errors.InternalError(
-                    f"{len(todo)} task(s) still pending after {MAX_ROUNDS} rounds (a leaf "
-                    "that asks something new each time)"
-                )
-            _fetch_round(batch)
-            done, todo = _run(work, todo)
-            results.update(done)
+        with calls.public_call():  # one deadline for every round
+            results = _drive(batch, work)
     finally:
         _current.reset(token)
     return [results[i] for i in range(len(work))]
+
+
+def _drive(batch: _Batch, work: Sequence[Callable[[], Any]]) -> dict[int, Any]:
+    """Run, fetch, replay until no task is pending: each task's result by index."""
+    results, todo = _run(work, range(len(work)))
+    while todo:
+        if not any(batch.pending.values()):
+            raise errors.InternalError(
+                f"{len(todo)} task(s) stayed pending with nothing to fetch (a leaf that "
+                "does not use what it was given)"
+            )
+        if batch.rounds >= MAX_ROUNDS:
+            raise errors.InternalError(
+                f"{len(todo)} task(s) still pending after {MAX_ROUNDS} rounds (a leaf "
+                "that asks something new each time)"
+            )
+        _fetch_round(batch)
+        done, todo = _run(work, todo)
+        results.update(done)
+    return results
 
 
 def _run(
@@ -272,29 +317,18 @@ def _fetch_round(batch: _Batch) -> None:
         {getattr(f, "__qualname__", f): len(r) for f, r in groups.items()},
     )
 
-    def fetch(fetcher: Fetcher, requests: list[Hashable]) -> dict[Hashable, Any]:
-        token = _current.set(None)  # the fetcher asks for real
-        try:
-            answers = dict(fetcher(requests))
-        except Exception as exc:  # each request gets the failure
-            answers = dict.fromkeys(requests, exc)
-        finally:
-            _current.reset(token)
-        for request in requests:
-            answers.setdefault(
-                request,
-                errors.InternalError(f"{request!r} was asked for but not answered"),
-            )
-        return answers
-
+    began = calls.generation()
     items = list(groups.items())
     if len(items) == 1:
-        answered = [contextvars.copy_context().run(fetch, *items[0])]
+        answered = [now(*items[0])]
     else:
         with ThreadPoolExecutor(len(items)) as pool:
-            jobs = [pool.submit(contextvars.copy_context().run, fetch, f, r) for f, r in items]
+            jobs = [pool.submit(contextvars.copy_context().run, now, f, r) for f, r in items]
             answered = [job.result() for job in jobs]
     with batch.lock:
+        _fresh(batch)
+        if began != batch.generation:  # a clear came during the round: its answers are old
+            return
         for (fetcher, _), answers in zip(items, answered, strict=True):
             batch.memo.update({(fetcher, r): v for r, v in answers.items()})
 

@@ -30,15 +30,55 @@ class Style:
         return f"\033[{code}m{text}\033[0m" if self.on else text
 
     def bold(self, text: str) -> str:
+        """``text`` in bold on a terminal; as it is otherwise.
+
+        >>> import io
+        >>> style = Style(io.StringIO())  # not a terminal
+        >>> style.bold('ok')
+        'ok'
+        >>> style.on = True
+        >>> style.bold('ok')
+        '\\x1b[1mok\\x1b[0m'
+        """
         return self._wrap("1", text)
 
     def dim(self, text: str) -> str:
+        """``text`` dimmed on a terminal; as it is otherwise.
+
+        >>> import io
+        >>> style = Style(io.StringIO())  # not a terminal
+        >>> style.dim('ok')
+        'ok'
+        >>> style.on = True
+        >>> style.dim('ok')
+        '\\x1b[2mok\\x1b[0m'
+        """
         return self._wrap("2", text)
 
     def red(self, text: str) -> str:
+        """``text`` in red on a terminal; as it is otherwise.
+
+        >>> import io
+        >>> style = Style(io.StringIO())  # not a terminal
+        >>> style.red('ok')
+        'ok'
+        >>> style.on = True
+        >>> style.red('ok')
+        '\\x1b[31mok\\x1b[0m'
+        """
         return self._wrap("31", text)
 
     def green(self, text: str) -> str:
+        """``text`` in green on a terminal; as it is otherwise.
+
+        >>> import io
+        >>> style = Style(io.StringIO())  # not a terminal
+        >>> style.green('ok')
+        'ok'
+        >>> style.on = True
+        >>> style.green('ok')
+        '\\x1b[32mok\\x1b[0m'
+        """
         return self._wrap("32", text)
 
 
@@ -58,6 +98,7 @@ class Progress:
         self.lock = threading.Lock()
 
     def advance(self, count: int = 1) -> None:
+        """Count ``count`` more items done, and redraw the bar when it is shown."""
         with self.lock:
             self.done += count
             if self.on:
@@ -68,12 +109,19 @@ class Progress:
                 sys.stderr.flush()
 
     def close(self) -> None:
+        """Erase the bar when it is shown."""
         if self.on:
             sys.stderr.write("\r" + " " * (len(self.label) + 45) + "\r")
 
 
 def progress_map(fn: Callable[[T], R], items: Sequence[T], label: str, show: bool) -> list[R]:
-    """``fn`` over ``items`` on a bounded pool, with a progress bar on a terminal."""
+    """``fn`` over ``items`` on a bounded pool, with a progress bar on a terminal.
+
+    The answers are in the order of ``items``.
+
+    >>> progress_map(str.upper, ['ProbeA', 'ProbeB'], 'probes', show=False)
+    ['PROBEA', 'PROBEB']
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     from aind_session.config import get_settings
@@ -95,7 +143,13 @@ def progress_map(fn: Callable[[T], R], items: Sequence[T], label: str, show: boo
 def progress_batches(
     fn: Callable[[Sequence[T]], list[R]], items: Sequence[T], label: str, show: bool, size: int = 25
 ) -> list[R]:
-    """``fn`` over batches of ``items`` (each batch asks its services in a few rounds)."""
+    """``fn`` over batches of ``items`` (each batch asks its services in a few rounds).
+
+    Without a bar to move, all ``items`` go in one batch.
+
+    >>> progress_batches(lambda batch: [len(batch)] * len(batch), 'abc', 'letters', show=False)
+    [3, 3, 3]
+    """
     progress = Progress(len(items), label, show)
     if not progress.on:
         size = max(1, len(items))  # no bar to move: one batch, fewest rounds
@@ -110,7 +164,14 @@ def progress_batches(
 
 # -- tables --------------------------------------------------------------------------------
 def table(rows: list[list[str]], header: list[str], style: Style) -> str:
-    """``rows`` in columns as wide as their widest cell, under a bold ``header``."""
+    """``rows`` in columns as wide as their widest cell, under a bold ``header``.
+
+    >>> import io
+    >>> print(table([['ProbeA', '455'], ['ProbeB', '301']], ['PROBE', 'UNITS'], Style(io.StringIO())))
+    PROBE   UNITS
+    ProbeA  455
+    ProbeB  301
+    """
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = [
         style.bold("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
@@ -123,7 +184,22 @@ def table(rows: list[list[str]], header: list[str], style: Style) -> str:
 
 def sessions_table(rows: list[dict[str, Any]], style: Style) -> str:
     """The table of ``sessions``: a session's verdicts are yes/no (or failed/ok), "-"
-    where one does not apply and "unknown" where it could not be found out."""
+    where one does not apply and "unknown" where it could not be found out.
+
+    >>> import io
+    >>> rows = [
+    ...     {'id': 'ecephys_676909_2023-12-13_13-43-40', 'platform': 'ecephys',
+    ...      'date': '2023-12-13 13:43:40', 'uploaded': True, 'sorted': True,
+    ...      'latest_sorting_failed': True, 'unknown': {}},
+    ...     {'id': 'behavior_676909_2023-12-15_09-30-00', 'platform': 'behavior',
+    ...      'date': '2023-12-15 09:30:00', 'uploaded': True, 'sorted': None,
+    ...      'latest_sorting_failed': None, 'unknown': {}},
+    ... ]
+    >>> print(sessions_table(rows, Style(io.StringIO())))
+    ID                                   PLATFORM  DATE                 UPLOADED  SORTED  LATEST SORTING
+    ecephys_676909_2023-12-13_13-43-40   ecephys   2023-12-13 13:43:40  yes       yes     failed
+    behavior_676909_2023-12-15_09-30-00  behavior  2023-12-15 09:30:00  yes       -       -
+    """
 
     def cell(
         row: dict[str, Any], key: str, says: tuple[str, str] = ("yes", "no"), good: bool = True
@@ -153,7 +229,16 @@ def sessions_table(rows: list[dict[str, Any]], style: Style) -> str:
 
 
 def assets_table(rows: list[dict[str, Any]], style: Style) -> str:
-    """The table of ``assets``: one data asset a row."""
+    """The table of ``assets``: one data asset a row.
+
+    >>> import io
+    >>> rows = [{'id': '6934b008-bd2e-4e54-82e8-a6c5d91a88d8',
+    ...          'name': 'ecephys_676909_2023-12-14_12-43-11',
+    ...          'created': '2023-12-16 02:40:31 UTC', 'type': 'dataset', 'kind': 'raw'}]
+    >>> print(assets_table(rows, Style(io.StringIO())))
+    ID                                    NAME                                CREATED                  TYPE     KIND
+    6934b008-bd2e-4e54-82e8-a6c5d91a88d8  ecephys_676909_2023-12-14_12-43-11  2023-12-16 02:40:31 UTC  dataset  raw
+    """
     return table(
         [[r["id"], r["name"], r["created"], r["type"], r["kind"]] for r in rows],
         ["ID", "NAME", "CREATED", "TYPE", "KIND"],
@@ -163,7 +248,26 @@ def assets_table(rows: list[dict[str, Any]], style: Style) -> str:
 
 # -- info ------------------------------------------------------------------------------------
 def format_info(summary: dict[str, Any], style: Style) -> str:
-    """The text of ``info`` for one session's summary (from ``report.describe``)."""
+    """The text of ``info`` for one session's summary (from ``report.describe``).
+
+    >>> import io
+    >>> from aind_session import Session
+    >>> from aind_session.report import describe
+    >>> summary = describe(Session('ecephys_676909_2023-12-14_12-43-11'))
+    >>> print(format_info(summary, Style(io.StringIO())))
+    ecephys_676909_2023-12-14_12-43-11
+      platform         ecephys
+      subject          676909
+      date, time       2023-12-14 12:43:11
+      raw data asset   6934b008-bd2e-4e54-82e8-a6c5d91a88d8  ecephys_676909_2023-12-14_12-43-11  (created 2023-12-16 02:40:31 UTC)
+      raw data dir     s3://aind-ephys-data/ecephys_676909_2023-12-14_12-43-11
+      modalities       behavior, ecephys
+      metadata files   data_description.json, metadata.nd.json, procedures.json, processing.json, rig.json, session.json, subject.json
+      sorted assets
+        ecephys_676909_2023-12-14_12-43-11_sorted_2023-12-19_02-15-37  6028f0d9-38ec-4e59-a9b2-ed4076228d65
+          sorter kilosort2_5; ProbeA; ok
+      running sorting  none
+    """
     problems, unknown = summary["problems"], summary["unknown"]
 
     def why(section: str) -> str:
@@ -212,7 +316,17 @@ def format_info(summary: dict[str, Any], style: Style) -> str:
 
 
 def sorted_state(entry: dict[str, Any], style: Style) -> str:
-    """``sorter X; probes; ok`` of a sorted asset: "unknown" where it could not be found out."""
+    """``sorter X; probes; ok`` of a sorted asset: "unknown" where it could not be found out.
+
+    >>> import io
+    >>> plain = Style(io.StringIO())
+    >>> sorted_state({'sorter': 'kilosort4', 'probes': ['ProbeA', 'ProbeB'], 'error': False,
+    ...               'unknown': {}}, plain)
+    'sorter kilosort4; ProbeA, ProbeB; ok'
+    >>> sorted_state({'sorter': None, 'probes': [], 'error': None,
+    ...               'unknown': {'error': 'S3 did not answer'}}, plain)
+    'sorter not named; no probes; sorting unknown'
+    """
     unknown = entry["unknown"]
     sorter = "unknown" if "sorter" in unknown else entry["sorter"] or "not named"
     probes = (

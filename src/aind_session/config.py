@@ -36,6 +36,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from aind_session import settings_checks as checks
+from aind_session.conventions import DEFAULT_DATA_BUCKETS
 from aind_session.errors import ConfigurationError
 
 # the names of the places settings come from, and defaults the checks need too:
@@ -67,15 +68,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DATA_BUCKETS = (
-    "codeocean-s3datasetsbucket-1u41qdg42ur9",
-    "aind-private-data-prod-o5171v",
-    "aind-open-data-prod-o5171v",
-    "aind-open-data",
-    "aibs-behavior-data",
-    "aind-ephys-data",
-    "aind-ophys-data",
-)
 TOKEN_VARIABLE = "CODE_OCEAN_API_TOKEN"
 _DAY, _WEEK, _TEN_YEARS = 86_400.0, 604_800.0, 315_360_000.0
 
@@ -221,6 +213,11 @@ _settings: Settings | None = None
 
 def get_settings() -> Settings:
     """The settings in force, built on first call.
+
+    >>> get_settings().cache_ttl
+    600.0
+    >>> get_settings() is get_settings()
+    True
 
     Raises
     ------

@@ -97,7 +97,15 @@ def data_asset_dir_candidates(
     source: str | None, asset_id: str, name: str
 ) -> list[tuple[str, Sequence[str]]]:
     """Where a data asset's files may be: its ``source_bucket``, then the known
-    data buckets by asset id and by name (for :func:`locate`)."""
+    data buckets by asset id and by name (for :func:`locate`).
+
+    >>> groups = data_asset_dir_candidates(
+    ...     None, 'e7f467f7-8ce3-4173-b593-3e53948adb30',
+    ...     'ecephys_676909_2023-12-13_13-43-40_sorted_2023-12-20_10-11-12')
+    >>> len(groups), groups[0][1][:2]
+    (1, ['codeocean-s3datasetsbucket-1u41qdg42ur9/e7f467f7-8ce3-4173-b593-3e53948adb30',
+         'aind-private-data-prod-o5171v/e7f467f7-8ce3-4173-b593-3e53948adb30'])
+    """
     from aind_session.config import get_settings
 
     buckets = get_settings().data_buckets
@@ -115,6 +123,10 @@ def data_asset_dir_candidates(
 
 def data_asset_dir(asset: DataAsset) -> str | None:
     """URL of a data asset's folder (cached once found), or None when no candidate holds files.
+
+    >>> from aind_session.codeocean import get_data_asset
+    >>> data_asset_dir(get_data_asset('a782c5e4-a16b-495d-baea-7ca9ba29015c'))
+    's3://codeocean-s3datasetsbucket-1u41qdg42ur9/a782c5e4-a16b-495d-baea-7ca9ba29015c'
 
     Raises
     ------
@@ -140,6 +152,10 @@ def find_data_asset_dir(source: str | None, asset_id: str, name: str) -> str:
     (cached once found; the key :func:`data_asset_dir` and batch lookups share).
 
     Raises an internal not-found signal (never cached) when no candidate holds files.
+
+    >>> find_data_asset_dir(None, 'e7f467f7-8ce3-4173-b593-3e53948adb30',
+    ...                     'ecephys_676909_2023-12-13_13-43-40_sorted_2023-12-20_10-11-12')
+    's3://codeocean-s3datasetsbucket-1u41qdg42ur9/e7f467f7-8ce3-4173-b593-3e53948adb30'
     """
     located = locate(data_asset_dir_candidates(source, asset_id, name))
     if located.url is not None:
@@ -176,7 +192,18 @@ def raw_data_dir(session_id: str) -> str:
 
 
 def raw_data_dir_candidates(session_id: str) -> Groups:
-    """Where a session's raw data folder may be, in groups for :func:`locate`."""
+    """Where a session's raw data folder may be, in groups for :func:`locate`.
+
+    By the raw data asset's ``source_bucket``, id and name; with no raw data
+    asset, by session ID in the known data buckets.
+
+    >>> groups = raw_data_dir_candidates('ecephys_676909_2023-12-13_13-43-40')
+    >>> groups[0]
+    ('s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40 (source_bucket of data asset
+      16d46411-540a-4122-b47f-8cb2a15d593a)', ['s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40'])
+    >>> raw_data_dir_candidates('ecephys_686740_2024-01-20_12-00-00')[0][1][-1]
+    'aind-ophys-data/ecephys_686740_2024-01-20_12-00-00'
+    """
     from aind_session import codeocean
     from aind_session.config import get_settings
 
@@ -196,7 +223,24 @@ def raw_data_dir_candidates(session_id: str) -> Groups:
 
 def raw_data_dir_found(session_id: str, located: Located) -> str:
     """The URL ``located`` found for a session's raw data folder, or the error
-    saying what was checked (access denied included)."""
+    saying what was checked (access denied included).
+
+    >>> raw_data_dir_found('ecephys_676909_2023-12-13_13-43-40',
+    ...                    Located('s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40', ()))
+    's3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40'
+    >>> raw_data_dir_found('ecephys_676909_2023-12-13_13-43-40', Located(None, ('a guess',)))
+    Traceback (most recent call last):
+    ...
+    aind_session.errors.NoRawDataDirError: No raw data folder was found for
+    ecephys_676909_2023-12-13_13-43-40. Checked: a guess. ...
+
+    Raises
+    ------
+    aind_session.errors.NoRawDataDirError
+        When nothing was found.
+    aind_session.errors.AccessDeniedError
+        When nothing was found and S3 denied access to a candidate.
+    """
     if located.url is not None:
         logger.debug("raw data of %s is at %s", session_id, located.url)
         return located.url

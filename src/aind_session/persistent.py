@@ -3,7 +3,8 @@
 Turned on by the setting ``cache_dir`` (``AIND_SESSION_CACHE_DIR``). Kept there,
 each with the cache's time-to-live: data asset searches and fetches, S3
 folder listings, small S3 files (JSON metadata) and computation listings.
-Values are stored as JSON (never pickle), so a cache file cannot run code.
+Values are stored as JSON (never pickle), so a cache file cannot run code; the
+codecs that write and read them are in :mod:`aind_session.disk_codecs`.
 
 Several processes may share one folder: SQLite serialises writers, readers use
 its write-ahead log, and a busy database is waited on for up to 30 s. The
@@ -24,9 +25,20 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from aind_session.disk_codecs import (  # noqa: F401  (re-exported: `persistent.TEXT`, ...)
+    FLAG,
+    PLAIN,
+    RECORDS,
+    SKIP,
+    SMALL_BYTES,
+    SMALL_FILE_BYTES,
+    STRINGS,
+    TEXT,
+    Codec,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,24 +46,8 @@ FILE_NAME = "aind-session-cache.sqlite3"
 MISSING: Any = object()
 
 
-@dataclass(frozen=True)
-class Codec:
-    """How one kind of answer becomes JSON and back.
-
-    ``decode`` raises (``ValueError``, ``TypeError``, ``KeyError``) on a
-    stored value of the wrong shape: that entry is dropped and asked again.
-    """
-
-    encode: Callable[[Any], Any]
-    decode: Callable[[Any], Any]
-
-
 class _WrongSchema(sqlite3.DatabaseError):
     """A database file of another program, or of another version of this one."""
-
-
-class _WrongShape(TypeError):
-    """A stored value that is not of the shape its codec keeps."""
 
 
 class DiskCache:
@@ -367,9 +363,6 @@ def delete(key: Any) -> None:
         _use_disk(lambda d: d.delete(text_key))
 
 
-SKIP: Any = object()  # what a codec's encode returns for a value not worth keeping on disk
-
-
 def store(key: Any, value: Any, codec: Codec, ttl: float) -> None:
     """Keep ``value`` on disk for ``ttl`` seconds, encoded by ``codec``.
 
@@ -400,56 +393,3 @@ def is_missing(value: Any) -> bool:
     (True, False, False)
     """
     return value is MISSING
-
-
-# -- codecs of plain answers (the layers define those of their own models) --------------
-def _scalar(obj: Any) -> Any:
-    if obj is not None and not isinstance(obj, (str, bool, int, float)):
-        raise _WrongShape(f"expected a plain value, found {type(obj).__name__}")
-    return obj
-
-
-def _of(kind: type) -> Callable[[Any], Any]:
-    def decode(obj: Any) -> Any:
-        if not isinstance(obj, kind) or (kind is int and isinstance(obj, bool)):
-            raise _WrongShape(f"expected {kind.__name__}, found {type(obj).__name__}")
-        return obj
-
-    return decode
-
-
-def _strings(obj: Any) -> tuple[str, ...]:
-    if not isinstance(obj, list) or not all(isinstance(item, str) for item in obj):
-        raise _WrongShape("expected a list of strings")
-    return tuple(obj)
-
-
-def _records(obj: Any) -> tuple[dict[str, Any], ...]:
-    if not isinstance(obj, list) or not all(
-        isinstance(item, dict) and isinstance(item.get("id"), str) for item in obj
-    ):
-        raise _WrongShape("expected a list of records with an 'id'")
-    return tuple(obj)
-
-
-PLAIN = Codec(lambda v: v, _scalar)  # a str, bool, number or None
-TEXT = Codec(lambda v: v, _of(str))
-FLAG = Codec(lambda v: v, _of(bool))
-STRINGS = Codec(list, _strings)
-RECORDS = Codec(list, _records)  # JSON records of a service, each with an "id"
-SMALL_FILE_BYTES = 1_000_000
-
-
-def _bytes_encode(value: bytes) -> Any:
-    import base64
-
-    return SKIP if len(value) > SMALL_FILE_BYTES else base64.b64encode(value).decode("ascii")
-
-
-def _bytes_decode(obj: Any) -> bytes:
-    import base64
-
-    return base64.b64decode(_of(str)(obj), validate=True)
-
-
-SMALL_BYTES = Codec(_bytes_encode, _bytes_decode)

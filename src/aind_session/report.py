@@ -370,12 +370,23 @@ def _noted(name: str, outcome: Outcome, problems: dict[str, str], unknown: dict[
 
 # -- HTML (drawn by aind_session.cards) -------------------------------------------------
 def session_card(session: Session) -> str:
-    """HTML card of a session from its parsed fields (no request)."""
+    """HTML card of a session from its parsed fields (no request).
+
+    >>> from aind_session import Session
+    >>> session_card(Session('ecephys_676909_2023-12-13_13-43-40'))
+    "<div ...><b>Session</b> <code>ecephys_676909_2023-12-13_13-43-40</code><br>platform: ecephys
+    &middot; subject: 676909 &middot; 2023-12-13 13:43:40</div>"
+    """
     return cards.session_card(
         session.id, session.platform, session.subject_id, session.date, session.time
     )
 
 
 def subject_card(subject: Subject) -> str:
-    """HTML card of a subject from its ID (no request)."""
+    """HTML card of a subject from its ID (no request).
+
+    >>> from aind_session import Subject
+    >>> subject_card(Subject('676909'))
+    "<div ...><b>Subject</b> <code>676909</code></div>"
+    """
     return cards.subject_card(subject.id)

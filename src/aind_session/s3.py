@@ -1,9 +1,12 @@
-"""The S3 layer: the only module that imports ``s3fs`` and ``upath``.
+"""The S3 layer: with :mod:`aind_session.s3_requests`, the only importer of ``s3fs`` and ``upath``.
 
 Folders are listed with one ``ListObjectsV2`` request each (with ``/`` as
 delimiter, so a listing holds one level), several at once on s3fs's event loop
 when they do not depend on each other. A listing is cached, so finding a raw
 data folder, its modalities and its metadata files costs one request.
+
+The requests themselves, their retries and the checks of S3's answers are in
+:mod:`aind_session.s3_requests`.
 
 Credentials come from the usual AWS chain (environment, ``~/.aws``, the
 capsule's assumable role); ``AWS_ENDPOINT_URL`` points elsewhere (the sandbox).
@@ -11,41 +14,26 @@ capsule's assumable role); ``AWS_ENDPOINT_URL`` points elsewhere (the sandbox).
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
 import logging
 import sys
 import threading
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from aind_session import batch as _batch
-from aind_session import cache, errors, persistent, transport
+from aind_session import cache, errors, persistent
 from aind_session.conventions import PROTOCOLS  # noqa: F401 (a name of this module too)
+from aind_session.s3_requests import (  # noqa: F401 (names of this module too)
+    Listing,
+    request_all,
+    split,
+)
 
 if TYPE_CHECKING:
     from upath import UPath
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class Listing:
-    """One level of an S3 folder: sub-folder names and file names with sizes."""
-
-    path: str  # bucket/prefix, no trailing slash
-    folders: tuple[str, ...]
-    files: tuple[tuple[str, int], ...]
-
-    @property
-    def file_names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.files)
-
-    @property
-    def exists(self) -> bool:
-        return bool(self.folders or self.files)
 
 
 LISTING = persistent.Codec(
@@ -74,7 +62,12 @@ _fs_lock = threading.Lock()  # threads starting at once build one filesystem, no
 
 
 def storage_options() -> dict[str, Any]:
-    """Keyword arguments for ``s3fs.S3FileSystem`` (and ``UPath``) from the settings."""
+    """Keyword arguments for ``s3fs.S3FileSystem`` (and ``UPath``) from the settings.
+
+    >>> options = storage_options()
+    >>> options['listings_expiry_time'], options['config_kwargs']['retries']
+    (600.0, {'total_max_attempts': 1, 'mode': 'standard'})
+    """
     from aind_session.config import get_settings
 
     settings = get_settings()
@@ -82,7 +75,7 @@ def storage_options() -> dict[str, Any]:
         "config_kwargs": {
             "connect_timeout": settings.connect_timeout,
             "read_timeout": settings.read_timeout,
-            # one try each: our own loop (see `_request_all`) retries, so that a cut
+            # one try each: our own loop (see `request_all`) retries, so that a cut
             # mid-body is retried too, deadlines hold and try counts are honest
             "retries": {"total_max_attempts": 1, "mode": "standard"},
             "max_pool_connections": settings.s3_max_concurrency,
@@ -95,7 +88,12 @@ def storage_options() -> dict[str, Any]:
 
 
 def get_filesystem() -> Any:
-    """The ``s3fs.S3FileSystem`` used for everything, built once per settings."""
+    """The ``s3fs.S3FileSystem`` used for everything, built once per settings.
+
+    >>> fs = get_filesystem()
+    >>> type(fs).__name__, fs is get_filesystem()
+    ('S3FileSystem', True)
+    """
     global _fs
     if _fs is not None:
         return _fs
@@ -105,7 +103,7 @@ def get_filesystem() -> Any:
 
             # fsspec's shared instance, the one UPath gets for the same options
             fs = fsspec.filesystem("s3", **storage_options())
-            fs.retries = 1  # for UPath's own calls: ours are retried by `_request_all`
+            fs.retries = 1  # for UPath's own calls: ours are retried by `request_all`
             _fs = fs
         return _fs
 
@@ -119,60 +117,17 @@ def connect() -> None:
 
 
 def upath(path: str) -> UPath:
-    """A ``UPath`` for ``s3://bucket/prefix`` (or another protocol) sharing our filesystem."""
+    """A ``UPath`` for ``s3://bucket/prefix`` (or another protocol) sharing our filesystem.
+
+    >>> path = upath('s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40/subject.json')
+    >>> path.name, path.exists(), path.fs is get_filesystem()
+    ('subject.json', True, True)
+    """
     from upath import UPath
 
     if path.startswith("s3://"):
         return UPath(path, **storage_options())
     return UPath(path)
-
-
-def split(path: str) -> tuple[str, str]:
-    """``'s3://bucket/a/b'`` or ``'bucket/a/b'`` -> ``('bucket', 'a/b')``."""
-    bucket, _, prefix = path.removeprefix("s3://").strip("/").partition("/")
-    return bucket, prefix
-
-
-class _Malformed(Exception):
-    """An answer that is not what S3 sends: asked again, then a ServiceError."""
-
-
-async def _list_one(client: Any, path: str) -> Listing:
-    from aind_session.config import get_settings
-
-    bucket, prefix = split(path)
-    folders: list[str] = []
-    files: list[tuple[str, int]] = []
-    kwargs: dict[str, Any] = {
-        "Bucket": bucket,
-        "Prefix": f"{prefix}/" if prefix else "",
-        "Delimiter": "/",
-    }
-    seen: set[str] = set()
-    max_pages = get_settings().max_pages
-    for _ in range(max_pages):
-        page = await client.list_objects_v2(**kwargs)
-        if not isinstance(page.get("IsTruncated"), bool):
-            raise _Malformed("a listing without IsTruncated (not a ListObjectsV2 answer)")
-        folders += [
-            p["Prefix"].rstrip("/").rsplit("/", 1)[-1] for p in page.get("CommonPrefixes", [])
-        ]
-        files += [(c["Key"].rsplit("/", 1)[-1], c.get("Size", 0)) for c in page.get("Contents", [])]
-        if not page["IsTruncated"]:
-            break
-        token = page.get("NextContinuationToken")
-        if not token:
-            raise _Malformed("a truncated listing without a NextContinuationToken")
-        if token in seen:
-            raise _Malformed("a listing whose continuation token repeats (its paging loops)")
-        seen.add(token)
-        kwargs["ContinuationToken"] = token
-    else:
-        raise errors.ServiceError(
-            f"S3 still had more of s3://{path} after {max_pages} pages: stopped "
-            "(AIND_SESSION_MAX_PAGES)."
-        )
-    return Listing(f"{bucket}/{prefix}".rstrip("/"), tuple(sorted(folders)), tuple(sorted(files)))
 
 
 def clean(path: str) -> str:
@@ -220,17 +175,17 @@ def fetch(
     if _batch.active():
         answers = {}
         misses = []
-        for job in jobs:
-            known = _batch.recall(fetch_jobs, job)
-            if known is _batch.NOT_ASKED:
-                known = cache.peek(_key(*job), _CODECS[job[0]])
+        for job in jobs:  # the cache first: an answer kept there beats one remembered
+            known = cache.peek(_key(*job), _CODECS[job[0]])
             if persistent.is_missing(known):
+                known = _batch.recall(fetch_jobs, job)
+            if persistent.is_missing(known) or known is _batch.NOT_ASKED:
                 misses.append(job)
             else:
                 answers[job] = known
         if misses:
             _batch.defer(fetch_jobs, misses)  # inside gather: Pending
-            fetched = fetch_jobs(misses)
+            fetched = _batch.now(fetch_jobs, misses)  # inside once(): now
             _batch.remember(fetch_jobs, fetched)
             answers.update(fetched)
     else:
@@ -300,8 +255,11 @@ def fetch_jobs(jobs: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
         todo = [job for job in jobs if keys[job] in mine]
         answers.update({job: found[keys[job]] for job in jobs if keys[job] in found})
         if todo:
-            persistent.refuse_if_offline(f"s3://{todo[0][1]}")
-            results = _request_all(todo)
+            try:
+                persistent.refuse_if_offline(f"s3://{todo[0][1]}")
+                results = request_all(get_filesystem(), todo)
+            except Exception as exc:  # offline, or no filesystem: each job's answer
+                results = [exc] * len(todo)
             for job, value in zip(todo, results, strict=True):
                 answers[job] = value
                 # an empty folder may fill soon and an error may pass: neither is kept
@@ -311,179 +269,64 @@ def fetch_jobs(jobs: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
     except BaseException as exc:  # never leave a key in flight: its waiters would hang
         cache.settle_all(mine, exc)
         raise
-    for job in jobs:
+    for job in jobs:  # another thread's answers, each its own (a failure too)
         if keys[job] in waiting:
-            answers[job] = waiting[keys[job]].result()
+            try:
+                answers[job] = waiting[keys[job]].result()
+            except Exception as exc:
+                answers[job] = exc
     return answers
 
 
-# errors raised before any request was sent: a retry cannot help
-_CLIENT_ERRORS = (
-    "ParamValidationError",
-    "NoCredentialsError",
-    "PartialCredentialsError",
-    "NoRegionError",
-)
-_MISSING_CODES = ("NoSuchKey", "NoSuchBucket", "NotFound", "404")
-_DENIED_CODES = ("AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "403")
-# a continuation token S3 refuses: the listing is started again
-_RESTART_CODES = ("InvalidArgument",)
-
-
-def _outcome(exc: BaseException) -> tuple[str, str]:
-    """What a failed try means: ("missing" | "denied" | "config" | "retry" | "fail", why)."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        code = str(response["Error"].get("Code", ""))
-        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        why = f"{code or 'HTTP ' + str(status)}: {transport.excerpt(response['Error'].get('Message', ''))}"
-        if code in _MISSING_CODES:
-            return "missing", why
-        if code in _DENIED_CODES:
-            return "denied", why
-        if status == 429 or status >= 500 or code in _RESTART_CODES or status == 200:
-            return "retry", why
-        return "fail", why
-    name = type(exc).__name__
-    if name in _CLIENT_ERRORS:
-        return "config", f"{name}: {exc}"
-    if isinstance(exc, _Malformed):
-        return "retry", f"a malformed answer ({exc})"
-    if isinstance(exc, (OSError, EOFError)) or _is_transport_error(exc):
-        return "retry", f"{name}: {transport.excerpt(exc)}"
-    return "fail", f"{name}: {transport.excerpt(exc)}"
-
-
-def _is_transport_error(exc: BaseException) -> bool:
-    """A dropped or cut connection, a timeout or an unparseable answer (botocore, aiohttp)."""
-    import botocore.exceptions
-    import botocore.parsers
-
-    kinds: tuple[type[BaseException], ...] = (
-        botocore.exceptions.HTTPClientError,
-        botocore.exceptions.ResponseStreamingError,
-        botocore.exceptions.IncompleteReadError,
-        botocore.parsers.ResponseParserError,
-    )
-    try:
-        import aiohttp
-
-        kinds += (aiohttp.ClientError,)
-    except ImportError:  # pragma: no cover - aiobotocore needs it
-        pass
-    return isinstance(exc, kinds)
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return None
-    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    return transport.retry_after(headers.get("retry-after"))
-
-
-def _request_all(todo: list[tuple[str, str]]) -> list[Any]:
-    """Run the listings and reads of ``todo`` at once; each result is a value or an error.
-
-    Each is tried up to ``max_retries + 1`` times (throttling, 5xx, a dropped
-    or cut connection, a malformed answer), all within one deadline
-    (:func:`aind_session.transport.deadline`).
-    """
-    from fsspec.asyn import sync
-
-    from aind_session.config import get_settings
-
-    settings = get_settings()
-    most = settings.max_retries + 1
-    fs = get_filesystem()
-    until = transport.deadline()
-    started = time.monotonic()
-
-    async def gather() -> list[Any]:
-        client = await fs.set_session()
-        limit = asyncio.Semaphore(settings.s3_max_concurrency)
-
-        async def one(job: tuple[str, str]) -> Any:
-            kind, path = job
-            what = "a listing" if kind == "list" else "a read"
-            tries = 0
-            while True:
-                remaining = until - time.monotonic()
-                if remaining <= 0:
-                    return errors.ServiceError(
-                        f"S3 {transport.deadline_message(until - started)} to {what} of "
-                        f"s3://{path} ({errors.tries(tries)})."
-                    )
-                tries += 1
-                try:
-                    async with limit:  # the time spent waiting here counts too
-                        remaining = until - time.monotonic()
-                        if remaining <= 0:
-                            tries -= 1  # not sent: said at the top of the loop
-                            continue
-                        work = (
-                            _list_one(client, path) if kind == "list" else _read_one(client, path)
-                        )
-                        return await asyncio.wait_for(work, remaining)
-                except asyncio.TimeoutError:
-                    continue  # the deadline passed: said at the top of the loop
-                except errors.ServiceError as exc:
-                    return exc
-                except Exception as exc:
-                    outcome, why = _outcome(exc)
-                    asked = _retry_after(exc)
-                if outcome == "missing":
-                    if kind == "list":  # no such bucket
-                        return Listing(path, (), ())
-                    return FileNotFoundError(f"s3://{path} does not exist ({why})")
-                if outcome == "denied":
-                    logger.debug("access denied to s3://%s: %s", path, why)
-                    return errors.AccessDeniedError(
-                        f"Access to s3://{path} was denied: check your AWS credentials."
-                    )
-                if outcome == "config":
-                    return errors.ConfigurationError(
-                        f"S3 could not be asked about s3://{path}: {why}. Check the AWS "
-                        "credentials and region, and that the path is an S3 one."
-                    )
-                if outcome == "fail" or tries >= most:
-                    return errors.ServiceError(
-                        f"S3 did not answer {what} of s3://{path} after {errors.tries(tries)}: "
-                        f"{why}"
-                    )
-                wait = transport.backoff(tries) if asked is None else asked
-                if time.monotonic() + wait >= until:
-                    return errors.ServiceError(
-                        f"S3 {transport.deadline_message(until - started)} to {what} of "
-                        f"s3://{path} ({errors.tries(tries)}; the last: {why})."
-                    )
-                logger.debug("S3 %s of s3://%s failed (%s); trying again", what, path, why)
-                await asyncio.sleep(wait)
-
-        return await asyncio.gather(*(one(job) for job in todo))
-
-    logger.debug("S3: %d request(s) at once: %s", len(todo), todo)
-    return sync(fs.loop, gather)
-
-
 def list_folders(paths: Iterable[str]) -> dict[str, Listing | Exception]:
-    """List several folders at once (see :func:`fetch`)."""
+    """List several folders at once (see :func:`fetch`).
+
+    Keyed by the cleaned path; an empty listing where nothing is there, the
+    error met where a folder could not be listed.
+
+    >>> listings = list_folders(['s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40', 'aind-ephys-data/none-such'])
+    >>> listings['aind-ephys-data/ecephys_676909_2023-12-13_13-43-40'].folders
+    ('behavior', 'ecephys_clipped', 'ecephys_compressed')
+    >>> listings['aind-ephys-data/none-such'].exists
+    False
+    """
     return fetch(listings=paths)[0]
 
 
 def cached_listing(path: str) -> Listing | None:
-    """The cached listing of ``path`` (it holds something), or None; asks nothing."""
+    """The cached listing of ``path`` (it holds something), or None; asks nothing.
+
+    >>> cached_listing('aind-ephys-data/ecephys_676909_2023-12-13_13-43-40') is None
+    True
+    >>> cached_listing('aind-ephys-data/ecephys_676909_2023-12-13_13-43-40') == list_folder('aind-ephys-data/ecephys_676909_2023-12-13_13-43-40')
+    False
+    >>> cached_listing('s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40') == list_folder('aind-ephys-data/ecephys_676909_2023-12-13_13-43-40')
+    True
+    """
     listing = cache.peek(_key("list", clean(path)), LISTING)
     return None if persistent.is_missing(listing) else listing
 
 
 def is_listed(path: str) -> bool:
-    """True when a listing of ``path`` that holds something is cached (asks nothing)."""
+    """True when a listing of ``path`` that holds something is cached (asks nothing).
+
+    >>> is_listed('aind-ephys-data/ecephys_676909_2023-12-13_13-43-40')
+    False
+    >>> list_folder('aind-ephys-data/ecephys_676909_2023-12-13_13-43-40').exists
+    True
+    >>> is_listed('aind-ephys-data/ecephys_676909_2023-12-13_13-43-40')
+    True
+    """
     return cached_listing(path) is not None
 
 
 def list_folder(path: str) -> Listing:
     """List one folder (cached). An empty listing means nothing is there.
+
+    >>> list_folder('s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40/behavior').file_names
+    ('Body_Camera.mp4', 'Face_Camera.mp4', 'opto_stim_log.csv', 'running_wheel.csv')
+    >>> list_folder('aind-ephys-data/none-such').exists
+    False
 
     Raises
     ------
@@ -498,22 +341,11 @@ def list_folder(path: str) -> Listing:
     return value
 
 
-async def _read_one(client: Any, path: str) -> bytes:
-    bucket, key = split(path)
-    response = await client.get_object(Bucket=bucket, Key=key)
-    async with response["Body"] as body:
-        data: bytes = await body.read()
-    expected = response.get("ContentLength")
-    if isinstance(expected, int) and expected != len(data):
-        raise _Malformed(f"{len(data)} bytes of the {expected} announced")
-    problem = transport.etag_mismatch(str(response.get("ETag", "")), data)
-    if problem is not None:
-        raise _Malformed(f"an object answer that {problem}")
-    return data
-
-
 def read_bytes(path: str) -> bytes:
     """The bytes of one S3 object (cached), in one ``GetObject`` request.
+
+    >>> read_bytes('s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40/behavior/running_wheel.csv')[:28]
+    b'time_s,encoder_deg\\n0.000,0.0'
 
     Raises
     ------
@@ -531,7 +363,16 @@ def read_bytes(path: str) -> bytes:
 
 
 def read_json(path: str) -> Any:
-    """Parse the JSON object at ``path``; a clear ``ValueError`` when it is corrupt."""
+    """Parse the JSON object at ``path``; a clear ``ValueError`` when it is corrupt.
+
+    >>> read_json('s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40/subject.json')['subject_id']
+    '676909'
+
+    Raises
+    ------
+    aind_session.errors.CorruptFileError
+        (a ``ValueError``) when the file is not valid JSON; and as :func:`read_bytes`.
+    """
     data = read_bytes(path)
     try:
         return json.loads(data)

@@ -7,7 +7,8 @@ rules they must meet, so the class reads as a list of fields:
   which :class:`~aind_session.config.Settings` runs as its field validators;
 - :class:`Places`, every place a value is read from (keyword arguments, the
   environment, `.env` files), to name a bad value's variable and source, and
-  :func:`describe`, which turns pydantic's errors into one sentence that does;
+  :func:`describe`, which turns pydantic's errors into one sentence that does
+  (both in :mod:`aind_session.settings_sources`, and re-exported here);
 - the rules of the token and the S3 endpoint: where the CodeOcean token may be
   sent (:func:`check_token`), and where requests signed with AWS credentials
   may go (:func:`check_s3_endpoint`).
@@ -15,38 +16,37 @@ rules they must meet, so the class reads as a list of fields:
 Every refusal is a :class:`~aind_session.errors.ConfigurationError` (or, for a
 single value, an :class:`~aind_session.errors.InvalidInputError` that pydantic
 collects); none shows the token. This module imports only
-:mod:`aind_session.errors`.
+:mod:`aind_session.errors` and :mod:`aind_session.settings_sources`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import logging
-import os
 import re
 import unicodedata
 import uuid
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, SecretStr, ValidationError
-from pydantic.fields import FieldInfo
+from pydantic import SecretStr
 
 from aind_session.errors import ConfigurationError, InvalidInputError
 
-# these checks are part of reading the settings: they log under the name of
-# `aind_session.config`, as they did when they lived there
-logger = logging.getLogger("aind_session.config")
+# where values come from: defined there, and still read from here
+from aind_session.settings_sources import (
+    DEFAULT,
+    ENV_PREFIX,  # noqa: F401  (re-exported)
+    ENVIRONMENT,
+    KEYWORDS,
+    TOKEN_PREFIX,  # noqa: F401  (re-exported)
+    Origin,
+    Places,
+    describe,  # noqa: F401  (re-exported)
+    shown,
+)
 
 DEFAULT_DOMAIN = "https://codeocean.allenneuraldynamics.org"
 DEFAULT_TIMEZONE = "America/Los_Angeles"  # AIND session IDs are written in Seattle time
-ENV_PREFIX = "AIND_SESSION_"
-TOKEN_PREFIX = "COP_"
-ENVIRONMENT = "the environment"
-KEYWORDS = "keyword arguments"
-DEFAULT = "the default"
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
@@ -54,7 +54,15 @@ _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 # these raise InvalidInputError, a ValueError: pydantic collects it, and
 # Settings.__init__ turns all of them into one ConfigurationError
 def split_buckets(value: Any) -> Any:
-    """Bucket names from a comma-separated string (or a sequence), each checked."""
+    """Bucket names from a comma-separated string (or a sequence), each checked.
+
+    >>> split_buckets('aind-ephys-data, aind-ophys-data')
+    ['aind-ephys-data', 'aind-ophys-data']
+    >>> split_buckets('s3://aind-ephys-data')
+    Traceback (most recent call last):
+    ...
+    aind_session.errors.InvalidInputError: 's3://aind-ephys-data' is not an S3 bucket name ...
+    """
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
     if not value:
@@ -69,13 +77,25 @@ def split_buckets(value: Any) -> Any:
 
 
 def empty_is_unset(value: Any) -> Any:
-    """None for an empty or blank string, ``value`` otherwise."""
+    """None for an empty or blank string, ``value`` otherwise.
+
+    >>> empty_is_unset('  '), empty_is_unset('UTC')
+    (None, 'UTC')
+    """
     return None if isinstance(value, str) and not value.strip() else value
 
 
 def check_url(value: str | None) -> str | None:
     """``value`` without surrounding whitespace and trailing slashes, if it is an
-    http(s) URL with a host and nothing that should not be in a base URL."""
+    http(s) URL with a host and nothing that should not be in a base URL.
+
+    >>> check_url(' https://codeocean.allenneuraldynamics.org/ ')
+    'https://codeocean.allenneuraldynamics.org'
+    >>> check_url('ftp://example.org')
+    Traceback (most recent call last):
+    ...
+    aind_session.errors.InvalidInputError: must be a URL starting with https:// ...
+    """
     if value is None:
         return None
     value = value.strip().rstrip("/")
@@ -96,7 +116,11 @@ def check_url(value: str | None) -> str | None:
 
 
 def check_uuid(value: str) -> str:
-    """``value`` as a canonical UUID string, if it is one."""
+    """``value`` as a canonical UUID string, if it is one.
+
+    >>> check_uuid(' 1F8F159A-7670-47A9-BAF1-078905FC9C2E ')
+    '1f8f159a-7670-47a9-baf1-078905fc9c2e'
+    """
     try:
         return str(uuid.UUID(value.strip()))
     except ValueError:
@@ -106,7 +130,11 @@ def check_uuid(value: str) -> str:
 
 
 def check_timezone(value: str) -> str:
-    """``value`` without surrounding whitespace, if it is a time zone known here."""
+    """``value`` without surrounding whitespace, if it is a time zone known here.
+
+    >>> check_timezone(' America/Los_Angeles ')
+    'America/Los_Angeles'
+    """
     import zoneinfo
 
     try:
@@ -119,130 +147,23 @@ def check_timezone(value: str) -> str:
     return value.strip()
 
 
-# -- where each value came from ------------------------------------------------------
-class Origin(NamedTuple):
-    """Where one setting was found: its variable, the place, and the value there."""
-
-    variable: str  # as written where it was found
-    where: str  # ENVIRONMENT, the path of a .env file, KEYWORDS or DEFAULT
-    value: Any = None
-
-    def said(self) -> str:
-        """``'from the environment'``, ``'from /home/me/.env'``, ``'the default'``."""
-        return self.where if self.where == DEFAULT else f"from {self.where}"
-
-
-class Places:
-    """Every place settings are read from, highest priority first, as pydantic-settings
-    reads them (names in any case): keyword arguments, the environment, `.env` files.
-
-    ``fields`` are the settings' fields (``Settings.model_fields``), to know the
-    variables each one is read from.
-    """
-
-    def __init__(self, values: Mapping[str, Any], fields: Mapping[str, FieldInfo]) -> None:
-        self.fields = fields
-        self.keywords = {k: v for k, v in values.items() if not k.startswith("_")}
-        files = values.get("_env_file")
-        paths = [] if files is None else [files] if isinstance(files, (str, os.PathLike)) else files
-        self.places: list[tuple[str, Mapping[str, str | None]]] = [(ENVIRONMENT, os.environ)]
-        from dotenv import dotenv_values
-
-        for path in reversed([Path(p).expanduser() for p in paths]):  # the last file wins
-            if path.is_file():
-                try:
-                    self.places.append(
-                        (str(path.absolute()), dotenv_values(path, encoding="utf-8"))
-                    )
-                except UnicodeDecodeError as exc:
-                    raise ConfigurationError(
-                        f"{path.absolute()} is not UTF-8 text (byte {exc.start + 1} is not): "
-                        "save it as UTF-8, or remove it."
-                    ) from None
-
-    def variables(self, field: str) -> tuple[str, ...]:
-        """Names a field is read from, the one to show first."""
-        alias = self.fields[field].validation_alias
-        if isinstance(alias, AliasChoices):
-            return tuple(str(c) for c in alias.choices if isinstance(c, str))
-        return (f"{ENV_PREFIX}{field.upper()}",)
-
-    def field_of(self, name: str) -> str | None:
-        """The field read from ``name`` (a variable name or the field itself)."""
-        lowered = name.lower()
-        for field in self.fields:
-            if lowered == field or lowered in (v.lower() for v in self.variables(field)):
-                return field
-        return None
-
-    def origin(self, field: str) -> Origin:
-        names = self.variables(field)
-        wanted = {n.lower() for n in (*names, field)}
-        for key, value in self.keywords.items():
-            if key.lower() in wanted:
-                return Origin(key, KEYWORDS, value)
-        for where, found in self.places:
-            by_lower = {k.lower(): k for k in found}
-            for name in names:
-                if name.lower() in by_lower:
-                    key = by_lower[name.lower()]
-                    return Origin(key, where, found[key])
-        return Origin(names[0], DEFAULT)
-
-    def prefixed_token(self) -> Origin | None:
-        """The first variable whose value starts with ``COP_``: the environment, then `.env` files."""
-        for where, found in self.places:
-            for key, value in found.items():
-                if value and value.strip()[: len(TOKEN_PREFIX)].upper() == TOKEN_PREFIX:
-                    found_in = Origin(key, where, value)
-                    logger.debug("using the CodeOcean token in %s (%s)", key, found_in.said())
-                    return found_in
-        return None
-
-    def secrets(self) -> list[str]:
-        """Values that must never be shown: the token, and anything that looks like one."""
-        token = self.origin("codeocean_token").value
-        if isinstance(token, SecretStr):
-            token = token.get_secret_value()
-        return [token.strip()] if isinstance(token, str) and len(token.strip()) > 4 else []
-
-
-def shown(value: Any, secrets: list[str]) -> str:
-    """``repr(value)`` cut to about 200 characters, unless it may hold the token."""
-    text = str(value)
-    if TOKEN_PREFIX in text.upper() or any(s in text for s in secrets):
-        return "(hidden: it looks like a token)"
-    text = repr(value)
-    return text if len(text) <= 200 else text[:200] + "..."
-
-
-def describe(exc: ValidationError, places: Places) -> str:
-    """One sentence naming each bad setting's variable, value and source (never the token)."""
-    secrets = places.secrets()
-    problems = []
-    for error in exc.errors(include_url=False):
-        message = error["msg"].removeprefix("Value error, ")
-        if shown(message, secrets).startswith("(hidden"):
-            message = "is invalid"
-        loc = error.get("loc") or ()
-        field = places.field_of(str(loc[0])) if loc else None
-        if field is None:
-            problems.append(message)
-            continue
-        origin = places.origin(field)
-        value = "" if field == "codeocean_token" else f"={shown(error.get('input'), secrets)}"
-        problems.append(f"{origin.variable}{value} ({origin.said()}): {message}")
-    return (
-        f"aind-session settings are invalid: {'; '.join(problems)}. Fix each variable named "
-        "where it is set, or unset it to use its default (.env.example lists them all)."
-    )
-
-
 # -- the token: can it be sent, and where to ----------------------------------------------
 def check_token(token_set: SecretStr | None, domain: str, places: Places) -> SecretStr | None:
     """The token to use: ``token_set`` stripped, or else the ``COP_`` fallback, or None.
 
     Refuses one that cannot be sent, and a ``domain`` the token may not go to.
+
+    >>> from aind_session.config import Settings
+    >>> places = Places({'codeocean_token': ' abc123 '}, Settings.model_fields)
+    >>> token = check_token(SecretStr(' abc123 '), DEFAULT_DOMAIN, places)
+    >>> token, token.get_secret_value()
+    (SecretStr('**********'), 'abc123')
+
+    Raises
+    ------
+    aind_session.errors.ConfigurationError
+        When the token holds a character that cannot be sent, or ``domain``
+        may not receive it.
     """
     token = token_set.get_secret_value().strip() if token_set else ""
     origin: Origin | None = places.origin("codeocean_token")
@@ -315,7 +236,11 @@ def check_s3_endpoint(endpoint: str | None, places: Places) -> None:
 
 
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` is this machine: ``localhost`` or a loopback address."""
+    """Whether ``host`` is this machine: ``localhost`` or a loopback address.
+
+    >>> is_loopback('localhost'), is_loopback('::1'), is_loopback('codeocean.allenneuraldynamics.org')
+    (True, True, False)
+    """
     if host.lower() == "localhost":
         return True
     try:

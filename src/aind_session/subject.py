@@ -15,7 +15,10 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from aind_session import cache, conventions, errors
-from aind_session.conventions import MAX_SUBJECT_DIGITS  # noqa: F401 (a name of this module too)
+from aind_session.conventions import (  # noqa: F401 (names of this module too)
+    KNOWN_PLATFORMS,
+    MAX_SUBJECT_DIGITS,
+)
 from aind_session.conventions import shown as _shown
 from aind_session.dates import DateLike, date_range
 from aind_session.identity import ComparedByID
@@ -28,24 +31,6 @@ logger = logging.getLogger(__name__)
 
 # npc-session's subject: 6 or 7 digits (a LabTracks ID); as a folder of a path
 _SUBJECT_FOLDER = re.compile(r"[0-9]{6,7}")
-# platforms named in AIND's data schema; a new one still works, with a warning
-KNOWN_PLATFORMS = (
-    "behavior",
-    "confocal",
-    "ecephys",
-    "exaSPIM",
-    "FIP",
-    "HCR",
-    "HSFP",
-    "isi",
-    "merfish",
-    "mesoSPIM",
-    "motor-observatory",
-    "multiplane-ophys",
-    "single-plane-ophys",
-    "slap2",
-    "SmartSPIM",
-)
 
 
 def check_platform(platform: Any) -> str:

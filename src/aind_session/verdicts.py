@@ -57,7 +57,13 @@ _SORTING_HINTS = (
 
 
 def is_sorting_output(text: str) -> bool:
-    """True when ``text`` looks like output of the spike-sorting pipeline."""
+    """True when ``text`` looks like output of the spike-sorting pipeline.
+
+    >>> is_sorting_output('[51/c3d920] process > spikesort_kilosort25 (2) [100%] 2 of 2')
+    True
+    >>> is_sorting_output('loading behavior_676909_2023-12-15_09-30-00\\n412 trials')
+    False
+    """
     lowered = text.lower()
     return any(hint in lowered for hint in _SORTING_HINTS)
 
@@ -93,6 +99,11 @@ def get_output_text(item: Any) -> str:
     """Text of the ``output`` file of a data asset's folder or a computation's results.
 
     ``item`` is a ``DataAsset``, a ``Computation``, or the id of either.
+
+    >>> get_output_text('e9e8ed09-0cdc-4310-a2f3-4dbe3ac10f60')  # a computation
+    'loading behavior_676909_2023-12-15_09-30-00\\n412 trials\\nwrote nwb/behavior_676909_2023-12-15_09-30-00.nwb\\n'
+    >>> get_output_text('16d46411-540a-4122-b47f-8cb2a15d593a')  # a raw data asset
+    ''
 
     Returns
     -------
@@ -142,6 +153,13 @@ def is_computation_error(computation: Any) -> bool:
     ``nextflow``; an error in the output (see :func:`is_output_error`); or
     spike-sorting results without an NWB file. A run still in progress is not
     an error.
+
+    >>> is_computation_error('d1b0ec86-4ba4-4fc0-b728-8e6705456154')  # out of memory
+    True
+    >>> is_computation_error('d2d434b4-b2bb-4ca9-92eb-334439282d6a')
+    False
+    >>> is_computation_error('31299b75-98af-4a99-906a-819bf1e759f2')  # still running
+    False
     """
     run = computation if is_computation(computation) else get_computation(computation)
     if computation_state(run) in IN_PROGRESS_STATES:
@@ -160,6 +178,11 @@ def is_data_asset_error(asset: Any) -> bool:
     No files, or only ``output`` and ``nextflow``; an error in its ``output``
     file; or spike-sorting results without an NWB file. The verdict is cached
     with the answers it is built on.
+
+    >>> is_data_asset_error('30d6d645-0ec1-4d71-b088-6af2b1c0feaa')  # only an output file
+    True
+    >>> is_data_asset_error('a782c5e4-a16b-495d-baea-7ca9ba29015c')
+    False
 
     Raises
     ------

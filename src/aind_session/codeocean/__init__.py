@@ -4,8 +4,10 @@ Everything returned is the SDK's own model (``DataAsset``, ``Computation``).
 It asks CodeOcean only: it never imports S3 nor ``Session``. Its modules, each
 using only those before it:
 
+- :mod:`~aind_session.codeocean.shapes`: the checks of every answer's shape,
+  before it is used or stored;
 - :mod:`~aind_session.codeocean.client`: the SDK loaded once, clients with
-  timeouts and retries, requests, and the checks of every answer's shape;
+  timeouts and retries, requests and downloads;
 - :mod:`~aind_session.codeocean.models`: models built fast from JSON, and the
   codecs that keep them on disk;
 - :mod:`~aind_session.codeocean.assets`: searches, a session's and a subject's

@@ -11,13 +11,19 @@ import functools
 import json
 import logging
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from aind_session import batch, cache, conventions, errors, persistent, transport
-from aind_session.codeocean.client import record_of, request, search_page
+from aind_session.codeocean.client import request
 from aind_session.codeocean.models import ASSET, build_data_asset, data_asset_class
+from aind_session.codeocean.shapes import record_of, search_page
+from aind_session.conventions import (  # noqa: F401 (names of this module too)
+    UUID_PATTERN,
+    is_raw_data_asset,
+    normalize_id,
+    raw_data_asset_reason,
+)
 
 if TYPE_CHECKING:
     from codeocean.data_asset import DataAsset, DataAssetSearchParams
@@ -70,6 +76,10 @@ def search_records(key: str) -> tuple[dict[str, Any], ...]:
     Records are turned into models only where they are needed (see
     :func:`build_data_asset`): a session's search returns its subject's
     assets of a whole year, of which only a few are the session's.
+
+    >>> records = search_records(_search_key({'query': 'name:ecephys_676909_2023'}))
+    >>> '16d46411-540a-4122-b47f-8cb2a15d593a' in [r['id'] for r in records]
+    True
     """
     from aind_session.config import get_settings
 
@@ -135,30 +145,11 @@ def _all_pages(body: dict[str, Any], what: str, max_pages: int) -> list[dict[str
 _SEARCH_PAGE = search_page(record_of(data_asset_class))
 
 
-UUID_PATTERN = re.compile(
-    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
-)
-
-
-def normalize_id(value: Any, what: str = "data asset") -> str:
-    """A UUID (with or without hyphens, ``uuid.UUID`` or a model with ``.id``) as a hyphenated string.
-
-    >>> normalize_id('16d46411540a4122b47f8cb2a15d593a')
-    '16d46411-540a-4122-b47f-8cb2a15d593a'
-    """
-    raw = value.id if hasattr(value, "id") else value
-    if isinstance(raw, uuid.UUID):
-        return str(raw)
-    if isinstance(raw, str) and UUID_PATTERN.match(raw.strip()):
-        return str(uuid.UUID(raw.strip()))
-    raise errors.InvalidInputError(
-        f"{value!r} is not a {what} id: expected a UUID like "
-        "'16d46411-540a-4122-b47f-8cb2a15d593a' (hyphens optional), a uuid.UUID or a model."
-    )
-
-
 def get_data_asset(asset: Any) -> DataAsset:
     """One data asset by id (with or without hyphens, ``uuid.UUID``) or model (re-fetched).
+
+    >>> get_data_asset('16d46411540a4122b47f8cb2a15d593a').name
+    'ecephys_676909_2023-12-13_13-43-40'
 
     Raises
     ------
@@ -182,7 +173,16 @@ def _get_data_asset(asset_id: str) -> DataAsset:
 
 
 def fetch_data_asset(asset_id: str) -> DataAsset:
-    """One data asset asked for now (not from the cache)."""
+    """One data asset asked for now (not from the cache).
+
+    >>> fetch_data_asset('16d46411-540a-4122-b47f-8cb2a15d593a').name
+    'ecephys_676909_2023-12-13_13-43-40'
+
+    Raises
+    ------
+    aind_session.errors.NotFoundError
+        When CodeOcean does not know it.
+    """
     record = request(
         f"getting data asset {asset_id}",
         "GET",
@@ -193,7 +193,12 @@ def fetch_data_asset(asset_id: str) -> DataAsset:
 
 
 def sort_by_created(assets: Iterable[DataAsset]) -> tuple[DataAsset, ...]:
-    """Oldest first; ties broken by name so the order is stable."""
+    """Oldest first; ties broken by name so the order is stable.
+
+    >>> assets = [get_data_asset('a782c5e4-a16b-495d-baea-7ca9ba29015c'), get_data_asset('16d46411-540a-4122-b47f-8cb2a15d593a')]
+    >>> [a.name for a in sort_by_created(assets)]
+    ['ecephys_676909_2023-12-13_13-43-40', 'ecephys_676909_2023-12-13_13-43-40_sorted_2024-03-01_16-02-45']
+    """
     return tuple(sorted(assets, key=lambda a: (a.created, a.name)))
 
 
@@ -202,6 +207,11 @@ def get_session_raw_data_asset(session_id: str) -> DataAsset | None:
 
     Cached like the search it is chosen from, so the choice is made (and
     logged) once.
+
+    >>> get_session_raw_data_asset('ecephys_676909_2023-12-13_13-43-40').id
+    '16d46411-540a-4122-b47f-8cb2a15d593a'
+    >>> get_session_raw_data_asset('ecephys_686740_2024-01-20_12-00-00') is None  # no asset
+    True
     """
     return _session_raw_data_asset(session_id)
 
@@ -218,7 +228,13 @@ def get_session_data_assets(session_id: str) -> tuple[DataAsset, ...]:
     The service matches nothing for ``name:`` terms over 20 characters, so this
     searches on the first 20 and filters exactly here; sessions that share a
     prefix share the (cached) search, and only the session's own records
-    become models.
+    become models. An empty tuple when there are none.
+
+    >>> [a.name for a in get_session_data_assets('ecephys_676909_2023-12-13_13-43-40')][:3]
+    ['ecephys_676909_2023-12-13_13-43-40', 'ecephys_676909_2023-12-13_13-43-40_sorted_2023-12-20_10-11-12',
+     'ecephys_676909_2023-12-13_13-43-40_sorted_2024-01-10_08-31-07']
+    >>> get_session_data_assets('ecephys_686740_2024-01-20_12-00-00')
+    ()
     """
     records = search_records(_session_search(session_id))
     mine = (r for r in records if str(r.get("name", "")).startswith(session_id))
@@ -231,7 +247,13 @@ def _session_search(session_id: str) -> str:
 
 
 def cached_session_data_assets(session_id: str) -> tuple[DataAsset, ...] | None:
-    """:func:`get_session_data_assets` when its search is cached; else None (asks nothing)."""
+    """:func:`get_session_data_assets` when its search is cached; else None (asks nothing).
+
+    >>> cached_session_data_assets('ecephys_676909_2023-12-13_13-43-40') is None
+    True
+    >>> len(get_session_data_assets('ecephys_676909_2023-12-13_13-43-40')), len(cached_session_data_assets('ecephys_676909_2023-12-13_13-43-40'))
+    (6, 6)
+    """
     if persistent.is_missing(cache.peek_call(search_records, _session_search(session_id))):
         return None
     return get_session_data_assets(session_id)
@@ -270,39 +292,17 @@ def _subject_data_assets(subject: str) -> tuple[DataAsset, ...]:
     return sort_by_created(map(build_data_asset, unique.values()))
 
 
-def raw_data_asset_reason(asset: DataAsset, session_id: str | None = None) -> str | None:
-    """Why ``asset`` counts as raw data, or None when it does not.
-
-    In order: custom metadata ``"data level": "raw data"``; a tag containing
-    ``raw``; its name equal to ``session_id``.
-    """
-    level = str((asset.custom_metadata or {}).get("data level", "")).strip().lower()
-    if level == "raw data":
-        return 'custom metadata "data level" is "raw data"'
-    if level:  # an explicit other level wins over tags and names
-        return None
-    if any("raw" in tag.lower() for tag in asset.tags or ()):
-        return "a tag contains 'raw'"
-    if session_id is not None and asset.name == session_id:
-        return "its name equals the session ID"
-    return None
-
-
-def is_raw_data_asset(asset: DataAsset, session_id: str | None = None) -> bool:
-    """True when the asset holds a session's raw data (see :func:`raw_data_asset_reason`).
-
-    Without ``session_id``, a name that is exactly a session ID counts too.
-    """
-    if session_id is None:
-        try:
-            session_id = conventions.parse_session_id(asset.name)
-        except ValueError:
-            session_id = None
-    return raw_data_asset_reason(asset, session_id) is not None
-
-
 def choose_raw_data_asset(assets: Sequence[DataAsset], session_id: str) -> DataAsset | None:
-    """The raw data asset among a session's assets, by the strongest reason, latest first."""
+    """The raw data asset among a session's assets, by the strongest reason, latest first.
+
+    None when no asset counts as raw data. Two raw assets by tag, the later chosen:
+
+    >>> session_id = 'ecephys_699846_2024-01-25_15-38-41'
+    >>> choose_raw_data_asset(get_session_data_assets(session_id), session_id).id
+    '281cac9e-ccb2-467d-8d2e-1a6aaab699a1'
+    >>> choose_raw_data_asset([], session_id) is None
+    True
+    """
     ranks = (
         'custom metadata "data level" is "raw data"',
         "a tag contains 'raw'",
@@ -326,7 +326,15 @@ def choose_raw_data_asset(assets: Sequence[DataAsset], session_id: str) -> DataA
 
 
 def source_url(asset: DataAsset) -> str | None:
-    """``s3://bucket/prefix`` (or ``gs://``, ``file://``) from the asset's ``source_bucket``."""
+    """``s3://bucket/prefix`` (or ``gs://``, ``file://``) from the asset's ``source_bucket``.
+
+    None when the asset has no ``source_bucket``.
+
+    >>> source_url(get_data_asset('16d46411-540a-4122-b47f-8cb2a15d593a'))
+    's3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40'
+    >>> source_url(get_data_asset('e7f467f7-8ce3-4173-b593-3e53948adb30')) is None
+    True
+    """
     bucket = asset.source_bucket
     if bucket is None or not bucket.bucket:
         return None

@@ -1,4 +1,4 @@
-"""The CodeOcean client: the SDK loaded once, clients, requests and shape checks.
+"""The CodeOcean client: the SDK loaded once, clients, requests and downloads.
 
 The client is built once per settings, with what the SDK leaves out: a
 connect and read timeout on every request, and retries with exponential
@@ -6,20 +6,27 @@ backoff on 429 and 5xx answers and dropped connections (honouring
 ``Retry-After``). Starting a run (``POST computations``) is retried only when
 the service said 429, so a capsule never runs twice by accident.
 
-Every answer is checked for its shape (:func:`record_of`, :func:`list_of`,
-...) before it is used; a malformed one is asked again like a 5xx.
+Every answer is checked for its shape (by the checks of
+:mod:`aind_session.codeocean.shapes`) before it is used; a malformed one is
+asked again like a 5xx.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aind_session import cache, errors, persistent, transport
+from aind_session.codeocean import shapes
+from aind_session.codeocean.shapes import (  # noqa: F401  (re-exported for compatibility)
+    download_url,
+    folder_names,
+    list_of,
+    record_of,
+    search_page,
+)
 
 if TYPE_CHECKING:
     from codeocean import CodeOcean
@@ -194,10 +201,6 @@ def _call(what: str, fn: Callable[..., T], *args: Any, _sent: int = 0, **kwargs:
         ) from None
 
 
-class _Malformed(Exception):
-    """A 200 answer whose body is not JSON, or not of the shape asked for."""
-
-
 @cache.public_call()  # every try within the deadline of the call it serves
 def request(
     what: str,
@@ -209,8 +212,8 @@ def request(
     **kwargs: Any,
 ) -> Any:
     """``method path`` on the CodeOcean API; its JSON answer, checked by ``check``
-    (which raises ``_Malformed``, ``TypeError``, ``ValueError`` or ``KeyError``
-    on the wrong shape and returns what to use).
+    (which raises one of :data:`~aind_session.codeocean.shapes.SHAPE_ERRORS` on
+    the wrong shape and returns what to use).
 
     A malformed answer (truncated JSON, a proxy's HTML page, the wrong shape)
     is asked again like a 5xx, except when starting a run; after the last try
@@ -258,13 +261,9 @@ def request(
         response = _call(what, client.session.request, method, path, _sent=sent, **kwargs)
         sent += _tries_of(response)
         try:
-            try:
-                body = response.json()
-            except ValueError as exc:
-                raise _Malformed("is not JSON") from exc
-            return check(body)
-        except (_Malformed, TypeError, ValueError, KeyError) as exc:
-            problem = str(exc) if isinstance(exc, _Malformed) else f"has the wrong shape ({exc})"
+            return check(shapes.json_body(response.json))
+        except shapes.SHAPE_ERRORS as exc:
+            problem = shapes.shape_problem(exc)
             if for_runs or not transport.try_again(sent, until):
                 break
             logger.debug("CodeOcean's answer while %s %s; asking again", what, problem)
@@ -274,118 +273,6 @@ def request(
         f"while {what}, but its answer {problem} ({kind}, {errors.tries(sent)}): "
         f"{transport.excerpt(response.text) or 'an empty body'}"
     )
-
-
-def record_of(cls: Callable[[], type]) -> Callable[[Any], dict[str, Any]]:
-    """A check that a JSON value is a record of the SDK's ``cls()``: an object with
-    its required fields. The check returns the value, or raises ``_Malformed``.
-
-    >>> from aind_session.codeocean.models import data_asset_class
-    >>> record_of(data_asset_class)({'id': '16d46411-540a-4122-b47f-8cb2a15d593a'})
-    Traceback (most recent call last):
-    ...
-    aind_session.codeocean.client._Malformed: lacks created, last_used, mount, name, owner, state, type
-    """
-
-    def check(value: Any) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise _Malformed(f"is a JSON {type(value).__name__}, not an object")
-        missing = _required_fields(cls()) - value.keys()
-        if missing:
-            raise _Malformed(f"lacks {', '.join(sorted(missing))}")
-        return value
-
-    return check
-
-
-def list_of(item: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
-    """A check that a JSON value is a list, each item checked by ``item``; the check
-    returns what ``item`` returned for each, or raises ``_Malformed``.
-
-    >>> list_of(int)(['1', '2'])
-    [1, 2]
-    >>> list_of(int)({'results': []})
-    Traceback (most recent call last):
-    ...
-    aind_session.codeocean.client._Malformed: is a JSON dict, not a list
-    """
-
-    def check(value: Any) -> list[Any]:
-        if not isinstance(value, list):
-            raise _Malformed(f"is a JSON {type(value).__name__}, not a list")
-        return [item(v) for v in value]
-
-    return check
-
-
-@functools.cache
-def _required_fields(cls: type) -> frozenset[str]:
-    return frozenset(
-        f.name
-        for f in dataclasses.fields(cls)
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    )
-
-
-def search_page(item: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]:
-    """A check that a JSON value is a search page: an object whose ``results`` are ``item``.
-
-    The check returns the page with its ``results`` checked, or raises ``_Malformed``.
-
-    >>> search_page(str)({'has_more': False, 'results': ['a']})
-    {'has_more': False, 'results': ['a']}
-    >>> search_page(str)({'has_more': False})
-    Traceback (most recent call last):
-    ...
-    aind_session.codeocean.client._Malformed: has no list of 'results'
-    """
-
-    def check(page: Any) -> dict[str, Any]:
-        if not isinstance(page, dict):
-            raise _Malformed(f"is a JSON {type(page).__name__}, not a search page")
-        if not isinstance(page.get("results"), list):
-            raise _Malformed("has no list of 'results'")
-        page["results"] = list_of(item)(page["results"])
-        return page
-
-    return check
-
-
-def download_url(value: Any) -> str:
-    """A check of a ``results/urls`` answer: its ``download_url``, an http(s) URL.
-
-    Raises ``_Malformed`` when there is none.
-
-    >>> download_url({'download_url': 'https://example.org/output?signature=x'})
-    'https://example.org/output?signature=x'
-    >>> download_url({'url': 'https://example.org/output'})
-    Traceback (most recent call last):
-    ...
-    aind_session.codeocean.client._Malformed: has no 'download_url'
-    """
-    url = value.get("download_url") if isinstance(value, dict) else None
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise _Malformed("has no 'download_url'")
-    return url
-
-
-def folder_names(value: Any) -> tuple[str, ...]:
-    """A check of a folder listing answer: the names of its ``items``.
-
-    Raises ``_Malformed`` when there is no list of items, or an item has no name.
-
-    >>> folder_names({'items': [{'name': 'nwb', 'type': 'folder'}, {'name': 'output'}]})
-    ('nwb', 'output')
-    >>> folder_names({'items': []})
-    ()
-    """
-    items = value.get("items") if isinstance(value, dict) else None
-    if not isinstance(items, list):
-        raise _Malformed("has no list of 'items'")
-    names = tuple(item.get("name") if isinstance(item, dict) else None for item in items)
-    if not all(isinstance(name, str) for name in names):
-        raise _Malformed("has items without a 'name'")
-    return names  # type: ignore[return-value]
 
 
 def download(url: str, what: str) -> str:

@@ -8,16 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from aind_session import cache, errors, persistent
 from aind_session.codeocean.assets import fetch_data_asset, normalize_id
-from aind_session.codeocean.client import (
-    download,
-    download_url,
-    folder_names,
-    list_of,
-    load_sdk,
-    record_of,
-    request,
-)
+from aind_session.codeocean.client import download, load_sdk, request
 from aind_session.codeocean.models import COMPUTATIONS, build_computation, computation_class
+from aind_session.codeocean.shapes import download_url, folder_names, list_of, record_of
 
 if TYPE_CHECKING:
     from codeocean.computation import Computation

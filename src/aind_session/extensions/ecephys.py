@@ -9,20 +9,19 @@
 >>> session.ecephys.sorted_data_asset.sorted_probes
 ('ProbeA', 'ProbeB', 'ProbeF')
 
-The sorted-asset model and its folder layouts live below
-this namespace, in :mod:`aind_session.extensions.sorted_assets` and
-:mod:`aind_session.extensions.sorted_layouts`; their public names are
-re-exported here, as before.
+The sorted-asset model, its folder layouts and the by-sorter view live below
+this namespace, in :mod:`aind_session.extensions.sorted_assets`,
+:mod:`aind_session.extensions.sorted_layouts` and
+:mod:`aind_session.extensions.sorters`; their public names are re-exported
+here, as before.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from aind_session import batch, cache, errors
+from aind_session import cache, errors
 from aind_session.extension import ExtensionBaseClass
 from aind_session.extensions.sorted_assets import (
     SortedDataAsset,
@@ -37,6 +36,7 @@ from aind_session.extensions.sorted_layouts import (
     sorter_from_processing,
     sorter_from_sorting_info,
 )
+from aind_session.extensions.sorters import SorterNamespace, Sorters, sorting_errors
 
 if TYPE_CHECKING:
     from codeocean.computation import Computation
@@ -63,80 +63,6 @@ __all__ = [  # the namespace, and what moved below it (importable from here as b
 logger = logging.getLogger(__name__)
 
 
-class SorterNamespace:
-    """The sorted data assets made with one sorter: ``session.ecephys.sorter.kilosort4``."""
-
-    def __init__(self, ecephys: Ecephys, name: str) -> None:
-        self._ecephys, self.name = ecephys, name
-
-    def __repr__(self) -> str:
-        return f"<sorter {self.name!r} of {self._ecephys._base!r}>"
-
-    @property
-    @cache.public_call()
-    def sorted_data_assets(self) -> tuple[SortedDataAsset, ...]:
-        """Sorted assets made with this sorter, oldest first; ``()`` when none.
-
-        Raises when the sorter of one of the session's sorted assets could not
-        be found out (it may be this one).
-        """
-        assets = self._ecephys.sorted_data_assets
-        names = _sorter_names(assets)
-        return tuple(a for a, name in zip(assets, names, strict=True) if name == self.name)
-
-
-def _sorter_names(assets: Sequence[SortedDataAsset]) -> list[str | None]:
-    """Each asset's sorter (None when it has none), asked together; the first
-    failure to find one out is raised."""
-    names = batch.gather([functools.partial(_sorter_name_or_none, a) for a in assets])
-    for name in names:
-        if isinstance(name, Exception):
-            raise name
-    return names  # type: ignore[return-value]
-
-
-def _sorter_name_or_none(asset: SortedDataAsset) -> str | None:
-    """The asset's sorter, or None when it has none (a failure to find out is raised)."""
-    try:
-        return asset.sorter_name
-    except errors.NotAvailableError:  # no sorter named, or no files: an answer
-        return None
-
-
-def _sorting_errors(assets: Sequence[SortedDataAsset]) -> list[bool | Exception]:
-    """Each asset's ``is_sorting_error``, or the exception met, asked together."""
-    return batch.gather([functools.partial(getattr, a, "is_sorting_error") for a in assets])
-
-
-class Sorters:
-    """``session.ecephys.sorter``: one attribute per sorter name, plus ``names``."""
-
-    kilosort2_5: SorterNamespace
-    kilosort4: SorterNamespace
-    spykingcircus2: SorterNamespace
-
-    def __init__(self, ecephys: Ecephys) -> None:
-        self._ecephys = ecephys
-
-    def __getattr__(self, name: str) -> SorterNamespace:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return SorterNamespace(self._ecephys, name)
-
-    def __getitem__(self, name: str) -> SorterNamespace:
-        return SorterNamespace(self._ecephys, name)
-
-    @property
-    @cache.public_call()
-    def names(self) -> tuple[str, ...]:
-        """Sorter names used in the session's sorted assets, sorted.
-
-        Raises when the sorter of one of them could not be found out, rather
-        than leave it out.
-        """
-        return tuple(sorted({n for n in _sorter_names(self._ecephys.sorted_data_assets) if n}))
-
-
 class Ecephys(ExtensionBaseClass["Session"]):
     """Raw ecephys folders and spike-sorting results of a session."""
 
@@ -157,6 +83,12 @@ class Ecephys(ExtensionBaseClass["Session"]):
         """Every sorted data asset of the session, oldest first; ``()`` when none.
 
         One search (shared with ``session.data_assets``); no request per asset.
+
+        >>> from aind_session import Session
+        >>> ecephys = Session('ecephys_676909_2023-12-13_13-43-40').ecephys
+        >>> [a.name for a in ecephys.sorted_data_assets][:2]
+        ['ecephys_676909_2023-12-13_13-43-40_sorted_2023-12-20_10-11-12',
+         'ecephys_676909_2023-12-13_13-43-40_sorted_2024-01-10_08-31-07']
         """
         assets = [a for a in self._base.data_assets if self.is_sorted_data_asset(a)]
         return tuple(SortedDataAsset.from_asset(a) for a in assets)
@@ -165,6 +97,13 @@ class Ecephys(ExtensionBaseClass["Session"]):
     @cache.public_call()
     def sorted_data_asset(self) -> SortedDataAsset:
         """The latest sorted data asset without a sorting error.
+
+        The newest of this session failed, so the one before it is chosen:
+
+        >>> from aind_session import Session
+        >>> ecephys = Session('ecephys_676909_2023-12-13_13-43-40').ecephys
+        >>> ecephys.sorted_data_asset.name
+        'ecephys_676909_2023-12-13_13-43-40_sorted_2024-03-01_16-02-45'
 
         Raises
         ------
@@ -182,7 +121,7 @@ class Ecephys(ExtensionBaseClass["Session"]):
                 f"{len(self._base.data_assets)} data assets is named {self._base.id}_sorted...). "
                 "Sort it with session.ecephys.run_sorting()."
             )
-        verdicts = _sorting_errors(assets)
+        verdicts = sorting_errors(assets)
         for asset, failed in zip(reversed(assets), reversed(verdicts), strict=True):  # noqa: B007
             if isinstance(failed, Exception):  # newest first: one that cannot be checked raises
                 raise failed
@@ -209,13 +148,18 @@ class Ecephys(ExtensionBaseClass["Session"]):
         error (so :attr:`sorted_data_asset` finds one), even if a newer one failed
         (see :attr:`latest_sorting_failed`). False when there is none.
 
+        >>> from aind_session import Session
+        >>> ecephys = Session('ecephys_676909_2023-12-13_13-43-40').ecephys
+        >>> ecephys.is_sorted
+        True
+
         Raises
         ------
         aind_session.errors.ServiceError, aind_session.errors.AccessDeniedError
             When none is known to be usable and one could not be checked.
         """
         unknown: list[Exception] = []
-        for failed in reversed(_sorting_errors(self.sorted_data_assets)):
+        for failed in reversed(sorting_errors(self.sorted_data_assets)):
             if isinstance(failed, (errors.AindSessionError, OSError)):  # an older one may do
                 unknown.append(failed)
             elif isinstance(failed, Exception):
@@ -232,6 +176,11 @@ class Ecephys(ExtensionBaseClass["Session"]):
         """True when the newest sorted data asset holds a sorting error (even if an
         older one is usable); False when it has none, or there is no sorted asset.
 
+        >>> from aind_session import Session
+        >>> ecephys = Session('ecephys_676909_2023-12-13_13-43-40').ecephys
+        >>> ecephys.latest_sorting_failed
+        True
+
         Raises
         ------
         aind_session.errors.ServiceError, aind_session.errors.AccessDeniedError
@@ -243,12 +192,24 @@ class Ecephys(ExtensionBaseClass["Session"]):
     @property
     @cache.public_call()
     def sorted_data_dir(self) -> UPath:
-        """Folder of :attr:`sorted_data_asset`."""
+        """Folder of :attr:`sorted_data_asset`.
+
+        >>> from aind_session import Session
+        >>> ecephys = Session('ecephys_676909_2023-12-13_13-43-40').ecephys
+        >>> ecephys.sorted_data_dir
+        S3Path('codeocean-s3datasetsbucket-1u41qdg42ur9/a782c5e4-a16b-495d-baea-7ca9ba29015c', protocol='s3')
+        """
         return self.sorted_data_asset.path
 
     @property
     def sorter(self) -> Sorters:
-        """Sorted assets by sorter: ``sorter.kilosort4.sorted_data_assets``, ``sorter.names``."""
+        """Sorted assets by sorter: ``sorter.kilosort4.sorted_data_assets``, ``sorter.names``.
+
+        >>> from aind_session import Session
+        >>> ecephys = Session('ecephys_676909_2023-12-13_13-43-40').ecephys
+        >>> ecephys.sorter.kilosort4
+        <sorter 'kilosort4' of Session('ecephys_676909_2023-12-13_13-43-40')>
+        """
         return Sorters(self)
 
     # -- raw data --------------------------------------------------------------------
@@ -269,20 +230,52 @@ class Ecephys(ExtensionBaseClass["Session"]):
     @property
     @cache.public_call()
     def clipped_dir(self) -> UPath:
-        """``ecephys_clipped`` in the raw data folder (under ``ecephys/`` from 2024, else at the top)."""
+        """``ecephys_clipped`` in the raw data folder (under ``ecephys/`` from 2024, else at the top).
+
+        >>> from aind_session import Session
+        >>> ecephys = Session('ecephys_676909_2023-12-13_13-43-40').ecephys
+        >>> ecephys.clipped_dir
+        S3Path('aind-ephys-data/ecephys_676909_2023-12-13_13-43-40/ecephys_clipped', protocol='s3')
+        >>> Session('ecephys_686740_2024-01-20_12-00-00').ecephys.clipped_dir
+        S3Path('aind-ephys-data/ecephys_686740_2024-01-20_12-00-00/ecephys/ecephys_clipped', protocol='s3')
+
+        Raises
+        ------
+        aind_session.errors.NotAvailableError
+            When the raw data folder has no such folder.
+        """
         return self._raw_subdir("ecephys_clipped")
 
     @property
     @cache.public_call()
     def compressed_dir(self) -> UPath:
-        """``ecephys_compressed`` in the raw data folder (under ``ecephys/`` from 2024, else at the top)."""
+        """``ecephys_compressed`` in the raw data folder (under ``ecephys/`` from 2024, else at the top).
+
+        >>> from aind_session import Session
+        >>> ecephys = Session('ecephys_676909_2023-12-13_13-43-40').ecephys
+        >>> ecephys.compressed_dir
+        S3Path('aind-ephys-data/ecephys_676909_2023-12-13_13-43-40/ecephys_compressed', protocol='s3')
+
+        Raises
+        ------
+        aind_session.errors.NotAvailableError
+            When the raw data folder has no such folder.
+        """
         return self._raw_subdir("ecephys_compressed")
 
     # -- pipeline runs ------------------------------------------------------------------
     @property
     @cache.public_call()
     def current_sorting_pipeline_computations(self) -> tuple[Computation, ...]:
-        """In-progress runs of the sorting pipeline with this session's raw data asset attached."""
+        """In-progress runs of the sorting pipeline with this session's raw data asset attached.
+
+        ``()`` when there are none.
+
+        >>> from aind_session import Session
+        >>> session = Session('ecephys_713655_2024-04-22_14-21-05')
+        >>> [c.state for c in session.ecephys.current_sorting_pipeline_computations]
+        [<ComputationState.Running: 'running'>]
+        """
         from aind_session import codeocean
         from aind_session.config import get_settings
 
@@ -306,6 +299,14 @@ class Ecephys(ExtensionBaseClass["Session"]):
         Computation or None
             The trigger capsule's run; None (with a warning) when the raw data
             asset is already being sorted and ``skip_already_sorting`` is true.
+
+        Examples
+        --------
+        This session is being sorted already, so no run is started:
+
+        >>> from aind_session import Session
+        >>> Session('ecephys_713655_2024-04-22_14-21-05').ecephys.run_sorting() is None
+        True
         """
         from aind_session import codeocean
         from aind_session.config import get_settings

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from aind_session import cache, errors
+from aind_session import cache, errors, persistent
 from aind_session.extension import ExtensionBaseClass
 
 if TYPE_CHECKING:
@@ -89,14 +89,15 @@ class Metadata(ExtensionBaseClass["Session"]):
         from aind_session import s3
 
         if not folder.startswith("s3://"):
-            from aind_session import persistent
-
-            persistent.refuse_if_offline(f"a listing of {folder}")
-            return tuple(sorted(p.name for p in s3.upath(folder).glob("*.json")))
+            return _json_files_elsewhere(folder)
         return tuple(n for n in s3.list_folder(folder).file_names if n.endswith(".json"))
 
     def read(self, stem: str) -> dict[str, Any]:
         """The content of ``<stem>.json`` as a dict (``'metadata.nd'`` for ``metadata.nd.json``).
+
+        >>> from aind_session import Session
+        >>> Session('ecephys_676909_2023-12-13_13-43-40').metadata.read('subject')['subject_id']
+        '676909'
 
         Raises
         ------
@@ -144,3 +145,13 @@ class Metadata(ExtensionBaseClass["Session"]):
         procedures: dict[str, Any]
         processing: dict[str, Any]
         rig: dict[str, Any]
+
+
+@cache.cached(persist=persistent.STRINGS, remote=True)
+def _json_files_elsewhere(folder: str) -> tuple[str, ...]:
+    """Names of the ``.json`` files of a folder not on S3 (``gs://``, ``file://``),
+    sorted: a leaf, so that a batch asks it once, not once per round."""
+    from aind_session import s3
+
+    persistent.refuse_if_offline(f"a listing of {folder}")
+    return tuple(sorted(p.name for p in s3.upath(folder).glob("*.json")))

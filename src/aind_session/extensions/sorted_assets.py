@@ -115,6 +115,13 @@ class SortedDataAsset(_DataAsset):
 
     @classmethod
     def from_asset(cls, asset: DataAsset) -> SortedDataAsset:
+        """The same asset as a :class:`SortedDataAsset` (``asset`` itself when it is one).
+
+        >>> from aind_session.codeocean import get_data_asset
+        >>> asset = SortedDataAsset.from_asset(get_data_asset('a782c5e4-a16b-495d-baea-7ca9ba29015c'))
+        >>> asset.name, SortedDataAsset.from_asset(asset) is asset
+        ('ecephys_676909_2023-12-13_13-43-40_sorted_2024-03-01_16-02-45', True)
+        """
         if isinstance(asset, cls):
             return asset
         return cls(**{f.name: getattr(asset, f.name) for f in dataclasses.fields(_DataAsset)})
@@ -133,7 +140,18 @@ class SortedDataAsset(_DataAsset):
     @property
     @cache.public_call()
     def path(self) -> UPath:
-        """The asset's folder."""
+        """The asset's folder.
+
+        >>> from aind_session.codeocean import get_data_asset
+        >>> asset = SortedDataAsset.from_asset(get_data_asset('a782c5e4-a16b-495d-baea-7ca9ba29015c'))
+        >>> asset.path
+        S3Path('codeocean-s3datasetsbucket-1u41qdg42ur9/a782c5e4-a16b-495d-baea-7ca9ba29015c', protocol='s3')
+
+        Raises
+        ------
+        aind_session.errors.NoSortedDataError
+            When its files were found nowhere.
+        """
         from aind_session import s3
 
         return s3.upath(self._folder())
@@ -147,10 +165,10 @@ class SortedDataAsset(_DataAsset):
         ``reads`` are in the folder, unless its listing says already."""
         from aind_session import codeocean, folders, s3
 
-        if not batch.active():
+        if not batch.deferring():  # outside gather (once() too): the siblings, at once
             prefetch_siblings(self.name, part)
             return
-        if not batch.deferring() or not (listings or reads):
+        if not (listings or reads):
             return
         source = codeocean.source_url(self)
         known = cache.peek_call(folders.find_data_asset_dir, source, self.id, self.name)
@@ -162,7 +180,13 @@ class SortedDataAsset(_DataAsset):
     @property
     @cache.public_call()
     def output(self) -> str:
-        """Text of the ``output`` file; ``''`` when there is none."""
+        """Text of the ``output`` file; ``''`` when there is none.
+
+        >>> from aind_session.codeocean import get_data_asset
+        >>> asset = SortedDataAsset.from_asset(get_data_asset('a782c5e4-a16b-495d-baea-7ca9ba29015c'))
+        >>> asset.output.splitlines()[0]
+        'N E X T F L O W  ~  version 23.10.1'
+        """
         from aind_session import verdicts
 
         self._with_siblings("error", reads=["output"])
@@ -171,7 +195,15 @@ class SortedDataAsset(_DataAsset):
     @property
     @cache.public_call()
     def sorted_probes(self) -> tuple[str, ...]:
-        """Probes with sorting results, from folder names under ``curated/`` (or ``sorting_precurated/``)."""
+        """Probes with sorting results, from folder names under ``curated/`` (or ``sorting_precurated/``).
+
+        An empty tuple when there are none.
+
+        >>> from aind_session.codeocean import get_data_asset
+        >>> asset = SortedDataAsset.from_asset(get_data_asset('a782c5e4-a16b-495d-baea-7ca9ba29015c'))
+        >>> asset.sorted_probes
+        ('ProbeA', 'ProbeB', 'ProbeF')
+        """
         from aind_session import s3
 
         self._with_siblings("probes", listings=[PROBE_FOLDERS[0]])
@@ -187,6 +219,11 @@ class SortedDataAsset(_DataAsset):
     @cache.public_call()
     def sorter_name(self) -> str:
         """Name of the spike sorter used (e.g. ``'kilosort4'``).
+
+        >>> from aind_session.codeocean import get_data_asset
+        >>> asset = SortedDataAsset.from_asset(get_data_asset('a782c5e4-a16b-495d-baea-7ca9ba29015c'))
+        >>> asset.sorter_name
+        'kilosort4'
 
         Raises
         ------
@@ -212,6 +249,11 @@ class SortedDataAsset(_DataAsset):
     def is_sorting_error(self) -> bool:
         """True when the sorting failed (see :func:`aind_session.verdicts.is_data_asset_error`).
 
+        >>> from aind_session.codeocean import get_data_asset
+        >>> asset = SortedDataAsset.from_asset(get_data_asset('a782c5e4-a16b-495d-baea-7ca9ba29015c'))
+        >>> asset.is_sorting_error
+        False
+
         Raises
         ------
         aind_session.errors.ServiceError, aind_session.errors.AccessDeniedError
@@ -225,7 +267,13 @@ class SortedDataAsset(_DataAsset):
     @property
     @cache.public_call()
     def is_sorting_analyzer(self) -> bool:
-        """True when results were saved as a SpikeInterface sorting analyzer (``.zarr``)."""
+        """True when results were saved as a SpikeInterface sorting analyzer (``.zarr``).
+
+        >>> from aind_session.codeocean import get_data_asset
+        >>> asset = SortedDataAsset.from_asset(get_data_asset('a782c5e4-a16b-495d-baea-7ca9ba29015c'))
+        >>> asset.is_sorting_analyzer
+        True
+        """
         from aind_session import s3
 
         self._with_siblings("analyzer")
@@ -267,7 +315,7 @@ def prefetch(
     if get_settings().cache_ttl <= 0:
         return
     names = [PARTS[p] for p in parts]
-    batch.gather(
+    batch.gather(  # one public call, so one deadline (see batch.gather)
         [
             functools.partial(getattr, SortedDataAsset.from_asset(a), n)
             for a in assets

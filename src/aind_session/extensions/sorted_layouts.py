@@ -20,46 +20,18 @@ layout changed over time, and every form is read:
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
-from aind_session.conventions import parse_session_id
+from aind_session.conventions import (  # noqa: F401 (names of this module too)
+    PROBE_FOLDERS,
+    SORTING_INFO,
+    is_sorted_data_asset,
+    parse_session_id,
+    probe_name,
+)
 
 if TYPE_CHECKING:
-    from codeocean.data_asset import DataAsset
-
-PROBE_FOLDERS = ("curated", "sorting_precurated")
-# where the sorter is named when processing.json does not say: folder, file per recording
-SORTING_INFO = (("spikesorted", "si_folder.json"), ("postprocessed", "sorting.json"))
-_PROBE = re.compile(r"\.(?P<probe>[^.#/]+?)(?:-AP|-LFP)?(?:_recording\d+)?$")
-_SORTED_NAME = re.compile(r"_sorted(?:[-_]|$)")
-
-
-def probe_name(folder: str) -> str:
-    """The probe in a recording folder's name.
-
-    >>> probe_name('experiment1_Record Node 104#Neuropix-PXI-100.ProbeF-AP_recording1')
-    'ProbeF'
-    """
-    match = _PROBE.search(folder)
-    return match["probe"] if match else folder
-
-
-def is_sorted_data_asset(asset: DataAsset | str) -> bool:
-    """True when an asset (or a name) is a spike-sorting result: ``<session-id>_sorted...``.
-
-    >>> is_sorted_data_asset('ecephys_676909_2023-12-13_13-43-40_sorted_2024-03-01_16-02-45')
-    True
-    >>> is_sorted_data_asset('ecephys_676909_2023-12-13_13-43-40')
-    False
-    """
-    name = asset if isinstance(asset, str) else asset.name
-    try:
-        session_id = parse_session_id(name)
-    except ValueError:
-        return False
-    rest = name[name.index(session_id) + len(session_id) :]
-    return bool(_SORTED_NAME.match(rest))
+    pass
 
 
 def _is_spike_sorting(process: Any) -> bool:
@@ -69,7 +41,16 @@ def _is_spike_sorting(process: Any) -> bool:
 
 
 def sorter_from_processing(processing: Any) -> str | None:
-    """``sorter_name`` of the "Spike sorting" process in a ``processing.json`` (either layout)."""
+    """``sorter_name`` of the "Spike sorting" process in a ``processing.json`` (either layout).
+
+    None when there is no such process, or it names no sorter.
+
+    >>> process = {'name': 'Spike sorting', 'parameters': {'sorter_name': 'kilosort4'}}
+    >>> sorter_from_processing({'processing_pipeline': {'data_processes': [process]}})
+    'kilosort4'
+    >>> sorter_from_processing({'data_processes': [{'name': 'Ephys preprocessing'}]}) is None
+    True
+    """
     if not isinstance(processing, dict):
         return None
     pipeline = processing.get("processing_pipeline")
@@ -87,7 +68,16 @@ def sorter_from_processing(processing: Any) -> str | None:
 
 
 def sorter_from_sorting_info(content: Any) -> str | None:
-    """``annotations.__sorting_info__.params.sorter_name`` of a SpikeInterface JSON file."""
+    """``annotations.__sorting_info__.params.sorter_name`` of a SpikeInterface JSON file.
+
+    None when the file has no such entry.
+
+    >>> info = {'params': {'sorter_name': 'kilosort2_5'}}
+    >>> sorter_from_sorting_info({'annotations': {'__sorting_info__': info}})
+    'kilosort2_5'
+    >>> sorter_from_sorting_info({'annotations': {}}) is None
+    True
+    """
     try:
         name = content["annotations"]["__sorting_info__"]["params"]["sorter_name"]
     except (KeyError, TypeError):
