@@ -508,7 +508,10 @@ def test_an_error_names_the_bad_input(cli):
         "aind-session: error: 'not-a-session' holds no session ID of the form "
         "<platform>_<subject>_<YYYY-MM-DD>_<HH-MM-SS> ("
     )
-    assert line.endswith("), e.g. 'ecephys_676909_2023-12-13_13-43-40'.")
+    assert "<subject>_<YYYY-MM-DD>_<HH-MM-SS> (aind-data-schema 2.x" in line  # both forms
+    assert line.endswith(
+        ", e.g. 'ecephys_676909_2023-12-13_13-43-40' or '780345_2025-02-20_00-00-00'."
+    )
 
 
 @pytest.mark.parametrize("command", [["sessions", "676909"], ["assets", MAIN]])
@@ -913,3 +916,15 @@ def test_the_sandbox_command_prints_a_line_unsetting_other_aws_credentials(entry
     unset = [line for line in out.splitlines() if line.startswith("unset ")]
     assert unset == ["unset AWS_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN"]
     assert out.index(unset[0]) < out.index("export ")  # before the exports, as Sandbox() does
+
+
+def test_a_2x_session_shows_no_platform_in_info_and_sessions(cli):
+    info = cli("info", "780345_2025-02-20_00-00-00")
+    assert info.code == 0, info.err
+    assert "platform         - (not in the ID; see modalities)" in info.out
+    assert "modalities       behavior" in info.out
+    table = cli("sessions", "780345")
+    assert table.code == 0, table.err
+    (row,) = [line for line in table.out.splitlines() if line.startswith("780345_")]
+    assert row.split()[:2] == ["780345_2025-02-20_00-00-00", "-"]
+    assert row.split()[-2:] == ["no", "-"]  # sorted: asked (no); latest sorting: none

@@ -7,31 +7,32 @@ small world written here; the last section drives the running sandbox with the o
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from typing import Any
 
 import codeocean
 import pytest
 import requests
-from codeocean.computation import RunParams
-from codeocean.error import Error
-from codeocean.models.components import SearchFilter, SortOrder
-from codeocean.models.computation import (
+from werkzeug.test import Client, TestResponse
+
+from aind_session.codeocean.sdk import (
     Computation,
     ComputationState,
-    DataAssetsRunParam,
-    NamedRunParam,
-)
-from codeocean.models.data_asset import (
     DataAsset,
     DataAssetSearchParams,
     DataAssetSearchResults,
     DataAssetSortBy,
+    DataAssetsRunParam,
+    DownloadFileURL,
+    Error,
+    FileURLs,
+    Folder,
+    NamedRunParam,
+    RunParams,
+    SearchFilter,
+    SortOrder,
+    service_fields,
 )
-from codeocean.models.folder import DownloadFileURL, FileURLs, Folder
-from werkzeug.test import Client, TestResponse
-
 from aind_session.testing import Sandbox
 from aind_session.testing.codeocean_server import CodeOceanApp
 from aind_session.testing.world import CODEOCEAN_BUCKET, World, load_world
@@ -192,8 +193,9 @@ def assert_json_error(response: TestResponse, status: int) -> str:
     return message
 
 
-def model_fields(model: type) -> set[str]:
-    return {f.name for f in dataclasses.fields(model)}
+def model_fields(model: type) -> frozenset[str]:
+    """The fields the service sends for ``model`` (``owner`` too where 0.12 lacks it)."""
+    return service_fields(model)
 
 
 # -- search: query terms -----------------------------------------------------------------
@@ -912,6 +914,8 @@ def test_sdk_capsule_computations_include_a_new_run(co: codeocean.CodeOcean) -> 
 
 
 def test_sdk_pipeline_computations_include_a_new_run(co: codeocean.CodeOcean) -> None:
+    if not hasattr(co, "pipelines"):
+        pytest.skip("this codeocean SDK has no client.pipelines (0.12 has none; 0.17 has)")
     new = co.computations.run_pipeline(RunParams(pipeline_id=PIPELINE, nextflow_profile="local"))
     runs = co.pipelines.list_computations(PIPELINE)
     assert [(r.id, r.nextflow_profile) for r in runs if r.id == new.id] == [(new.id, "local")]

@@ -168,3 +168,111 @@ def test_subject_and_get_sessions_refuse_text_around_a_number(aind_sandbox, valu
 def test_subject_still_takes_a_path_whose_folder_is_the_subject():
     assert Subject("/root/capsule/data/676909/").id == "676909"
     assert Subject(f"/data/{MAIN}/behavior").id == "676909"
+
+
+# -- aind-data-schema 2.x IDs: <subject>_<YYYY-MM-DD>_<HH-MM-SS> ---------------------------
+V2 = "780345_2025-02-20_00-00-00"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        V2,
+        f"s3://bucket/{V2}/ecephys/ecephys_compressed/x.zarr",
+        f"/data/{V2}",
+        f"{V2}_sorted_2025-03-01_10-00-00",
+        f"{V2}_processed_2025-03-01_10-00-00",
+        f"{V2}_nwb_2025-03-01_10-00-00",
+        f"{V2}_stitched_2025-03-01_10-00-00",
+        f"{V2}_sorted_2025-03-01_10-00-00_curated_2025-03-02_10-00-00",
+        f"?name={V2}",
+        f"{V2}.zarr",
+    ],
+)
+def test_a_2x_id_is_found_alone_in_paths_and_in_derived_names(value):
+    session = Session(value)
+    assert (session.id, session.platform, session.subject_id) == (V2, None, "780345")
+
+
+def test_a_2x_id_has_no_platform_and_its_date_and_time():
+    session = Session("676909_2023-12-13_13-43-40")
+    assert (session.platform, session.subject_id) == (None, "676909")
+    assert (session.date.isoformat(), session.time.isoformat()) == ("2023-12-13", "13:43:40")
+
+
+def test_a_platform_prefix_means_the_legacy_reading_wins():
+    session = Session(MAIN)
+    assert (session.id, session.platform, session.subject_id) == (MAIN, "ecephys", "676909")
+    assert Session(f"{MAIN}_sorted_2024-03-01_16-02-45").platform == "ecephys"
+
+
+def test_a_subject_after_an_underscore_is_never_read_as_a_2x_id():
+    # an 8-digit subject is not legacy, and is not taken as a 2.x ID without the platform
+    with pytest.raises(errors.SessionIDError, match="6- or 7-digit"):
+        Session("ecephys_12345678_2023-12-13_13-43-40")
+
+
+def test_the_first_id_in_a_string_wins_whichever_form():
+    assert Session(f"/{V2}/{MAIN}").id == V2
+    assert Session(f"/{MAIN}/{V2}").id == MAIN
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "780345_2025-02-30_00-00-00",  # no such day
+        "780345_2025-02-20_24-00-00",  # no such hour
+        "780345_2025-02-20_00-00-001",  # a digit after the time
+        "x780345_2025-02-20_00-00-00",  # the subject run into a word
+        "mouse_2025-02-20_00-00-00",  # a subject that is not a number
+        "780345_2025-02-20T000000",  # a pre-release form, not read
+        "780345_2025_02_20_00_00_00",  # only the schema's hyphens
+    ],
+)
+def test_a_bad_2x_id_is_refused_naming_the_input_and_both_forms(value):
+    with pytest.raises(errors.SessionIDError) as info:
+        Session(value)
+    message = str(info.value)
+    assert repr(value) in message
+    assert "<platform>_<subject>_<YYYY-MM-DD>_<HH-MM-SS>" in message
+    assert "<subject>_<YYYY-MM-DD>_<HH-MM-SS> (aind-data-schema 2.x" in message
+
+
+def test_a_2x_id_round_trips_and_compares_by_id():
+    import pickle
+
+    assert pickle.loads(pickle.dumps(Session(V2))) == Session(V2)
+    assert str(Session(f"/data/{V2}")) == V2
+
+
+def test_a_2x_session_card_shows_no_platform():
+    html = Session(V2)._repr_html_()
+    assert "platform" not in html and "780345" in html
+
+
+def test_a_2x_session_gives_its_subject():
+    assert Subject(f"s3://bucket/{V2}/behavior").id == "780345"
+    assert Session(V2).subject == Subject(780345)
+
+
+def test_a_2x_session_is_found_among_its_subjects_assets_and_resolves(aind_sandbox):
+    (session,) = get_sessions(780345)
+    assert (session.id, session.platform) == (V2, None)
+    assert Subject(780345).sessions == (session,)
+    assert session.modalities == ("behavior",)
+    assert session.raw_data_asset.id == "944059e0-f1a7-45cd-a188-6a42b674b682"
+    assert session.raw_data_dir.as_posix() == f"s3://aind-private-data-prod-o5171v/{V2}"
+
+
+def test_a_platform_filter_leaves_out_2x_sessions_and_says_so(aind_sandbox, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="aind_session"):
+        assert get_sessions(780345, platform="behavior") == ()
+    assert V2 in caplog.text and "names no platform" in caplog.text
+
+
+def test_a_2x_session_summary_shows_no_platform_and_asks_the_ecephys_sections(aind_sandbox):
+    summary = Session(V2).describe()
+    assert summary["platform"] is None and summary["modalities"] == ["behavior"]
+    assert summary["sorted_data_assets"] == [] and summary["unknown"] == {}

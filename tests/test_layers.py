@@ -218,7 +218,7 @@ STREET = [
     {"aind_session.extensions"},
     {"aind_session.verdicts"},
     {"aind_session.folders"},
-    {CODEOCEAN, "aind_session.s3", "aind_session.s3_requests"},
+    {CODEOCEAN, "aind_session.s3", "aind_session.s3_requests", "aind_session.docdb"},
     {"aind_session.transport"},
     {
         "aind_session.cache",

@@ -62,9 +62,9 @@ def test_folder_is_listed_once_for_many_files(aind_sandbox):
 def test_missing_file_lists_the_files_that_exist(aind_sandbox):
     metadata = Session(MAIN).metadata
     with pytest.raises(errors.MetadataFileNotFoundError) as info:
-        metadata.instrument
-    assert "'instrument.json'" in str(info.value) and "subject.json" in str(info.value)
-    assert getattr(metadata, "instrument", None) is None
+        metadata.quality_control
+    assert "'quality_control.json'" in str(info.value) and "subject.json" in str(info.value)
+    assert getattr(metadata, "quality_control", None) is None
 
 
 def test_metadata_of_a_session_with_fewer_files(aind_sandbox):
@@ -127,3 +127,83 @@ def test_a_file_that_access_is_denied_to_raises_an_access_denied_error(aind_sand
     aind_sandbox.denied_buckets.add("aind-ephys-data")
     with pytest.raises(errors.AccessDeniedError, match=r"subject\.json"):
         metadata.subject
+
+
+# -- across schema versions: 2.x names, 1.x names, DocDB's record ------------------------
+NEW = "790001_2025-06-01_10-00-00"  # a 2.x session: no platform in its name
+
+
+def _two_worlds(docdb_sections: dict | None = None) -> dict:
+    import json
+    from importlib import resources
+
+    world = json.loads(
+        resources.files("aind_session.testing").joinpath("sample_world.json").read_text("utf-8")
+    )
+    world["data_assets"].append(
+        {
+            "id": "7a900001-0000-4000-8000-000000000001",
+            "name": NEW,
+            "created": 1748797200,
+            "type": "dataset",
+            "tags": ["raw"],
+            "custom_metadata": {"data level": "raw data", "subject id": "790001"},
+            "source_bucket": {"origin": "aws", "bucket": "aind-ephys-data", "prefix": NEW},
+        }
+    )
+    folder = f"aind-ephys-data/{NEW}"
+    world["s3"][f"{folder}/acquisition.json"] = {
+        "schema_version": "2.0.34",
+        "acquisition_type": "ecephys",
+    }
+    world["s3"][f"{folder}/instrument.json"] = {
+        "schema_version": "2.0.34",
+        "instrument_id": "EPHYS2",
+    }
+    world["s3"][f"{folder}/ecephys/probe.bin"] = "x"
+    record = {"_id": "rec-790001", "name": NEW, **(docdb_sections or {})}
+    world["docdb"] = {"metadata_index_v2/data_assets": [record]}
+    return world
+
+
+def test_acquisition_reads_the_2x_file(aind_sandbox):
+    aind_sandbox.load(_two_worlds())
+    assert Session(NEW).metadata.acquisition["acquisition_type"] == "ecephys"
+    assert Session(NEW).metadata.instrument["instrument_id"] == "EPHYS2"
+
+
+def test_acquisition_reads_session_json_of_a_1x_session(aind_sandbox):
+    metadata = Session(MAIN).metadata
+    assert metadata.acquisition == metadata.session
+    assert metadata.instrument == metadata.rig
+    assert aind_sandbox.requests("docdb") == []  # the files are there: DocDB is not asked
+
+
+def test_a_1x_name_on_a_2x_session_says_which_name_to_use(aind_sandbox):
+    aind_sandbox.load(_two_worlds())
+    with pytest.raises(errors.MetadataFileNotFoundError, match=r"use metadata\.acquisition"):
+        Session(NEW).metadata.session
+    with pytest.raises(errors.MetadataFileNotFoundError, match=r"use metadata\.instrument"):
+        Session(NEW).metadata.rig
+
+
+def test_a_file_the_folder_lacks_comes_from_the_docdb_record(aind_sandbox, caplog):
+    import logging
+
+    aind_sandbox.load(_two_worlds({"procedures": {"subject_procedures": []}}))
+    with caplog.at_level(logging.DEBUG, logger="aind_session.extensions.metadata"):
+        assert Session(NEW).metadata.procedures == {"subject_procedures": []}
+    assert "from its DocDB record" in caplog.text
+    assert len(aind_sandbox.requests("docdb")) == 1
+
+
+def test_with_docdb_down_a_missing_file_says_so_and_warns_once(aind_sandbox, caplog, fast_backoff):
+    from aind_session.testing.faults import Faults
+
+    aind_sandbox.load(_two_worlds({"procedures": {"subject_procedures": []}}))
+    aind_sandbox.faults = Faults(rate=1.0, kinds=("503",), retry_after=0, services=("docdb",))
+    with pytest.raises(errors.MetadataFileNotFoundError, match="DocDB could not be asked"):
+        Session(NEW).metadata.procedures
+    with pytest.raises(errors.MetadataFileNotFoundError):
+        Session(NEW).metadata.processing
+    assert caplog.text.count("DocDB could not be asked") == 1

@@ -286,3 +286,21 @@ def test_sessions_of_a_subject_with_their_status_take_three_round_trips(
     # sorted asset's folder and output at once
     assert (aind_sandbox.round_trips("codeocean"), aind_sandbox.round_trips("s3")) == (2, 1)
     assert aind_sandbox.round_trips() == 3
+
+
+def test_a_sessions_docdb_record_is_one_request(aind_sandbox: Sandbox) -> None:
+    aind_sandbox.latency = LATENCY
+    assert Session("780345_2025-02-20_00-00-00").docdb["_id"] == "v2-780345-2025-02-20"
+    assert (len(aind_sandbox.requests("docdb")), aind_sandbox.round_trips()) == (1, 1)
+    assert aind_sandbox.requests("codeocean") == aind_sandbox.requests("s3") == []
+
+
+def test_many_sessions_docdb_records_are_one_query_per_collection(aind_sandbox: Sandbox) -> None:
+    from aind_session import batch
+
+    aind_sandbox.latency = LATENCY
+    names = ["780345_2025-02-20_00-00-00", "ecephys_676909_2023-12-13_13-43-40", *ODD_SESSIONS[:3]]
+    records = batch.gather([lambda n=n: getattr(Session(n), "docdb", None) for n in names])
+    assert [r and r["_id"] for r in records][:2] == ["v2-780345-2025-02-20", "v1-676909-2023-12-13"]
+    # v2 for all five at once; v1 for the four v2 lacks, at once
+    assert (len(aind_sandbox.requests("docdb")), aind_sandbox.round_trips()) == (2, 2)

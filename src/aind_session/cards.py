@@ -71,7 +71,7 @@ def _short(value: Any) -> str:
 
 def session_card(
     session_id: str,
-    platform: str,
+    platform: str | None,
     subject_id: str,
     date: datetime.date,
     time: datetime.time,
@@ -82,10 +82,17 @@ def session_card(
     >>> session_card('ecephys_676909_2023-12-13_13-43-40', 'ecephys', '676909',
     ...              datetime.date(2023, 12, 13), datetime.time(13, 43, 40))
     "<div style='...'><b>Session</b> <code>ecephys_676909_2023-12-13_13-43-40</code><br>platform: ecephys &middot; subject: 676909 &middot; 2023-12-13 13:43:40</div>"
+
+    An ID without a platform (aind-data-schema 2.x) shows none:
+
+    >>> session_card('780345_2025-02-20_00-00-00', None, '780345',
+    ...              datetime.date(2025, 2, 20), datetime.time(0, 0))
+    "<div style='...'><b>Session</b> <code>780345_2025-02-20_00-00-00</code><br>subject: 780345 &middot; 2025-02-20 00:00:00</div>"
     """
+    named = "" if platform is None else f"platform: {html.escape(platform)} &middot; "
     return (
         f"<div style='{CARD_STYLE}'><b>Session</b> <code>{html.escape(session_id)}</code><br>"
-        f"platform: {html.escape(platform)} &middot; subject: {html.escape(subject_id)}"
+        f"{named}subject: {html.escape(subject_id)}"
         f" &middot; {date.isoformat()} {time.isoformat()}</div>"
     )
 

@@ -83,10 +83,11 @@ def _session_row(session: Any) -> dict[str, Any]:
     """One row of ``sessions``: None where a verdict does not apply (``sorted`` of a
     session that is not ecephys, ``latest_sorting_failed`` without a sorted asset)
     or could not be found out (its reason in ``unknown``)."""
+    from aind_session.conventions import may_be_ecephys
     from aind_session.report import ask_many
 
     questions: dict[str, Callable[[], Any]] = {"uploaded": lambda: session.is_uploaded}
-    if session.platform == "ecephys":
+    if may_be_ecephys(session.platform):
         questions["sorted"] = lambda: session.ecephys.is_sorted
         questions["latest_sorting_failed"] = lambda: (
             session.ecephys.latest_sorting_failed if session.ecephys.sorted_data_assets else None

@@ -215,7 +215,7 @@ def sessions_table(rows: list[dict[str, Any]], style: Style) -> str:
         [
             [
                 r["id"],
-                r["platform"],
+                r["platform"] or "-",  # an aind-data-schema 2.x ID names none
                 r["date"],
                 cell(r, "uploaded"),
                 cell(r, "sorted"),
@@ -282,7 +282,7 @@ def format_info(summary: dict[str, Any], style: Style) -> str:
         return ", ".join(summary[section] or ()) or why(section)
 
     lines = [style.bold(summary["id"])]
-    lines.append(row("platform", summary["platform"]))
+    lines.append(row("platform", summary["platform"] or "- (not in the ID; see modalities)"))
     lines.append(row("subject", summary["subject_id"]))
     lines.append(row("date, time", f"{summary['date']} {summary['time']}"))
     raw = summary["raw_data_asset"]
@@ -306,7 +306,7 @@ def format_info(summary: dict[str, Any], style: Style) -> str:
         if reasons:
             lines.append(f"      {style.red('unknown: ' + '; '.join(reasons))}")
     running = summary["running_pipeline_computations"]
-    if summary["platform"] == "ecephys" or running:
+    if summary["platform"] in ("ecephys", None) or running:
         lines.append(
             row("running sorting", "" if running else why("running_pipeline_computations"))
         )

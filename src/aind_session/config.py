@@ -43,6 +43,8 @@ from aind_session.errors import ConfigurationError
 # defined there, and still read from here
 from aind_session.settings_checks import (
     DEFAULT,
+    DEFAULT_DOCDB_COLLECTIONS,
+    DEFAULT_DOCDB_URL,
     DEFAULT_DOMAIN,
     DEFAULT_TIMEZONE,
     ENV_PREFIX,
@@ -119,6 +121,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "s3_endpoint_url"),
         description="S3 endpoint; unset means AWS itself.",
     )
+    docdb_url: str = Field(
+        default=DEFAULT_DOCDB_URL, description="Base URL of DocDB's read-only REST API."
+    )
+    docdb_collections: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_DOCDB_COLLECTIONS,
+        description="DocDB collections of data asset records, asked in order (comma-separated).",
+    )
     cache_ttl: float = Field(600.0, ge=0, le=_TEN_YEARS, description="Seconds an answer is kept.")
     cache_maxsize: int = Field(4096, ge=1, le=10**7, description="Answers kept in memory at most.")
     cache_dir: Path | None = Field(
@@ -186,12 +195,17 @@ class Settings(BaseSettings):
     def _split_buckets(cls, value: Any) -> Any:
         return checks.split_buckets(value)
 
+    @field_validator("docdb_collections", mode="before")
+    @classmethod
+    def _split_collections(cls, value: Any) -> Any:
+        return checks.split_collections(value)
+
     @field_validator("s3_endpoint_url", "cache_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return checks.empty_is_unset(value)
 
-    @field_validator("codeocean_domain", "s3_endpoint_url")
+    @field_validator("codeocean_domain", "s3_endpoint_url", "docdb_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         return checks.check_url(value)

@@ -14,7 +14,7 @@ without importing anything from here::
     │                                     the token was refused (401/403)
     ├── AccessDeniedError(PermissionError)
     │                                     S3 refused a folder that may hold the answer
-    ├── ServiceError(ConnectionError)     CodeOcean or S3 failed after retries
+    ├── ServiceError(ConnectionError)     CodeOcean, S3 or DocDB failed after retries
     │   ├── DeadlineExceededError         no complete answer within the deadline
     │   └── OfflineCacheMissError         offline mode and the answer is not cached
     ├── NotReadyError(TimeoutError)       a data asset was not ready in the time allowed
@@ -29,6 +29,7 @@ without importing anything from here::
         ├── NoRawDataAssetError
         ├── NoRawDataDirError
         ├── MetadataFileNotFoundError
+        ├── NoDocDBRecordError            DocDB has no record of the session
         ├── NoSortedDataError
         └── NoSorterNameError(ValueError) also a ValueError, as ``sorter_name``
                                           raised one before
@@ -60,6 +61,7 @@ __all__ = [
     "MetadataFileNotFoundError",
     "MissingTokenError",
     "NamespaceError",
+    "NoDocDBRecordError",
     "NoRawDataAssetError",
     "NoRawDataDirError",
     "NoSortedDataError",
@@ -103,7 +105,7 @@ class AccessDeniedError(AindSessionError, PermissionError):
 
 
 class ServiceError(AindSessionError, ConnectionError):
-    """CodeOcean or S3 did not give an answer, after retrying where that is safe."""
+    """CodeOcean, S3 or DocDB did not give an answer, after retrying where that is safe."""
 
 
 class DeadlineExceededError(ServiceError):
@@ -154,6 +156,10 @@ class NoRawDataDirError(NotAvailableError):
 
 class MetadataFileNotFoundError(NotAvailableError):
     """A metadata JSON file does not exist in the session's raw data folder."""
+
+
+class NoDocDBRecordError(NotAvailableError):
+    """DocDB has no record of the session (in any of the collections asked)."""
 
 
 class NoSortedDataError(NotAvailableError):

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aind_session import cards, errors
+from aind_session.conventions import may_be_ecephys
 
 if TYPE_CHECKING:
     from aind_session.session import Session
@@ -182,7 +183,7 @@ def prefetch(
             functools.partial(folders.raw_data_dir, session.id),
             lambda: prefetch_sorted(session.ecephys.sorted_data_assets, sorted_parts),
         ]
-        if pipeline_runs and session.platform == "ecephys":
+        if pipeline_runs and may_be_ecephys(session.platform):
             work.append(lambda: session.ecephys.current_sorting_pipeline_computations)
         return work
 
@@ -203,7 +204,7 @@ def _first_guesses(session: Session, pipeline_runs: bool = True) -> None:
     from aind_session.config import get_settings
 
     s3.hint_connect()
-    if pipeline_runs and session.platform == "ecephys":
+    if pipeline_runs and may_be_ecephys(session.platform):
         codeocean.hint_computations(get_settings().sorting_pipeline_id)
 
 
@@ -264,7 +265,7 @@ def _summarize(session: Session) -> Summary:
         return {"id": asset.id, "name": asset.name, "created": _iso(asset.created)}
 
     def running() -> list[dict[str, Any]]:
-        if not session.ecephys.sorted_data_assets and session.platform != "ecephys":
+        if not session.ecephys.sorted_data_assets and not may_be_ecephys(session.platform):
             return []
         return [
             {

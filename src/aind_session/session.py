@@ -5,6 +5,12 @@
 >>> session.platform, session.subject_id, session.dt
 ('ecephys', '676909', datetime.datetime(2023, 12, 13, 13, 43, 40))
 
+An aind-data-schema 2.x ID (``<subject>_<YYYY-MM-DD>_<HH-MM-SS>``) names no
+platform; its modalities say what was recorded:
+
+>>> Session('780345_2025-02-20_00-00-00').platform is None
+True
+
 Creating a session parses the ID and nothing else: no I/O, no heavy import.
 Every remote answer is a property that asks its question on first use and is
 cached for the cache's time-to-live (shared by all sessions with the same ID).
@@ -22,6 +28,7 @@ from aind_session.conventions import (  # noqa: F401 (names of this module too)
     EXPECTED_FORM,
     MAX_PLATFORM_LENGTH,
     PLATFORM_PATTERN,
+    SCHEMA2_FORM,
     session_id_fields,
 )
 from aind_session.extension import declare_builtin, set_default_owner
@@ -42,10 +49,13 @@ MODALITY_ALIASES = {"ecephys_clipped": "ecephys", "ecephys_compressed": "ecephys
 def parse_session_id(value: Any) -> str:
     """The session ID held in ``value`` (an ID, a path or any string containing one).
 
-    The first place that npc-session's AIND pattern accepts wins, where the
-    platform is a whole word of letters, digits and hyphens (text before it,
-    such as ``'?name='``, is not part of it), the date and time are real, and
-    no digit follows the time. Takes time linear in the length of ``value``.
+    The first ID of either form wins (see :mod:`aind_session.conventions`): a
+    legacy ``<platform>_<subject>_<YYYY-MM-DD>_<HH-MM-SS>`` that npc-session's
+    AIND pattern accepts, where the platform is a whole word of letters, digits
+    and hyphens (text before it, such as ``'?name='``, is not part of it), or an
+    aind-data-schema 2.x ``<subject>_<YYYY-MM-DD>_<HH-MM-SS>``; the date and
+    time are real, and no digit follows the time. Takes time linear in the
+    length of ``value``.
 
     Raises
     ------
@@ -58,11 +68,13 @@ def parse_session_id(value: Any) -> str:
     'ecephys_676909_2023-12-13_13-43-40'
     >>> parse_session_id('data-assets?name=ecephys_676909_2023-12-13_13-43-40')
     'ecephys_676909_2023-12-13_13-43-40'
+    >>> parse_session_id('s3://bucket/780345_2025-02-20_00-00-00_sorted_2025-03-01_10-00-00')
+    '780345_2025-02-20_00-00-00'
     """
     return _parse_value(value)[0]
 
 
-def _parse_value(value: Any) -> tuple[str, str, str, datetime.datetime]:
+def _parse_value(value: Any) -> tuple[str, str | None, str, datetime.datetime]:
     if isinstance(value, Session):
         return value.id, value.platform, value.subject_id, value.dt
     return session_id_fields(value)
@@ -75,7 +87,9 @@ class Session(ComparedByID):
     ----------
     value
         A session ID, a path, or any string containing one (such as a sorted
-        data asset's name).
+        data asset's name): the legacy ``<platform>_<subject>_<YYYY-MM-DD>_<HH-MM-SS>``
+        or aind-data-schema 2.x ``<subject>_<YYYY-MM-DD>_<HH-MM-SS>``, whose
+        ``platform`` is None (``modalities`` says what was recorded).
 
     Raises
     ------
@@ -91,10 +105,14 @@ class Session(ComparedByID):
     (datetime.date(2023, 12, 13), datetime.time(13, 43, 40))
     >>> s == Session('ecephys_676909_2023-12-13_13-43-40')
     True
+    >>> s2 = Session('s3://bucket/780345_2025-02-20_00-00-00_nwb_2025-03-02_08-00-00')
+    >>> s2, s2.platform, s2.subject_id, s2.date
+    (Session('780345_2025-02-20_00-00-00'), None, '780345', datetime.date(2025, 2, 20))
     """
 
     id: str
-    platform: str
+    platform: str | None
+    """The platform the ID starts with; None for a 2.x ID, which names none."""
     subject_id: str
     dt: datetime.datetime
 
@@ -244,6 +262,31 @@ class Session(ComparedByID):
             f"{self.id}/ exists in the known data buckets ({', '.join(self._buckets())})."
         )
 
+    # -- DocDB -------------------------------------------------------------------------
+    @property
+    @cache.public_call()
+    def docdb(self) -> dict[str, Any]:
+        """The session's record in DocDB, the index of data assets (2.x collection first).
+
+        >>> Session('780345_2025-02-20_00-00-00').docdb['location']
+        's3://aind-private-data-prod-o5171v/780345_2025-02-20_00-00-00'
+
+        Raises
+        ------
+        aind_session.errors.NoDocDBRecordError
+            (an ``AttributeError``) when no collection has a record of it.
+        aind_session.errors.ServiceError
+            When DocDB could not be asked."""
+        from aind_session import docdb
+        from aind_session.config import get_settings
+
+        if (found := docdb.record(self.id)) is None:
+            raise errors.NoDocDBRecordError(
+                f"DocDB has no record named {self.id!r} in {', '.join(get_settings().docdb_collections)}"
+                " (AIND_SESSION_DOCDB_COLLECTIONS); records appear once metadata is indexed."
+            )
+        return found
+
     # -- S3 ----------------------------------------------------------------------------
     @staticmethod
     def _buckets() -> tuple[str, ...]:
@@ -323,8 +366,7 @@ class Session(ComparedByID):
 
 
 def _raw_data_dir(session_id: str) -> str:
-    """URL of a session's raw data folder (see :mod:`aind_session.folders`)."""
-    from aind_session import folders
+    from aind_session import folders  # (see there)
 
     return folders.raw_data_dir(session_id)
 
@@ -347,13 +389,9 @@ def provide(**functions: Callable[..., Any]) -> None:
 
 
 def _provided(name: str) -> Callable[..., Any]:
-    try:
-        return _providers[name]
-    except KeyError:  # only when this module is loaded without the package
-        raise errors.InternalError(
-            f"Session.{name} is answered by a layer above session.py, which the "
-            "aind_session package plugs in when it is imported"
-        ) from None
+    if name not in _providers:  # only when this module is loaded without the package
+        raise errors.InternalError(f"Session.{name} is plugged in by the aind_session package")
+    return _providers[name]
 
 
 declare_builtin(Session, "metadata", "aind_session.extensions.metadata:Metadata")

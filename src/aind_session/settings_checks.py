@@ -46,6 +46,11 @@ from aind_session.settings_sources import (
 )
 
 DEFAULT_DOMAIN = "https://codeocean.allenneuraldynamics.org"
+# DocDB's read-only REST API (aind-data-access-api's API_GATEWAY_HOST), and its
+# collections of data asset records, the 2.x schema's first
+DEFAULT_DOCDB_URL = "https://api.allenneuraldynamics.org"
+DEFAULT_DOCDB_COLLECTIONS = ("metadata_index_v2/data_assets", "metadata_index/data_assets")
+_COLLECTION = re.compile(r"[A-Za-z0-9_-]{1,64}/[A-Za-z0-9_.-]{1,120}")
 DEFAULT_TIMEZONE = "America/Los_Angeles"  # AIND session IDs are written in Seattle time
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
@@ -72,6 +77,30 @@ def split_buckets(value: Any) -> Any:
             raise InvalidInputError(
                 f"{name!r} is not an S3 bucket name (3 to 63 lowercase letters, digits, "
                 "dots and hyphens, without s3://)"
+            )
+    return value
+
+
+def split_collections(value: Any) -> Any:
+    """DocDB ``<database>/<collection>`` names from a comma-separated string (or
+    a sequence), each checked, in the order they are asked.
+
+    >>> split_collections('metadata_index_v2/data_assets, metadata_index/data_assets')
+    ['metadata_index_v2/data_assets', 'metadata_index/data_assets']
+    >>> split_collections('data_assets')
+    Traceback (most recent call last):
+    ...
+    aind_session.errors.InvalidInputError: 'data_assets' is not a DocDB collection: ...
+    """
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not value:
+        raise InvalidInputError("needs at least one <database>/<collection>")
+    for name in value:
+        if not isinstance(name, str) or not _COLLECTION.fullmatch(name):
+            raise InvalidInputError(
+                f"{name!r} is not a DocDB collection: write <database>/<collection>, "
+                "e.g. metadata_index_v2/data_assets"
             )
     return value
 

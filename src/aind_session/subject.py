@@ -182,6 +182,24 @@ class Subject(ComparedByID):
 
     @property
     @cache.public_call()
+    def docdb(self) -> tuple[dict[str, Any], ...]:
+        """The subject's records in DocDB (``subject.subject_id``), one per asset name
+        (the 2.x collection's first), sorted by name; ``()`` when there are none.
+
+        >>> [r['name'] for r in Subject(780345).docdb]
+        ['780345_2025-02-20_00-00-00']
+
+        Raises
+        ------
+        aind_session.errors.ServiceError
+            When DocDB could not be asked.
+        """
+        from aind_session import docdb
+
+        return docdb.subject_records(self.id)
+
+    @property
+    @cache.public_call()
     def sessions(self) -> tuple[Session, ...]:
         """Every session of the subject, by date and time; ``()`` when there are none.
 
@@ -206,7 +224,10 @@ def get_sessions(
         An int, a string of digits, or a path or session ID holding one (see
         :func:`parse_subject_id`).
     platform
-        Keep only this platform (case-insensitive), e.g. ``'ecephys'``.
+        Keep only this platform (case-insensitive), e.g. ``'ecephys'``. Only
+        IDs that name a platform can match: aind-data-schema 2.x sessions
+        (``<subject>_<YYYY-MM-DD>_<HH-MM-SS>``, platform None) are left out
+        (logged).
     date
         Keep only sessions on this day (or at this exact time, when one is given).
         Any form of :func:`aind_session.dates.parse_date`; a moment with a time
@@ -230,6 +251,8 @@ def get_sessions(
     --------
     >>> get_sessions(676909, start_date='2023-12-14', platform='ecephys')
     (Session('ecephys_676909_2023-12-14_12-43-11'),)
+    >>> get_sessions(780345)  # an aind-data-schema 2.x ID
+    (Session('780345_2025-02-20_00-00-00'),)
     """
     subject = parse_subject_id(subject_id)
     window = date_range(date, start_date, end_date)
@@ -238,19 +261,32 @@ def get_sessions(
     from aind_session.codeocean import get_subject_data_assets
 
     sessions: set[Session] = set()
+    unnamed: set[Session] = set()  # no platform in the ID, left out by a platform filter
     for asset in get_subject_data_assets(subject):
         try:
             session = Session(parse_session_id(asset.name))
         except ValueError:
             logger.debug("data asset %r holds no session ID", asset.name)
             continue
-        if session.subject_id != subject:
-            continue
-        if platform is not None and session.platform.lower() != platform.lower():
+        if (session.subject_id.lstrip("0") or "0") != subject:
             continue
         if session.dt not in window:
             continue
+        if platform is not None and session.platform is None:
+            unnamed.add(session)
+            continue
+        if platform is not None and (session.platform or "").lower() != platform.lower():
+            continue
         sessions.add(session)
+    if unnamed:
+        logger.info(
+            "platform=%r left out %d session(s) of subject %s whose ID names no platform "
+            "(aind-data-schema 2.x): %s; their modalities say what was recorded",
+            platform,
+            len(unnamed),
+            subject,
+            ", ".join(sorted(s.id for s in unnamed)),
+        )
     if not sessions:
         logger.info(
             "no sessions found for subject %s (platform=%r, date=%r, start_date=%r, end_date=%r)",

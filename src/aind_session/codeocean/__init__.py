@@ -1,9 +1,11 @@
 """The CodeOcean layer: the only package that imports the ``codeocean`` SDK.
 
-Everything returned is the SDK's own model (``DataAsset``, ``Computation``).
-It asks CodeOcean only: it never imports S3 nor ``Session``. Its modules, each
-using only those before it:
+Everything returned is the SDK's own model (``DataAsset``, ``Computation``),
+from whichever SDK release from 0.12 is installed. It asks CodeOcean only: it
+never imports S3 nor ``Session``. Its modules, each using only those before it:
 
+- :mod:`~aind_session.codeocean.sdk`: the SDK's names, wherever the installed
+  release keeps them (the only module that knows how releases differ);
 - :mod:`~aind_session.codeocean.shapes`: the checks of every answer's shape,
   before it is used or stored;
 - :mod:`~aind_session.codeocean.client`: the SDK loaded once, clients with

@@ -14,12 +14,11 @@ asked again like a 5xx.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aind_session import cache, errors, persistent, transport
-from aind_session.codeocean import shapes
+from aind_session.codeocean import sdk, shapes
 from aind_session.codeocean.shapes import (  # noqa: F401  (re-exported for compatibility)
     download_url,
     folder_names,
@@ -41,10 +40,6 @@ SCOPE_HELP = (
 
 _clients: dict[str, Any] = {}
 
-_sdk_lock = threading.Lock()
-
-_sdk_loaded = False
-
 
 @cache.on_clear
 def _forget_clients() -> None:
@@ -52,32 +47,13 @@ def _forget_clients() -> None:
 
 
 def load_sdk() -> None:
-    """Import the whole SDK once, one thread at a time, before any of it is used.
-
-    The SDK's modules import each other in a circle (``codeocean`` imports its
-    client, which imports ``codeocean.capsule``, which imports
-    ``codeocean.models.computation``, ...). Two threads importing two ends of
-    that circle at once (one decoding a cached data asset, one a cached
-    computation) deadlock: Python raises ``_DeadlockError``.
-    """
-    global _sdk_loaded
-    if _sdk_loaded:
-        return
-    with _sdk_lock:
-        if not _sdk_loaded:
-            import codeocean
-            import codeocean.computation
-            import codeocean.data_asset
-            import codeocean.error  # noqa: F401
-
-            _sdk_loaded = True
+    """Import the whole SDK once, one thread at a time, before any of it is used
+    (see :func:`aind_session.codeocean.sdk.load`, which this is)."""
+    sdk.load()
 
 
 def _make_client(retry_sent: bool) -> CodeOcean:
-    load_sdk()
-    from codeocean import CodeOcean
-
-    class _Client(CodeOcean):
+    class _Client(sdk.CodeOcean):
         """The SDK's client, whose dataclass repr would show the token."""
 
         def __repr__(self) -> str:
@@ -161,9 +137,6 @@ def _call(what: str, fn: Callable[..., T], *args: Any, _sent: int = 0, **kwargs:
     counted in the message too)."""
     import requests
 
-    load_sdk()
-    from codeocean.error import Error
-
     from aind_session.config import get_settings
 
     settings = get_settings()
@@ -171,7 +144,7 @@ def _call(what: str, fn: Callable[..., T], *args: Any, _sent: int = 0, **kwargs:
     domain = settings.codeocean_domain
     try:
         return fn(*args, **kwargs)
-    except Error as exc:
+    except sdk.Error as exc:
         status = exc.status_code
         if status in (401, 403):
             raise errors.AuthenticationError(

@@ -7,8 +7,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from aind_session import cache, errors, persistent
+from aind_session.codeocean import sdk
 from aind_session.codeocean.assets import fetch_data_asset, normalize_id
-from aind_session.codeocean.client import download, load_sdk, request
+from aind_session.codeocean.client import download, request
 from aind_session.codeocean.models import COMPUTATIONS, build_computation, computation_class
 from aind_session.codeocean.shapes import download_url, folder_names, list_of, record_of
 
@@ -81,12 +82,9 @@ def run_capsule(capsule_id: str, asset: DataAsset, parameters: list[str]) -> Com
         answer that holds no computation (the message says so: look at the
         capsule's runs before starting another).
     """
-    load_sdk()
-    from codeocean.computation import DataAssetsRunParam, RunParams
-
-    params = RunParams(
+    params = sdk.RunParams(
         capsule_id=capsule_id,
-        data_assets=[DataAssetsRunParam(id=asset.id, mount=asset.mount)],
+        data_assets=[sdk.DataAssetsRunParam(id=asset.id, mount=asset.mount)],
         parameters=parameters,
     )
     what = f"starting a run of capsule {capsule_id}"

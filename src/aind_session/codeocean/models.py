@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aind_session import persistent
-from aind_session.codeocean.client import load_sdk
+from aind_session.codeocean import sdk
 
 if TYPE_CHECKING:
     from codeocean.computation import Computation
@@ -24,10 +24,7 @@ def data_asset_class() -> type[DataAsset]:
     >>> data_asset_class().__name__
     'DataAsset'
     """
-    load_sdk()
-    from codeocean.data_asset import DataAsset
-
-    return DataAsset
+    return sdk.DataAsset
 
 
 def computation_class() -> type[Computation]:
@@ -36,10 +33,7 @@ def computation_class() -> type[Computation]:
     >>> computation_class().__name__
     'Computation'
     """
-    load_sdk()
-    from codeocean.computation import Computation
-
-    return Computation
+    return sdk.Computation
 
 
 # answers kept on disk: the service's own JSON, rebuilt as models

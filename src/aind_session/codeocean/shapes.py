@@ -68,10 +68,10 @@ def record_of(cls: Callable[[], type]) -> Callable[[Any], dict[str, Any]]:
     its required fields. The check returns the value, or raises ``_Malformed``.
 
     >>> from aind_session.codeocean.models import data_asset_class
-    >>> record_of(data_asset_class)({'id': '16d46411-540a-4122-b47f-8cb2a15d593a'})
+    >>> record_of(data_asset_class)({'id': '16d46411-540a-4122-b47f-8cb2a15d593a', 'owner': 'x'})
     Traceback (most recent call last):
     ...
-    aind_session.codeocean.shapes._Malformed: lacks created, last_used, mount, name, owner, state, type
+    aind_session.codeocean.shapes._Malformed: lacks created, last_used, mount, name, state, type
     """
 
     def check(value: Any) -> dict[str, Any]:

@@ -14,6 +14,8 @@ and each file is read once.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 
     from aind_session.session import Session  # noqa: F401  (used in a base class)
 
+
+logger = logging.getLogger(__name__)
 
 # The AttributeError (a NotAvailableError saying what was checked) that a property of
 # Metadata just raised in this thread: Python then calls __getattr__, which re-raises
@@ -112,17 +116,101 @@ class Metadata(ExtensionBaseClass["Session"]):
         names = self._names(folder)
         name = f"{stem}.json"
         if name not in names:
-            listed = ", ".join(names) or "none"
-            raise errors.MetadataFileNotFoundError(
-                f"{self._base.id} has no metadata file {name!r} in {folder}; the JSON files "
-                f"there are: {listed}."
-            )
+            return self._from_docdb(stem, folder, names)
         content = s3.read_json(f"{folder}/{name}")
         if not isinstance(content, dict):
             raise errors.CorruptFileError(
                 f"{folder}/{name} holds a JSON {type(content).__name__}, not an object."
             )
         return content
+
+    def _from_docdb(self, stem: str, folder: str, names: tuple[str, ...]) -> dict[str, Any]:
+        """Section ``stem`` of the session's DocDB record, for a file the folder
+        lacks; else the not-found error, saying which name to use on a 2.x session."""
+        from aind_session import docdb
+
+        found, why = docdb.helping(self._base.id)
+        section = (found or {}).get(stem)
+        if isinstance(section, dict):
+            logger.debug("%s of %s: from its DocDB record (no %s.json)", stem, self._base.id, stem)
+            return section
+        listed = ", ".join(names) or "none"
+        message = (
+            f"{self._base.id} has no metadata file '{stem}.json' in {folder}; the JSON files "
+            f"there are: {listed}."
+        )
+        newer = NEWER_NAMES.get(stem)
+        if newer is not None and f"{newer}.json" in names:
+            message += (
+                f" {stem}.json became {newer}.json in aind-data-schema 2.0: use metadata.{newer}."
+            )
+        message += (
+            f" DocDB could not be asked ({why})."
+            if why
+            else " Its DocDB record has no such section."
+        )
+        raise errors.MetadataFileNotFoundError(message)
+
+    def _first(self, stems: tuple[str, ...]) -> dict[str, Any]:
+        """The first of ``stems`` that the raw data folder holds, else DocDB's section."""
+        folder = self._folder()
+        names = self._names(folder)
+        for stem in stems:
+            if f"{stem}.json" in names:
+                return self.read(stem)
+        try:
+            return self._from_docdb(stems[0], folder, names)
+        except errors.MetadataFileNotFoundError:
+            for stem in stems[1:]:
+                with contextlib.suppress(errors.MetadataFileNotFoundError):
+                    return self._from_docdb(stem, folder, names)
+            raise errors.MetadataFileNotFoundError(
+                f"{self._base.id} has none of {', '.join(s + '.json' for s in stems)} in "
+                f"{folder} (the JSON files there are: {', '.join(names) or 'none'}), and its "
+                "DocDB record has none of those sections."
+            ) from None
+
+    @property
+    @cache.public_call()
+    def acquisition(self) -> dict[str, Any]:
+        """``acquisition.json`` (aind-data-schema 2.x), else ``session.json`` (1.x, the
+        same facts), else the record's section in DocDB.
+
+        >>> from aind_session import Session
+        >>> Session('ecephys_676909_2023-12-13_13-43-40').metadata.acquisition['session_type']
+        'OptoTagging'
+
+        Raises
+        ------
+        aind_session.errors.MetadataFileNotFoundError
+            When neither file nor section exists.
+        """
+        try:
+            return self._first(("acquisition", "session"))
+        except AttributeError as exc:
+            _raised.error = ("acquisition", exc)
+            raise
+
+    @property
+    @cache.public_call()
+    def instrument(self) -> dict[str, Any]:
+        """``instrument.json`` (aind-data-schema 2.x), else ``rig.json`` (1.x), else
+        the record's section in DocDB.
+
+        >>> from aind_session import Session
+        >>> Session('ecephys_676909_2023-12-13_13-43-40').metadata.instrument['rig_id']
+        '323_EPHYS1_20231101'
+
+        Raises
+        ------
+        aind_session.errors.MetadataFileNotFoundError
+            When neither file nor section exists.
+        """
+        try:
+            return self._first(("instrument", "rig"))
+        except AttributeError as exc:
+            _raised.error = ("instrument", exc)
+            raise
 
     @cache.public_call()
     def __getattr__(self, stem: str) -> dict[str, Any]:
@@ -145,6 +233,10 @@ class Metadata(ExtensionBaseClass["Session"]):
         procedures: dict[str, Any]
         processing: dict[str, Any]
         rig: dict[str, Any]
+
+
+# aind-data-schema 2.0 merged session.json into acquisition.json, rig.json into instrument.json
+NEWER_NAMES = {"session": "acquisition", "rig": "instrument"}
 
 
 @cache.cached(persist=persistent.STRINGS, remote=True)

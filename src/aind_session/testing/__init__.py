@@ -1,4 +1,4 @@
-"""The sandbox: a local CodeOcean API and S3 server loaded from a world file.
+"""The sandbox: a local CodeOcean API, S3 server and DocDB API loaded from a world file.
 
 Install with ``pip install aind-session[sandbox]``. Start one with
 :class:`Sandbox`; the pytest fixtures ``aind_sandbox`` and ``aind_sandbox_session``

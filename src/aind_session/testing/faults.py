@@ -1,11 +1,11 @@
 """Faults the sandbox makes, and the middleware that makes them.
 
-Every response of either sandbox service passes one :class:`Middleware` that
+Every response of each sandbox service (CodeOcean, S3, DocDB) passes one :class:`Middleware` that
 adds the sandbox's ``latency``, injects its :class:`Faults` and records the
 request for :meth:`Sandbox.requests <aind_session.testing.sandbox.Sandbox.requests>`.
 
-The faults (:class:`Faults` ``kinds``), each for both services, and what each
-stands for:
+The faults (:class:`Faults` ``kinds``), each for every service, and what each
+stands for (DocDB answers as CodeOcean does: JSON):
 
 - ``429``: rate limiting (S3: ``SlowDown``); ``Retry-After`` may be long.
 - ``500``: a server error (S3: ``InternalError``, "please try again").
@@ -31,6 +31,11 @@ stands for:
 - ``missing_token``: "more pages" without a cursor to ask for them.
 - ``bogus_token``: a cursor that the next request is refused for with a 400
   (a cursor expired, or invalidated by changes between pages).
+
+DocDB pages by ``skip`` with no cursor, so there the paged kinds stand for the
+same paging bugs without one: ``repeat_token`` answers the first page again
+(``skip`` ignored), ``missing_token`` an empty page where records remain (the
+listing ends early), ``bogus_token`` refuses the page with a 400.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from aind_session.testing.codeocean_server import page_token
 if TYPE_CHECKING:
     from aind_session.testing.sandbox import Sandbox
 
-Service = Literal["codeocean", "s3"]
+Service = Literal["codeocean", "s3", "docdb"]
 DEFAULT_KINDS = ("429", "500", "503", "drop")
 PAGED_KINDS = ("repeat_token", "missing_token", "bogus_token")
 FAULT_KINDS = (
@@ -96,9 +101,11 @@ class Faults:
           list where it is another object; S3: an ``<Error>`` document.
         - ``"repeat_token"``, ``"missing_token"``, ``"bogus_token"``, on paged
           answers only (CodeOcean ``POST /api/v1/data_assets/search``, S3
-          ``ListObjectsV2``): the true page saying more pages follow, with the
-          cursor the request sent (on a first page, one asking for it again),
-          with no cursor, or with a cursor the next request is refused (400).
+          ``ListObjectsV2``, DocDB ``GET .../find``): the true page saying more
+          pages follow, with the cursor the request sent (on a first page, one
+          asking for it again), with no cursor, or with a cursor the next
+          request is refused (400). DocDB: the first page again, an empty page,
+          a 400 (see the module's docstring).
     seed
         Seed of the random draw, so a run repeats.
     retry_after
@@ -138,7 +145,7 @@ class Faults:
     kinds: tuple[str, ...] = DEFAULT_KINDS
     seed: int = 0
     retry_after: int = 1
-    services: tuple[str, ...] = ("codeocean", "s3")
+    services: tuple[str, ...] = ("codeocean", "s3", "docdb")
     limit: int | None = None
     match: str | None = None
     stall_seconds: float = 30.0
@@ -186,6 +193,8 @@ class _Page:
 
     token: str | None
     offset: int = 0
+    path: str = ""  # DocDB's: the find asked for again by a repeat_token fault
+    query: str = ""
 
 
 class Middleware:
@@ -319,6 +328,11 @@ def _page_request(
         if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
             offset = 0
         return _Page(str(body["next_token"]) if body.get("next_token") else None, offset)
+    if service == "docdb":
+        if method != "GET" or not re.fullmatch(r"/v1/[^/]+/[^/]+/find/?", path):
+            return None
+        skip = parse_qs(query).get("skip", ["0"])[-1].strip()
+        return _Page(None, int(skip) if skip.isdigit() else 0, path, query)
     bucket = path.strip("/")
     args = parse_qs(query, keep_blank_values=True)
     if method != "GET" or not bucket or "/" in bucket or args.get("list-type") != ["2"]:
@@ -365,6 +379,8 @@ def _spoil(
         return "200 OK", [("Content-Type", "application/json")], [_wrong_shape(body)], 200
     if code != 200 or page is None:
         return None
+    if service == "docdb":
+        return _spoil_docdb_page(fault, status, headers, body, page, sandbox)
     rewrite = _rewrite_codeocean_page if service == "codeocean" else _rewrite_s3_page
     new = rewrite(fault, body, page, sandbox)
     return None if new is None else (status, headers, [new], code)
@@ -404,6 +420,38 @@ def _rewrite_s3_page(fault: str, body: bytes, page: _Page, sandbox: Sandbox) -> 
     if not found:
         text = text.replace("</ListBucketResult>", more + "</ListBucketResult>")
     return text.encode()
+
+
+def _spoil_docdb_page(
+    fault: str,
+    status: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    page: _Page,
+    sandbox: Sandbox,
+) -> tuple[str, list[tuple[str, str]], Iterable[bytes], int] | None:
+    """A DocDB ``find`` page spoilt by a paged fault (see the module's docstring), or None
+    when there is nothing to spoil (a first page to repeat, an empty page to empty)."""
+    if page.offset == 0:
+        # DocDB's pages carry no "more" marker: an empty or refused first page is,
+        # to any client (the official one too), the API's "none" or an error; the
+        # paged faults stand for a later page lost (repeat_token: nothing to repeat)
+        return None
+    if fault == "bogus_token":
+        message = "skip is not valid for this query; start again from skip=0."
+        return (
+            "400 Bad Request",
+            [("Content-Type", "application/json")],
+            [json.dumps({"message": message}).encode()],
+            400,
+        )
+    if body.strip() in (b"[]", b""):
+        return None
+    if fault == "missing_token":
+        return status, headers, [b"[]"], 200
+    kept = [(k, v) for k, v in parse_qsl(page.query, keep_blank_values=True) if k != "skip"]
+    code, first = sandbox.docdb.answer("GET", page.path, urlencode([*kept, ("skip", "0")]))
+    return (status, headers, [first], 200) if code == 200 else None
 
 
 def _wrong_shape(body: bytes) -> bytes:

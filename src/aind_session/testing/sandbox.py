@@ -1,4 +1,4 @@
-"""`Sandbox`: a local CodeOcean API and a local S3 (moto) on 127.0.0.1, from one world.
+"""`Sandbox`: a local CodeOcean API, S3 (moto) and DocDB API on 127.0.0.1, from one world.
 
 Use it as a context manager::
 
@@ -8,8 +8,8 @@ Use it as a context manager::
         ...                             # os.environ now points clients at it
         print(len(sb.requests()), "requests served")
 
-Both servers run in threads of this process, on ports the OS picks. Every
-response of either passes one middleware that adds ``latency``, injects
+The three servers run in threads of this process, on ports the OS picks. Every
+response of each passes one middleware that adds ``latency``, injects
 ``faults`` and records the request (service, method, path, status, fault) for
 :meth:`Sandbox.requests`. The token and the AWS keys are never logged.
 
@@ -35,6 +35,7 @@ from typing import Any
 
 from aind_session.testing import http_server
 from aind_session.testing.codeocean_server import CodeOceanApp
+from aind_session.testing.docdb_server import DocDBApp
 from aind_session.testing.faults import (
     BODY_KINDS,
     DEFAULT_KINDS,
@@ -82,7 +83,7 @@ class Request:
 
 
 class Sandbox:
-    """A local CodeOcean API server and S3 server holding one world.
+    """A local CodeOcean API server, S3 server and DocDB API server holding one world.
 
     Parameters
     ----------
@@ -90,13 +91,13 @@ class Sandbox:
         ``None`` for the bundled sample world, a path to a world JSON file, or
         a dict in the same format (see :mod:`aind_session.testing.world`).
     latency
-        Seconds added to every response of both services.
+        Seconds added to every response of every service.
     faults
         A :class:`Faults`, a failure rate, or a dict of :class:`Faults` fields.
     name_quirk
         Reproduce the real service's quirk that a ``name:`` search term longer
         than 20 characters matches nothing.
-    codeocean_port, s3_port
+    codeocean_port, s3_port, docdb_port
         Ports to bind; 0 lets the OS choose a free one.
 
     Attributes
@@ -104,6 +105,10 @@ class Sandbox:
     denied_buckets
         Buckets whose every S3 request is answered 403 AccessDenied (a set you
         may change while it runs; :meth:`reset` empties it).
+    docdb
+        The DocDB API (:class:`~aind_session.testing.docdb_server.DocDBApp`);
+        its ``max_page_bytes`` may be lowered to make clients page
+        (:meth:`reset` restores it). ``docdb_url`` is its address once started.
     """
 
     def __init__(
@@ -115,6 +120,7 @@ class Sandbox:
         name_quirk: bool = True,
         codeocean_port: int = 0,
         s3_port: int = 0,
+        docdb_port: int = 0,
     ) -> None:
         self.world = world if isinstance(world, World) else load_world(world)
         self.token = "COP_sandbox_" + secrets.token_hex(16)
@@ -122,7 +128,7 @@ class Sandbox:
         self.faults = Faults.coerce(faults)
         self._initial = (self.world, self.latency, self.faults)
         self.denied_buckets: set[str] = set()
-        self._ports = (codeocean_port, s3_port)
+        self._ports = (codeocean_port, s3_port, docdb_port)
         self._log: list[Request] = []
         self._in_flight = self._peak = 0
         self._log_lock = threading.Lock()
@@ -133,6 +139,8 @@ class Sandbox:
         self._servers: list[tuple[Any, threading.Thread]] = []
         self._saved_env: dict[str, str | None] = {}
         self.codeocean = CodeOceanApp(self.world, self.token, name_quirk=name_quirk)
+        self.docdb = DocDBApp(self.world)
+        self._docdb_page_bytes = self.docdb.max_page_bytes
         self.env: dict[str, str] = {}
 
     def __repr__(self) -> str:
@@ -152,7 +160,7 @@ class Sandbox:
 
     # -- life cycle --------------------------------------------------------------
     def start(self) -> Sandbox:
-        """Start both servers, load the world and set ``os.environ``; returns self."""
+        """Start the servers, load the world and set ``os.environ``; returns self."""
         if _running:
             raise RuntimeError(
                 "A Sandbox is already running in this process (moto keeps one S3 state per "
@@ -170,6 +178,7 @@ class Sandbox:
             s3_url = self._serve(s3_app, "s3", self._ports[1])
             self.s3_url = s3_url
             self.codeocean_url = co_url
+            self.docdb_url = self._serve(self.docdb, "docdb", self._ports[2])
             self._load_s3()
             _warm_up(s3_app)
         except BaseException:
@@ -185,6 +194,7 @@ class Sandbox:
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             "AWS_EC2_METADATA_DISABLED": "true",
+            "AIND_SESSION_DOCDB_URL": self.docdb_url,
         }
         unset = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
         for key in (*self.env, *unset):
@@ -193,11 +203,16 @@ class Sandbox:
             os.environ.pop(key, None)
         os.environ.update(self.env)
         _clear_library_cache()
-        logger.info("sandbox running: CodeOcean at %s, S3 at %s", co_url, s3_url)
+        logger.info(
+            "sandbox running: CodeOcean at %s, S3 at %s, DocDB at %s",
+            co_url,
+            s3_url,
+            self.docdb_url,
+        )
         return self
 
     def stop(self) -> None:
-        """Stop both servers, free their ports and restore the environment."""
+        """Stop the servers, free their ports and restore the environment."""
         for server, thread in self._servers:
             server.stop()
             thread.join(timeout=5)
@@ -222,19 +237,22 @@ class Sandbox:
         """Back to the state just after start: world, latency, faults, empty request log."""
         world, self.latency, self.faults = self._initial
         self.denied_buckets.clear()
+        self.docdb.max_page_bytes = self._docdb_page_bytes
         if self.world is not world:
             self.load(world)
         else:
             self.codeocean.load(world)
+            self.docdb.load(world)
             if self._s3_dirty:
                 self._load_s3()
         self.clear_requests()
         _clear_library_cache()
 
     def load(self, world: str | Path | Mapping[str, Any] | World | None) -> None:
-        """Serve another world from now on (both services); :meth:`reset` restores the first."""
+        """Serve another world from now on (every service); :meth:`reset` restores the first."""
         self.world = world if isinstance(world, World) else load_world(world)
         self.codeocean.load(self.world)
+        self.docdb.load(self.world)
         if self._servers:
             self._load_s3()
         _clear_library_cache()
@@ -272,7 +290,7 @@ class Sandbox:
         return longest
 
     def max_in_flight(self) -> int:
-        """The most requests (both services) being served at once since the log was cleared:
+        """The most requests (all services) being served at once since the log was cleared:
         above 1 shows that a client asked things concurrently."""
         with self._log_lock:
             return self._peak

@@ -1,10 +1,11 @@
 """The world file: what the sandbox's CodeOcean and S3 servers hold.
 
-One JSON document with three keys, all optional::
+One JSON document with four keys, all optional::
 
     {"data_assets": [{"id": "<uuid>", "name": "...", "created": 1702620828, ...}],
      "computations": [{"id": "<uuid>", "capsule_id": "<capsule or pipeline id>", ...}],
-     "s3": {"<bucket>/<key>": "text" | <any other JSON value>}}
+     "s3": {"<bucket>/<key>": "text" | <any other JSON value>},
+     "docdb": {"<db>/<collection>": [{"_id": "<text>", ...}, ...]}}
 
 - A data asset takes any field of the SDK's ``DataAsset``; ``id`` (a UUID) and
   ``name`` are required, the rest get defaults (see :data:`ASSET_DEFAULTS`).
@@ -14,6 +15,10 @@ One JSON document with three keys, all optional::
   path -> file text, the files of its ``/results`` folder).
 - An ``s3`` value that is a string is stored as that text; any other JSON value
   is stored serialized. Buckets are created from the keys.
+- A ``docdb`` entry maps ``"<database>/<collection>"`` (e.g.
+  ``"metadata_index_v2/data_assets"``) to its records, JSON objects each with a
+  text ``_id`` unique in its collection (DocDB records are keyed by the asset's
+  id); the sandbox's DocDB server queries them with mongomock.
 
 The files of a data asset are the S3 objects under its ``source_bucket``
 bucket and prefix; an asset without one keeps them under
@@ -64,7 +69,7 @@ COMPUTATION_DEFAULTS: dict[str, Any] = {
 }
 ASSET_EXTRAS = frozenset({"archived", "favorite"})
 COMPUTATION_EXTRAS = frozenset({"capsule_id", "pipeline_id", "results"})
-TOP_LEVEL = ("data_assets", "computations", "s3")
+TOP_LEVEL = ("data_assets", "computations", "s3", "docdb")
 
 
 class WorldError(ValueError):
@@ -79,6 +84,7 @@ class World:
     data_assets: dict[str, dict[str, Any]]
     computations: dict[str, dict[str, Any]]
     s3: dict[str, bytes]
+    docdb: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
 
     def copy(self) -> World:
         return World(
@@ -86,6 +92,7 @@ class World:
             copy.deepcopy(self.data_assets),
             copy.deepcopy(self.computations),
             dict(self.s3),
+            copy.deepcopy(self.docdb),
         )
 
     def asset_folder(self, asset: Mapping[str, Any]) -> str:
@@ -94,10 +101,6 @@ class World:
         if bucket.get("bucket"):
             return f"{bucket['bucket']}/{(bucket.get('prefix') or '').strip('/')}".rstrip("/")
         return f"{CODEOCEAN_BUCKET}/{asset['id']}"
-
-
-def _field_names(model: type) -> set[str]:
-    return {f.name for f in dataclasses.fields(model)}
 
 
 def load_world(world: str | Path | Mapping[str, Any] | None = None) -> World:
@@ -156,8 +159,7 @@ def _parse(raw: Any, source: str) -> World:
             f"{where} has unknown top-level key(s) {', '.join(map(repr, unknown))}; "
             f"allowed keys are {', '.join(map(repr, TOP_LEVEL))}."
         )
-    from codeocean.models.computation import Computation
-    from codeocean.models.data_asset import DataAsset
+    from aind_session.codeocean.sdk import Computation, DataAsset
 
     seen: dict[str, str] = {}
     assets = _records(
@@ -178,7 +180,8 @@ def _parse(raw: Any, source: str) -> World:
         COMPUTATION_EXTRAS,
         seen,
     )
-    return World(source, assets, computations, _objects(raw.get("s3", {}), where))
+    objects = _objects(raw.get("s3", {}), where)
+    return World(source, assets, computations, objects, _docdb(raw.get("docdb", {}), where))
 
 
 def _records(
@@ -192,7 +195,9 @@ def _records(
 ) -> dict[str, dict[str, Any]]:
     if not isinstance(entries, list):
         raise WorldError(f"{where}: {section!r} must be a list, not {type(entries).__name__}.")
-    allowed = _field_names(model) | extras
+    from aind_session.codeocean.sdk import service_fields
+
+    allowed = service_fields(model) | extras
     records: dict[str, dict[str, Any]] = {}
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
@@ -310,3 +315,39 @@ def _objects(entries: Any, where: str) -> dict[str, bytes]:
         text = value if isinstance(value, str) else json.dumps(value, indent=2)
         objects[key] = text.encode("utf-8")
     return objects
+
+
+def _docdb(entries: Any, where: str) -> dict[str, list[dict[str, Any]]]:
+    if not isinstance(entries, dict):
+        raise WorldError(
+            f"{where}: 'docdb' must be an object mapping 'database/collection' to a list of records."
+        )
+    collections: dict[str, list[dict[str, Any]]] = {}
+    for key, records in entries.items():
+        db, _, collection = key.partition("/")
+        if not db or not collection or "/" in collection or "$" in key or "." in db:
+            raise WorldError(
+                f"{where}: docdb key {key!r} must look like 'database/collection' "
+                "(e.g. 'metadata_index_v2/data_assets')."
+            )
+        if not isinstance(records, list):
+            raise WorldError(f"{where}: docdb[{key!r}] must be a list of records.")
+        seen: dict[str, int] = {}
+        for index, record in enumerate(records):
+            label = f"docdb[{key!r}][{index}]"
+            if not isinstance(record, dict):
+                raise WorldError(f"{where}: {label} must be an object.")
+            record_id = record.get("_id")
+            if not isinstance(record_id, str) or not record_id:
+                raise WorldError(
+                    f"{where}: {label} needs a text '_id' (DocDB records are keyed by the "
+                    f"asset's id), not {record_id!r}."
+                )
+            if record_id in seen:
+                raise WorldError(
+                    f"{where}: {label} repeats _id {record_id!r}, already used by "
+                    f"docdb[{key!r}][{seen[record_id]}]."
+                )
+            seen[record_id] = index
+        collections[key] = records
+    return collections

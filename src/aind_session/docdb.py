@@ -1,0 +1,370 @@
+"""The DocDB layer: the institute's index of data assets, through its read-only REST API.
+
+DocDB holds a record per data asset (``_id``, ``name``, ``location``: the S3
+folder, ``subject``, ``data_description``, ... and links to CodeOcean assets).
+Two collections are asked, in order (``Settings.docdb_collections``): the
+2.x schema's ``metadata_index_v2/data_assets`` first, then the 1.x
+``metadata_index/data_assets``.
+
+The API (the one ``aind-data-access-api`` speaks): ``GET
+{docdb_url}/v1/{db}/{collection}/find`` with ``filter``, ``projection`` and
+``sort`` as JSON text and ``limit``/``skip`` as integers answers a JSON list.
+The gateway cuts an answer near 10 MB, so a page may hold fewer records than
+asked: the client pages with ``skip`` until a page is empty. Here a page
+shorter than asked and well under that size (:data:`FULL_PAGE_BYTES`) is
+taken as the last, so a lookup by name is one request.
+
+We speak the API ourselves rather than depend on ``aind-data-access-api``:
+its 1.10 pins ``pydantic<2.12`` (a conflict for users' environments), needs
+``boto3`` for reads that need no signing, and builds ``https://`` URLs only,
+so it cannot reach a local sandbox. Requests share the library's tries,
+deadlines (:mod:`aind_session.transport`), cache, single flight, batching
+and offline mode.
+
+Many sessions' records are asked in one query per collection
+(``{"name": {"$in": [...]}}``): :func:`fetch_records` is a fetcher of the
+batch (:mod:`aind_session.batch`), so ``gather`` over many sessions sends one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from aind_session import batch, cache, errors, persistent, store, transport
+
+logger = logging.getLogger(__name__)
+
+# a page this much smaller than the gateway's 10 MB cut is not a cut one
+FULL_PAGE_BYTES = 5_000_000
+PAGE_LIMIT = 1000  # records asked per page
+
+
+class _WrongShape(TypeError):
+    """A stored or sent value that is not a DocDB record (or a list of them)."""
+
+
+def _record(obj: Any) -> dict[str, Any] | None:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("_id"), str):
+        raise _WrongShape("a DocDB record is a dict with an _id")
+    return obj
+
+
+def _records(obj: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(obj, (list, tuple)):
+        raise _WrongShape("DocDB records are a list")
+    return tuple(r for r in map(_record, obj) if r is not None)
+
+
+RECORD = persistent.Codec(lambda v: v, _record)  # a record, or None: no such record
+RECORDS = persistent.Codec(list, _records)
+
+_http: Any = None
+
+
+@cache.on_clear
+def _forget_session() -> None:
+    global _http
+    if _http is not None:
+        _http.close()
+    _http = None
+
+
+def _session() -> Any:
+    global _http
+    if _http is None:
+        import requests
+
+        from aind_session.config import get_settings
+
+        http = requests.Session()
+        adapter = transport.adapter(True, get_settings().max_concurrency)
+        http.mount("http://", adapter)
+        http.mount("https://", adapter)
+        _http = http
+    return _http
+
+
+class _Malformed(Exception):
+    """An answer that is not what DocDB sends: asked again, then a ServiceError."""
+
+
+def _get(what: str, collection: str, action: str, params: dict[str, str]) -> tuple[Any, int]:
+    """One ``GET`` of the API: its JSON answer and its size in bytes.
+
+    Raises
+    ------
+    aind_session.errors.ServiceError
+        DocDB did not answer, or answered an error, within the deadline.
+    """
+    import requests
+
+    from aind_session.config import get_settings
+
+    persistent.refuse_if_offline(what)
+    url = f"{get_settings().docdb_url}/v1/{collection}/{action}"
+    sent = 0
+    until = transport.deadline()
+    while True:
+        try:
+            response = _session().get(url, params=params)
+        except errors.DeadlineExceededError as exc:
+            raise errors.ServiceError(
+                f"DocDB at {url} {transport.deadline_message(exc.seconds)} while {what} "
+                f"({errors.tries(sent + exc.tries)})."
+            ) from None
+        except requests.RequestException as exc:
+            tries = sent + int(getattr(exc, "aind_tries", 1))
+            raise errors.ServiceError(
+                f"DocDB at {url} did not answer while {what} ({errors.tries(tries)}): "
+                f"{type(exc).__name__}. Check the network and AIND_SESSION_DOCDB_URL."
+            ) from None
+        sent += int(getattr(response, "aind_tries", 1))
+        if response.status_code == 400 and params.get("skip", "0") != "0":
+            # a later page refused: the paging is started again (see find)
+            raise _Malformed(f"a page refused ({transport.excerpt(response.text)})")
+        if response.status_code != 200:
+            raise errors.ServiceError(
+                f"DocDB at {url} answered HTTP {response.status_code} while {what} "
+                f"({errors.tries(sent)}): {transport.excerpt(response.text) or 'an empty body'}"
+            )
+        try:
+            return json.loads(response.content), len(response.content)
+        except ValueError:
+            problem = "is not JSON"
+        if not transport.try_again(sent, until):
+            raise errors.ServiceError(
+                f"DocDB at {url} answered HTTP 200 while {what}, but its answer {problem} "
+                f"({errors.tries(sent)}): {transport.excerpt(response.text) or 'an empty body'}"
+            )
+        logger.debug("DocDB's answer while %s %s; asking again", what, problem)
+
+
+def find(
+    collection: str, filter: dict[str, Any], projection: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], ...]:
+    """Every record of ``collection`` (``<db>/<collection>``) matching ``filter``.
+
+    Pages with ``skip`` until the last page (see the module's docstring); a
+    page that repeats records already given, or is not a list of records, is
+    asked again from the first page.
+
+    >>> [r['name'] for r in find('metadata_index_v2/data_assets', {'name': '780345_2025-02-20_00-00-00'})]
+    ['780345_2025-02-20_00-00-00']
+
+    Raises
+    ------
+    aind_session.errors.ServiceError
+        DocDB did not answer, or its paging went wrong after every try.
+    """
+    from aind_session.config import get_settings
+
+    what = f"finding {json.dumps(filter)} in {collection}"
+    params = {"filter": json.dumps(filter), "limit": str(PAGE_LIMIT)}
+    if projection is not None:
+        params["projection"] = json.dumps(projection)
+    until = transport.deadline()
+    rounds = 0
+    while True:
+        rounds += 1
+        try:
+            return _pages(what, collection, params, get_settings().max_pages)
+        except _Malformed as exc:
+            if not transport.try_again(rounds, until):
+                raise errors.ServiceError(
+                    f"DocDB's answers while {what} were unusable ({exc}) after "
+                    f"{errors.tries(rounds)} from the first page."
+                ) from None
+            logger.debug("DocDB's paging while %s went wrong (%s); from the start", what, exc)
+
+
+def _pages(
+    what: str, collection: str, params: dict[str, str], max_pages: int
+) -> tuple[dict[str, Any], ...]:
+    found: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for _ in range(max_pages):
+        page, size = _get(what, collection, "find", {**params, "skip": str(len(found))})
+        try:
+            records = _records(page)
+        except TypeError as exc:
+            raise _Malformed(f"a page that {exc}") from None
+        ids = [r["_id"] for r in records]
+        if seen.intersection(ids) or len(set(ids)) != len(ids):
+            raise _Malformed("a page repeating records already given")
+        seen.update(ids)
+        found += records
+        if records and len(records) < PAGE_LIMIT and size < FULL_PAGE_BYTES:
+            return tuple(found)  # short, and not cut by the gateway: the last
+        if not records:
+            if len(found) > 0:  # an empty page after cut ones: was it the end?
+                _check_count(what, collection, params, len(found))
+            return tuple(found)
+    raise errors.ServiceError(
+        f"DocDB still had more while {what} after {max_pages} pages: stopped "
+        "(AIND_SESSION_MAX_PAGES)."
+    )
+
+
+def _check_count(what: str, collection: str, params: dict[str, str], got: int) -> None:
+    """Raise :class:`_Malformed` when ``count_documents`` says the filter matches
+    other than ``got`` records (an empty page came before the end)."""
+    answer, _ = _get(what, collection, "count_documents", {"filter": params["filter"]})
+    count = answer.get("filtered_record_count") if isinstance(answer, dict) else None
+    if not isinstance(count, int):
+        raise _Malformed("a count that is not a count_documents answer")
+    if count != got:
+        raise _Malformed(f"an empty page after {got} of {count} records")
+
+
+# -- records by name: one query for many ------------------------------------------------
+def _key(name: str) -> tuple[str, str]:
+    return ("docdb.record", name)
+
+
+def fetch_records(names: list[str]) -> dict[str, Any]:
+    """The fetcher of records by name (see :mod:`aind_session.batch`): each name
+    to its record (the first collection that has one wins), None when none has,
+    or the error met; one ``$in`` query per collection for all names not cached.
+
+    >>> fetch_records(['780345_2025-02-20_00-00-00', 'no-such-name'])['no-such-name'] is None
+    True
+    """
+    from aind_session.config import get_settings
+
+    keys = {name: _key(name) for name in names}
+    found, waiting, mine = store.claim(keys.values(), RECORD)
+    answers: dict[str, Any] = {n: found[k] for n, k in keys.items() if k in found}
+    todo = [n for n, k in keys.items() if k in mine]
+    try:
+        if todo:
+            records: dict[str, dict[str, Any]] = {}
+            try:
+                for collection in get_settings().docdb_collections:
+                    left = [n for n in todo if n not in records]
+                    if not left:
+                        break
+                    for record in find(collection, {"name": {"$in": left}}):
+                        records.setdefault(str(record.get("name")), record)
+                for name in todo:
+                    answers[name] = records.get(name)
+                    store.settle(keys[name], answers[name], codec=RECORD)
+            except Exception as exc:  # each name's answer: the failure, not kept
+                for name in todo:
+                    answers[name] = exc
+                    store.settle(keys[name], exc, keep=False)
+    except BaseException as exc:
+        store.settle_all(keys.values(), exc)
+        raise
+    for name, key in keys.items():
+        if key in waiting:
+            try:
+                answers[name] = waiting[key].result()
+            except Exception as exc:
+                answers[name] = exc
+    return answers
+
+
+def record(name: str) -> dict[str, Any] | None:
+    """The DocDB record of the data asset named ``name``, or None when no
+    collection has one (cached; inside :func:`aind_session.batch.gather`, many
+    names are asked in one query).
+
+    >>> record('780345_2025-02-20_00-00-00')['location']
+    's3://aind-private-data-prod-o5171v/780345_2025-02-20_00-00-00'
+
+    Raises
+    ------
+    aind_session.errors.ServiceError
+        When DocDB could not be asked.
+    """
+    known = cache.peek(_key(name), RECORD)
+    if persistent.is_missing(known):
+        known = batch.recall(fetch_records, name)
+    if persistent.is_missing(known) or known is batch.NOT_ASKED:
+        batch.defer(fetch_records, [name])  # inside gather: pending
+        known = batch.now(fetch_records, [name])[name]
+        batch.remember(fetch_records, {name: known})
+    if isinstance(known, Exception):
+        raise known
+    return known
+
+
+@cache.cached(persist=RECORDS, remote=True)
+def subject_records(subject_id: str) -> tuple[dict[str, Any], ...]:
+    """Every record of a subject (``subject.subject_id``), one per asset name (the
+    first collection's wins), sorted by name.
+
+    >>> [r['name'] for r in subject_records('780345')][:1]
+    ['780345_2025-02-20_00-00-00']
+    """
+    from aind_session.config import get_settings
+
+    by_name: dict[str, dict[str, Any]] = {}
+    for collection in get_settings().docdb_collections:
+        for found in find(collection, {"subject.subject_id": subject_id}):
+            by_name.setdefault(str(found.get("name")), found)
+    return tuple(by_name[n] for n in sorted(by_name))
+
+
+def linked_codeocean_ids(found: dict[str, Any]) -> tuple[str, ...]:
+    """The CodeOcean data asset ids a record links: ``other_identifiers["Code
+    Ocean"]`` (v2), or ``external_links`` (v1: a list of ``{"Code Ocean": id}``
+    dicts at first, a dict of lists from late 2024).
+
+    >>> linked_codeocean_ids({'_id': 'x', 'other_identifiers': {'Code Ocean': ['a', 'b']}})
+    ('a', 'b')
+    >>> linked_codeocean_ids({'_id': 'x', 'external_links': [{'Code Ocean': 'a'}]})
+    ('a',)
+    >>> linked_codeocean_ids({'_id': 'x', 'external_links': {'Code Ocean': ['a']}})
+    ('a',)
+    """
+    ids: list[str] = []
+
+    def add(value: Any) -> None:
+        if isinstance(value, str) and value.strip():
+            ids.append(value.strip())
+        elif isinstance(value, Iterable) and not isinstance(value, (str, bytes, dict)):
+            for item in value:
+                add(item)
+
+    other = found.get("other_identifiers")
+    if isinstance(other, dict):
+        add(other.get("Code Ocean"))
+    links = found.get("external_links")
+    if isinstance(links, dict):
+        add(links.get("Code Ocean"))
+    elif isinstance(links, list):
+        for link in links:
+            if isinstance(link, dict):
+                add(link.get("Code Ocean"))
+    return tuple(dict.fromkeys(ids))
+
+
+# -- where DocDB only helps --------------------------------------------------------------
+_warned: set[int] = set()  # the clears (calls.generation) in which "DocDB is down" was said
+
+
+def helping(name: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The record of ``name`` for a question DocDB only helps with: ``(record or
+    None, None)``, or ``(None, why)`` when DocDB could not be asked, which is
+    logged once (per :func:`aind_session.clear_cache`) and never raised: the
+    question is then answered from CodeOcean and S3 alone.
+
+    >>> helping('780345_2025-02-20_00-00-00')[0]['_id']
+    'v2-780345-2025-02-20'
+    """
+    from aind_session import calls
+
+    try:
+        return record(name), None
+    except errors.ServiceError as exc:
+        why = " ".join(str(exc).split())
+        if calls.generation() not in _warned:
+            _warned.add(calls.generation())
+            logger.warning("DocDB could not be asked (%s); answering without it.", why)
+        return None, why

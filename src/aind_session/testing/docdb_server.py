@@ -1,0 +1,257 @@
+"""A WSGI application that answers AIND's read-only DocDB REST API (``/v1/``) from a world.
+
+The routes, parameters and answers are those the official client uses
+(``aind-data-access-api``, ``aind_data_access_api/document_db.py``:
+``Client._find_url``, ``_count_url``, ``_aggregate_url``, ``_find_records``,
+``_count_records``, ``_aggregate_records``, ``retrieve_docdb_records``; and its
+``tests/test_document_db.py``). Queries run in mongomock, so filters,
+projections, sorting, paging and aggregation follow MongoDB's semantics as far
+as mongomock implements them; nothing here matches records by hand.
+
+Rules, each with its source (``client`` = ``document_db.py``, ``client tests`` =
+``tests/test_document_db.py``, ``assumed`` = the client is silent):
+
+- ``GET /v1/{db}/{collection}/find``: query parameters ``filter``,
+  ``projection`` and ``sort`` are JSON texts (``json.dumps`` of an object; a
+  sort is an object such as ``{"created": -1}``), ``limit`` and ``skip``
+  decimal integers (``str(limit)``); ``limit`` 0 means no limit. The answer is
+  a JSON list of records, not wrapped in an object (client ``_find_records``
+  returns ``response.json()``; client tests).
+- ``find`` may answer fewer records than ``limit`` asks for, when they would
+  not fit in one API Gateway payload; a client pages on with
+  ``skip += len(page)`` until a page is empty (client ``_find_records``
+  docstring, ``retrieve_docdb_records``; client tests feed pages of 2, 4, 1, 3,
+  then 0 records). Here a page stops before the record that would take its
+  JSON past ``max_page_bytes`` (default 10 MB, the client's "max payload for
+  the API Gateway"), but always holds at least one record when any remain
+  (assumed: an empty page would end the client's paging early).
+- ``GET /v1/{db}/{collection}/count_documents``, optional ``filter``: answers
+  ``{"total_record_count": <all records>, "filtered_record_count": <matching>}``
+  (client ``_count_records`` docstring; client tests).
+- ``POST /v1/{db}/{collection}/aggregate``, a JSON body that is the pipeline (a
+  list of stage objects): answers a JSON list (client ``_aggregate_records``
+  posts ``json=pipeline``; client tests). The API is read-only ("the API
+  supports readonly aggregations", client), so ``$out`` and ``$merge`` are
+  refused with 400 (assumed status). An answer bigger than ``max_page_bytes``
+  is a 413 (client ``_get_records`` docstring: "May raise HTTP 413 error if
+  requested records exceed the max payload size").
+- No sign-in: reads are not signed (client: only writes go through
+  ``_signed_request``; "Do not need to sign request since API supports
+  readonly aggregations").
+- Errors are HTTP errors (the client calls ``raise_for_status()``) with a JSON
+  ``{"message": ...}`` body (assumed: API Gateway's error shape). An invalid
+  pipeline is a 400 (client tests: ``$match_invalid`` answered 400); so are, by
+  the same rule (assumed), a parameter that is not valid JSON or not an object
+  (a list for the pipeline), an unknown query operator, a mixed projection, a
+  sort direction other than 1 or -1, and ``limit``/``skip`` that are not
+  integers of at least 0. What mongomock does not implement (``$where``, some
+  stages) is a 501 naming mongomock, so a test never mistakes it for the real
+  API's answer.
+- A database or collection the world does not hold answers as an empty one
+  (``[]``, counts 0), as MongoDB does for a collection never written (assumed:
+  the client is silent). A path that is no route, or a route with another
+  method, is a 404 ``{"message": "Not Found"}`` (assumed).
+- Records keep the key order and values of the world file; values that are not
+  JSON (dates made by an aggregation) are sent as ISO 8601 text (assumed: the
+  client reads plain JSON).
+"""
+
+from __future__ import annotations
+
+import datetime
+import http
+import json
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from aind_session.testing.world import World
+
+__all__ = ["DEFAULT_MAX_PAGE_BYTES", "READ_ONLY_REFUSED", "DocDBApp"]
+
+# the client: "The max payload for the API Gateway including headers is 10MB"
+DEFAULT_MAX_PAGE_BYTES = 10_000_000
+READ_ONLY_REFUSED = ("$out", "$merge")
+_ROUTE = re.compile(r"^/v1/(?P<db>[^/]+)/(?P<collection>[^/]+)/(?P<action>[a-z_]+)/?$")
+_ACTIONS = {"find": "GET", "count_documents": "GET", "aggregate": "POST"}
+
+
+class DocDBError(Exception):
+    """An HTTP error with a JSON ``{"message": ...}`` body."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class DocDBApp:
+    """The DocDB REST API as a WSGI application over a :class:`World`'s ``docdb`` records.
+
+    Attributes
+    ----------
+    max_page_bytes
+        The most bytes of JSON one ``find`` page or ``aggregate`` answer holds
+        (see the module's docstring); lower it to make clients page.
+    """
+
+    def __init__(self, world: World, *, max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES) -> None:
+        self.max_page_bytes = max_page_bytes
+        self._lock = threading.Lock()
+        self.load(world)
+
+    def load(self, world: World) -> None:
+        """Serve ``world``'s DocDB records from now on (fresh mongomock collections)."""
+        import mongomock
+
+        client = mongomock.MongoClient()
+        for key, records in world.docdb.items():
+            db, _, collection = key.partition("/")
+            if records:
+                client[db][collection].insert_many([dict(r) for r in records])
+        with self._lock:
+            self._client = client
+
+    # -- WSGI ------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        status, payload = self.answer(
+            environ["REQUEST_METHOD"],
+            environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""),
+            body,
+        )
+        start_response(
+            f"{status} {http.HTTPStatus(status).phrase}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+        )
+        return [payload]
+
+    def answer(self, method: str, path: str, query: str, body: bytes = b"") -> tuple[int, bytes]:
+        """The status and JSON body of one request (what :meth:`__call__` sends)."""
+        try:
+            return 200, self._route(method, path, query, body)
+        except DocDBError as exc:
+            return exc.status, _dumps({"message": exc.message})
+        except Exception as exc:  # a sandbox bug still answers as the API does: JSON
+            message = f"Internal error in the sandbox: {type(exc).__name__}: {exc}"
+            return 500, _dumps({"message": message})
+
+    def _route(self, method: str, path: str, query: str, body: bytes) -> bytes:
+        match = _ROUTE.match(path)
+        if match is None or _ACTIONS.get(match["action"]) != method:
+            raise DocDBError(404, "Not Found")
+        args = parse_qs(query, keep_blank_values=True)
+        with self._lock:
+            collection = self._client[match["db"]][match["collection"]]
+        action = match["action"]
+        try:
+            if action == "find":
+                return self._find(collection, args)
+            if action == "count_documents":
+                flt = _json_param(args, "filter", dict) or {}
+                return _dumps(
+                    {
+                        "total_record_count": collection.count_documents({}),
+                        "filtered_record_count": collection.count_documents(flt),
+                    }
+                )
+            return self._aggregate(collection, body)
+        except DocDBError:
+            raise
+        except NotImplementedError as exc:
+            if "is not a valid operator" in str(exc):
+                raise DocDBError(400, str(exc)) from None
+            raise DocDBError(501, f"The sandbox (mongomock) cannot do this: {exc}") from None
+        except (
+            ValueError,
+            TypeError,
+        ) as exc:  # mongomock's word for a bad spec, e.g. a mixed projection
+            raise DocDBError(400, f"{type(exc).__name__}: {exc}") from None
+        except Exception as exc:
+            if type(exc).__module__.startswith("mongomock"):  # OperationFailure: unknown operator
+                raise DocDBError(400, str(exc)) from None
+            raise
+
+    def _find(self, collection: Any, args: Mapping[str, list[str]]) -> bytes:
+        flt = _json_param(args, "filter", dict) or {}
+        projection = _json_param(args, "projection", dict)
+        sort = _json_param(args, "sort", dict)
+        limit = _int_param(args, "limit")
+        skip = _int_param(args, "skip")
+        cursor = collection.find(flt, projection or None)
+        if sort:
+            bad = {k: v for k, v in sort.items() if v not in (1, -1) or isinstance(v, bool)}
+            if bad:
+                raise DocDBError(400, f"sort directions must be 1 or -1, got {bad!r}.")
+            cursor = cursor.sort(list(sort.items()))
+        cursor = cursor.skip(skip)
+        if limit:
+            cursor = cursor.limit(limit)
+        return self._page([dict(doc) for doc in cursor])
+
+    def _page(self, records: list[dict[str, Any]]) -> bytes:
+        """The first records whose JSON fits in ``max_page_bytes`` (at least one)."""
+        parts: list[bytes] = []
+        size = 2  # the brackets
+        for record in records:
+            part = _dumps(record)
+            if parts and size + len(part) + 2 > self.max_page_bytes:
+                break
+            parts.append(part)
+            size += len(part) + 2
+        return b"[" + b", ".join(parts) + b"]"
+
+    def _aggregate(self, collection: Any, body: bytes) -> bytes:
+        try:
+            pipeline = json.loads(body) if body.strip() else None
+        except ValueError as exc:
+            raise DocDBError(400, f"The pipeline is not valid JSON: {exc}.") from None
+        if not isinstance(pipeline, list) or not all(isinstance(s, dict) for s in pipeline):
+            raise DocDBError(400, "The body must be a JSON list of pipeline stages (objects).")
+        for stage in pipeline:
+            refused = sorted(set(stage) & set(READ_ONLY_REFUSED))
+            if refused:
+                raise DocDBError(400, f"{refused[0]} is not allowed: the API is read-only.")
+        answer = _dumps([dict(doc) for doc in collection.aggregate(pipeline)])
+        if len(answer) > self.max_page_bytes:
+            raise DocDBError(
+                413, f"The answer ({len(answer)} bytes) is bigger than the API Gateway allows."
+            )
+        return answer
+
+
+def _json_param(args: Mapping[str, list[str]], name: str, kind: type) -> Any:
+    """A JSON query parameter, or None when it is not given."""
+    if name not in args:
+        return None
+    text = args[name][-1]
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise DocDBError(400, f"Query parameter {name!r} is not valid JSON: {exc}.") from None
+    if not isinstance(value, kind):
+        raise DocDBError(
+            400, f"Query parameter {name!r} must be a JSON object, not {type(value).__name__}."
+        )
+    return value
+
+
+def _int_param(args: Mapping[str, list[str]], name: str) -> int:
+    text = args.get(name, ["0"])[-1].strip()
+    if not text.isdigit():
+        raise DocDBError(400, f"Query parameter {name!r} must be an integer of at least 0.")
+    return int(text)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    return str(value)
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, default=_default).encode()

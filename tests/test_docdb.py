@@ -1,0 +1,182 @@
+"""The DocDB layer against the sandbox's DocDB: records by name (one query for
+many), a subject's records, links to CodeOcean, and faults."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+import pytest
+
+from aind_session import batch, docdb, errors
+from aind_session.testing import Sandbox
+from aind_session.testing.faults import Faults
+
+V2 = "metadata_index_v2/data_assets"
+V1 = "metadata_index/data_assets"
+NEW = "780345_2025-02-20_00-00-00"
+OLD = "ecephys_676909_2023-12-13_13-43-40"
+
+
+def _world(**collections: list[dict[str, Any]]) -> dict[str, Any]:
+    world = json.loads(
+        resources.files("aind_session.testing").joinpath("sample_world.json").read_text("utf-8")
+    )
+    world["docdb"] = {
+        V2: [
+            {
+                "_id": "v2-new",
+                "name": NEW,
+                "location": f"s3://aind-private-data-prod-o5171v/{NEW}",
+                "subject": {"subject_id": "780345"},
+                "other_identifiers": {"Code Ocean": ["16d46411-540a-4122-b47f-8cb2a15d593a"]},
+            },
+        ],
+        V1: [
+            {
+                "_id": "v1-old",
+                "name": OLD,
+                "location": f"s3://aind-ephys-data/{OLD}",
+                "subject": {"subject_id": "676909"},
+                "external_links": [{"Code Ocean": "16d46411-540a-4122-b47f-8cb2a15d593a"}],
+            },
+            {"_id": "v1-new", "name": NEW, "subject": {"subject_id": "780345"}},
+        ],
+    }
+    world["docdb"].update(collections)
+    return world
+
+
+@pytest.fixture
+def sandbox(aind_sandbox: Sandbox) -> Sandbox:
+    aind_sandbox.load(_world())
+    return aind_sandbox
+
+
+def test_a_record_is_found_in_the_newest_collection_first_in_one_request(
+    sandbox: Sandbox,
+) -> None:
+    found = docdb.record(NEW)
+    assert found is not None and found["_id"] == "v2-new"
+    assert len(sandbox.requests("docdb")) == 1
+
+
+def test_a_record_missing_from_v2_comes_from_v1(sandbox: Sandbox) -> None:
+    found = docdb.record(OLD)
+    assert found is not None and found["_id"] == "v1-old"
+    assert len(sandbox.requests("docdb")) == 2
+
+
+def test_no_record_is_none_and_kept(sandbox: Sandbox) -> None:
+    assert docdb.record("no-such-session") is None
+    asked = len(sandbox.requests("docdb"))
+    assert docdb.record("no-such-session") is None
+    assert len(sandbox.requests("docdb")) == asked
+
+
+def test_many_sessions_records_are_one_query_per_collection(sandbox: Sandbox) -> None:
+    sandbox.latency = 0.2
+    names = [NEW, OLD, "no-such-session"]
+    found = batch.gather([lambda n=n: docdb.record(n) for n in names])
+    assert [f and f["_id"] for f in found] == ["v2-new", "v1-old", None]
+    assert len(sandbox.requests("docdb")) == 2  # v2 for all three, v1 for the two it lacks
+    assert sandbox.requests("docdb")[0].query.count("%24in") == 1
+
+
+def test_a_subjects_records_come_from_both_collections_the_newest_winning(
+    sandbox: Sandbox,
+) -> None:
+    records = docdb.subject_records("780345")
+    assert [r["_id"] for r in records] == ["v2-new"]
+    assert [r["_id"] for r in docdb.subject_records("676909")] == ["v1-old"]
+
+
+def test_pages_are_followed_until_the_last(
+    aind_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many = [
+        {"_id": f"r{i:03}", "name": f"n{i:03}", "subject": {"subject_id": "1"}} for i in range(30)
+    ]
+    aind_sandbox.load(_world(**{V2: many}))
+    # a gateway cutting pages at 600 bytes, and a client knowing a page of under
+    # half that is not a cut one (as 5 MB is to the real gateway's 10 MB)
+    aind_sandbox.docdb.max_page_bytes = 600
+    monkeypatch.setattr(docdb, "FULL_PAGE_BYTES", 300)
+    records = docdb.find(V2, {"subject.subject_id": "1"})
+    assert sorted(r["_id"] for r in records) == [r["_id"] for r in many]
+    assert len(aind_sandbox.requests("docdb")) > 2
+
+
+@pytest.mark.parametrize(
+    "kind", ["500", "503", "429", "drop", "badjson", "html", "cut", "truncated"]
+)
+def test_a_fault_is_retried_and_the_answer_is_right(
+    sandbox: Sandbox, kind: str, fast_backoff: Any
+) -> None:
+    sandbox.faults = Faults(rate=1.0, kinds=(kind,), retry_after=0, limit=2, services=("docdb",))
+    found = docdb.record(NEW)
+    assert found is not None and found["_id"] == "v2-new"
+
+
+def test_docdb_down_is_a_service_error_naming_docdb_and_the_question(
+    sandbox: Sandbox, fast_backoff: Any, aind_settings: Any
+) -> None:
+    aind_settings.set(AIND_SESSION_MAX_RETRIES="1")
+    sandbox.faults = Faults(rate=1.0, kinds=("503",), retry_after=0, services=("docdb",))
+    with pytest.raises(errors.ServiceError, match=r"DocDB at .* HTTP 503 while finding .*780345"):
+        docdb.record(NEW)
+
+
+def test_a_failure_is_not_kept(sandbox: Sandbox, fast_backoff: Any, aind_settings: Any) -> None:
+    aind_settings.set(AIND_SESSION_MAX_RETRIES="0")
+    sandbox.faults = Faults(rate=1.0, kinds=("503",), retry_after=0, limit=1, services=("docdb",))
+    with pytest.raises(errors.ServiceError):
+        docdb.record(NEW)
+    assert docdb.record(NEW) is not None  # asked again
+
+
+def test_offline_docdb_asks_nothing(sandbox: Sandbox, aind_settings: Any) -> None:
+    aind_settings.set(AIND_SESSION_OFFLINE="1")
+    with pytest.raises(errors.OfflineCacheMissError):
+        docdb.record(NEW)
+    assert sandbox.requests("docdb") == []
+
+
+def test_a_record_links_codeocean_assets_in_every_form() -> None:
+    assert docdb.linked_codeocean_ids({"_id": "x", "other_identifiers": {"Code Ocean": ["a"]}}) == (
+        "a",
+    )
+    assert docdb.linked_codeocean_ids(
+        {"_id": "x", "external_links": [{"Code Ocean": "a"}, {"Other": "b"}]}
+    ) == ("a",)
+    assert docdb.linked_codeocean_ids(
+        {"_id": "x", "external_links": {"Code Ocean": ["a", "a"]}}
+    ) == ("a",)
+    assert docdb.linked_codeocean_ids({"_id": "x"}) == ()
+
+
+def test_collections_are_a_setting_checked_by_name(aind_settings: Any) -> None:
+    from aind_session.config import get_settings
+
+    aind_settings.set(AIND_SESSION_DOCDB_COLLECTIONS="my_db/assets")
+    assert get_settings().docdb_collections == ("my_db/assets",)
+    aind_settings.set(AIND_SESSION_DOCDB_COLLECTIONS="assets")
+    with pytest.raises(errors.ConfigurationError, match="AIND_SESSION_DOCDB_COLLECTIONS"):
+        get_settings()
+
+
+@pytest.mark.parametrize("kind", ["repeat_token", "missing_token", "bogus_token"])
+def test_paging_that_goes_wrong_is_asked_again_from_the_first_page(
+    aind_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, kind: str, fast_backoff: Any
+) -> None:
+    many = [
+        {"_id": f"r{i:03}", "name": f"n{i:03}", "subject": {"subject_id": "1"}} for i in range(30)
+    ]
+    aind_sandbox.load(_world(**{V2: many}))
+    aind_sandbox.docdb.max_page_bytes = 600
+    monkeypatch.setattr(docdb, "FULL_PAGE_BYTES", 300)
+    aind_sandbox.faults = Faults(rate=1.0, kinds=(kind,), limit=1, services=("docdb",))
+    records = docdb.find(V2, {"subject.subject_id": "1"})
+    assert sorted(r["_id"] for r in records) == [r["_id"] for r in many]
+    assert [r.fault for r in aind_sandbox.requests("docdb") if r.fault] == [kind]
