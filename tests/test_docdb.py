@@ -68,11 +68,46 @@ def test_a_record_missing_from_v2_comes_from_v1(sandbox: Sandbox) -> None:
     assert len(sandbox.requests("docdb")) == 2
 
 
-def test_no_record_is_none_and_kept(sandbox: Sandbox) -> None:
+def test_no_record_is_none_and_asked_again_next_time(sandbox: Sandbox) -> None:
     assert docdb.record("no-such-session") is None
     asked = len(sandbox.requests("docdb"))
+    # it may be indexed soon (like an empty folder, it is not kept) ...
     assert docdb.record("no-such-session") is None
-    assert len(sandbox.requests("docdb")) == asked
+    assert len(sandbox.requests("docdb")) == 2 * asked
+    # ... but within a batch it is asked once
+    batch.gather([lambda: docdb.record("no-such-session")] * 3)
+    assert len(sandbox.requests("docdb")) == 3 * asked
+
+
+def test_many_names_are_asked_in_queries_the_gateway_takes(sandbox: Sandbox) -> None:
+    names = [f"ecephys_{700000 + i}_2024-01-01_00-00-00" for i in range(250)]
+    found = batch.gather([lambda n=n: docdb.record(n) for n in names])
+    assert found == [None] * 250
+    asked = sandbox.requests("docdb")
+    assert len(asked) == 6  # three queries of at most 100 names, per collection
+    assert all(r.status == 200 for r in asked)
+
+
+def test_the_sandbox_refuses_a_request_line_the_gateway_would(sandbox: Sandbox) -> None:
+    import requests
+
+    names = json.dumps({"name": {"$in": [f"n{i:05}" for i in range(2000)]}})
+    answer = requests.get(f"{sandbox.docdb_url}/v1/{V2}/find", params={"filter": names}, timeout=10)
+    assert answer.status_code == 414
+
+
+def test_the_disk_cache_never_answers_for_another_docdb(
+    sandbox: Sandbox, aind_settings: Any, cache_dir: Any
+) -> None:
+    aind_settings.set(AIND_SESSION_CACHE_DIR=str(cache_dir))
+    assert docdb.record(NEW)["_id"] == "v2-new"
+    aind_settings.set(AIND_SESSION_CACHE_DIR=str(cache_dir), AIND_SESSION_DOCDB_COLLECTIONS=V1)
+    assert docdb.record(NEW)["_id"] == "v1-new"
+    aind_settings.set(
+        AIND_SESSION_CACHE_DIR=str(cache_dir), AIND_SESSION_DOCDB_URL="http://127.0.0.1:9"
+    )
+    with pytest.raises(errors.ServiceError):
+        docdb.record(NEW)
 
 
 def test_many_sessions_records_are_one_query_per_collection(sandbox: Sandbox) -> None:

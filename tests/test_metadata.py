@@ -207,3 +207,22 @@ def test_with_docdb_down_a_missing_file_says_so_and_warns_once(aind_sandbox, cap
     with pytest.raises(errors.MetadataFileNotFoundError):
         Session(NEW).metadata.processing
     assert caplog.text.count("DocDB could not be asked") == 1
+
+
+def test_acquisition_with_docdb_down_says_so_not_that_the_record_lacks_it(
+    aind_sandbox, fast_backoff
+):
+    from aind_session.testing.faults import Faults
+
+    world = _two_worlds()
+    del world["s3"][f"aind-ephys-data/{NEW}/instrument.json"]
+    aind_sandbox.load(world)
+    aind_sandbox.faults = Faults(rate=1.0, kinds=("503",), retry_after=0, services=("docdb",))
+    with pytest.raises(errors.MetadataFileNotFoundError, match="DocDB could not be asked"):
+        Session(NEW).metadata.instrument
+
+
+def test_a_records_own_fields_are_not_metadata_files(aind_sandbox):
+    aind_sandbox.load(_two_worlds({"other_identifiers": {"Code Ocean": ["x"]}}))
+    with pytest.raises(errors.MetadataFileNotFoundError):
+        Session(NEW).metadata.other_identifiers

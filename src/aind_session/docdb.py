@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 # a page this much smaller than the gateway's 10 MB cut is not a cut one
 FULL_PAGE_BYTES = 5_000_000
 PAGE_LIMIT = 1000  # records asked per page
+# names per $in query: API Gateway takes a request line and headers of 10,240
+# bytes at most, and a session ID is up to ~70 bytes once URL-encoded
+NAMES_PER_QUERY = 100
 
 
 class _WrongShape(TypeError):
@@ -74,6 +77,10 @@ def _forget_session() -> None:
     _http = None
 
 
+def _no_auth(request: Any) -> Any:
+    return request
+
+
 def _session() -> Any:
     global _http
     if _http is None:
@@ -82,6 +89,7 @@ def _session() -> Any:
         from aind_session.config import get_settings
 
         http = requests.Session()
+        http.auth = _no_auth  # the API is open: never a ~/.netrc login sent along
         adapter = transport.adapter(True, get_settings().max_concurrency)
         http.mount("http://", adapter)
         http.mount("https://", adapter)
@@ -246,13 +254,14 @@ def fetch_records(names: list[str]) -> dict[str, Any]:
             try:
                 for collection in get_settings().docdb_collections:
                     left = [n for n in todo if n not in records]
-                    if not left:
-                        break
-                    for record in find(collection, {"name": {"$in": left}}):
-                        records.setdefault(str(record.get("name")), record)
+                    for start in range(0, len(left), NAMES_PER_QUERY):
+                        chunk = left[start : start + NAMES_PER_QUERY]
+                        for record in find(collection, {"name": {"$in": chunk}}):
+                            records.setdefault(str(record.get("name")), record)
                 for name in todo:
                     answers[name] = records.get(name)
-                    store.settle(keys[name], answers[name], codec=RECORD)
+                    # no record may be one indexed soon: like an empty folder, not kept
+                    store.settle(keys[name], answers[name], keep=name in records, codec=RECORD)
             except Exception as exc:  # each name's answer: the failure, not kept
                 for name in todo:
                     answers[name] = exc

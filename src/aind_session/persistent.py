@@ -305,17 +305,25 @@ def disk_key(key: Any) -> str:
     """A stable text key: the services asked (no credentials) and the question.
 
     The scope is the CodeOcean domain, the S3 endpoint (``aws`` when none is
-    set) and the data buckets, so answers of one service never answer for
-    another; ``key`` follows as compact JSON.
+    set), the data buckets, DocDB's URL and its collections, so answers of one
+    service never answer for another; ``key`` follows as compact JSON.
 
     >>> disk_key(['get_data_asset', '16d46411-540a-4122-b47f-8cb2a15d593a'])
-    'http://127.0.0.1:...|http://127.0.0.1:...|...,aind-ephys-data,...|["get_data_asset","16d46411-540a-4122-b47f-8cb2a15d593a"]'
+    'http://127.0.0.1:...|http://127.0.0.1:...|...,aind-ephys-data,...|http://127.0.0.1:...|metadata_index_v2/data_assets,...|["get_data_asset","16d46411-540a-4122-b47f-8cb2a15d593a"]'
     """
     from aind_session.config import get_settings
 
     settings = get_settings()
-    # answers depend on where they were asked, and on the buckets searched
-    scope = f"{settings.codeocean_domain}|{settings.s3_endpoint_url or 'aws'}|{','.join(settings.data_buckets)}"
+    # answers depend on where they were asked, and on the buckets and collections searched
+    scope = "|".join(
+        (
+            settings.codeocean_domain,
+            settings.s3_endpoint_url or "aws",
+            ",".join(settings.data_buckets),
+            settings.docdb_url,
+            ",".join(settings.docdb_collections),
+        )
+    )
     return f"{scope}|{json.dumps(key, default=str, separators=(',', ':'))}"
 
 

@@ -14,7 +14,6 @@ and each file is read once.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from typing import TYPE_CHECKING, Any
@@ -130,7 +129,7 @@ class Metadata(ExtensionBaseClass["Session"]):
         from aind_session import docdb
 
         found, why = docdb.helping(self._base.id)
-        section = (found or {}).get(stem)
+        section = (found or {}).get(stem) if stem in SECTIONS else None
         if isinstance(section, dict):
             logger.debug("%s of %s: from its DocDB record (no %s.json)", stem, self._base.id, stem)
             return section
@@ -158,17 +157,19 @@ class Metadata(ExtensionBaseClass["Session"]):
         for stem in stems:
             if f"{stem}.json" in names:
                 return self.read(stem)
-        try:
-            return self._from_docdb(stems[0], folder, names)
-        except errors.MetadataFileNotFoundError:
-            for stem in stems[1:]:
-                with contextlib.suppress(errors.MetadataFileNotFoundError):
-                    return self._from_docdb(stem, folder, names)
-            raise errors.MetadataFileNotFoundError(
-                f"{self._base.id} has none of {', '.join(s + '.json' for s in stems)} in "
-                f"{folder} (the JSON files there are: {', '.join(names) or 'none'}), and its "
-                "DocDB record has none of those sections."
-            ) from None
+        from aind_session import docdb
+
+        found, why = docdb.helping(self._base.id)
+        for stem in stems:
+            section = (found or {}).get(stem)
+            if isinstance(section, dict):
+                logger.debug("%s of %s: from its DocDB record", stem, self._base.id)
+                return section
+        said = f"DocDB could not be asked ({why})" if why else "its DocDB record has none of them"
+        raise errors.MetadataFileNotFoundError(
+            f"{self._base.id} has none of {', '.join(s + '.json' for s in stems)} in {folder} "
+            f"(the JSON files there are: {', '.join(names) or 'none'}), and {said}."
+        )
 
     @property
     @cache.public_call()
@@ -237,6 +238,22 @@ class Metadata(ExtensionBaseClass["Session"]):
 
 # aind-data-schema 2.0 merged session.json into acquisition.json, rig.json into instrument.json
 NEWER_NAMES = {"session": "acquisition", "rig": "instrument"}
+# the metadata files (aind-data-schema's core models, both generations) that a DocDB
+# record holds as sections; its other fields (_id, location, links) are no files
+SECTIONS = frozenset(
+    {
+        "data_description",
+        "subject",
+        "procedures",
+        "acquisition",
+        "session",
+        "instrument",
+        "rig",
+        "processing",
+        "quality_control",
+        "model",
+    }
+)
 
 
 @cache.cached(persist=persistent.STRINGS, remote=True)

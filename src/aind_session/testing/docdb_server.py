@@ -51,12 +51,18 @@ Rules, each with its source (``client`` = ``document_db.py``, ``client tests`` =
   (``[]``, counts 0), as MongoDB does for a collection never written (assumed:
   the client is silent). A path that is no route, or a route with another
   method, is a 404 ``{"message": "Not Found"}`` (assumed).
+- A request line (method, path and query) longer than 10,240 bytes is a 414:
+  API Gateway's quota for REST APIs is 10,240 bytes of request line and
+  header values together (AWS, "Amazon API Gateway quotas"; headers are not
+  counted here, so the sandbox is a little kinder than the real limit).
 - Records keep the key order and values of the world file; values that are not
   JSON (dates made by an aggregation) are sent as ISO 8601 text (assumed: the
   client reads plain JSON).
 """
 
 from __future__ import annotations
+
+MAX_REQUEST_LINE = 10_240  # API Gateway's request line and headers, in bytes
 
 import datetime
 import http
@@ -141,6 +147,8 @@ class DocDBApp:
             return 500, _dumps({"message": message})
 
     def _route(self, method: str, path: str, query: str, body: bytes) -> bytes:
+        if len(method) + len(path) + len(query) + 12 > MAX_REQUEST_LINE:  # " ", "?", " HTTP/1.1"
+            raise DocDBError(414, "Request-URI Too Long")
         match = _ROUTE.match(path)
         if match is None or _ACTIONS.get(match["action"]) != method:
             raise DocDBError(404, "Not Found")
