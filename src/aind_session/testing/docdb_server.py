@@ -62,8 +62,6 @@ Rules, each with its source (``client`` = ``document_db.py``, ``client tests`` =
 
 from __future__ import annotations
 
-MAX_REQUEST_LINE = 10_240  # API Gateway's request line and headers, in bytes
-
 import datetime
 import http
 import json
@@ -74,6 +72,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aind_session.testing.world import World
+
+MAX_REQUEST_LINE = 10_240  # API Gateway's request line and headers, in bytes
 
 __all__ = ["DEFAULT_MAX_PAGE_BYTES", "READ_ONLY_REFUSED", "DocDBApp"]
 
