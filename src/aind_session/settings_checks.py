@@ -68,17 +68,13 @@ def split_buckets(value: Any) -> Any:
     ...
     aind_session.errors.InvalidInputError: 's3://aind-ephys-data' is not an S3 bucket name ...
     """
-    if isinstance(value, str):
-        value = [part.strip() for part in value.split(",") if part.strip()]
-    if not value:
-        raise InvalidInputError("needs at least one bucket name")
-    for name in value:
-        if not isinstance(name, str) or not _BUCKET.fullmatch(name):
-            raise InvalidInputError(
-                f"{name!r} is not an S3 bucket name (3 to 63 lowercase letters, digits, "
-                "dots and hyphens, without s3://)"
-            )
-    return value
+    return _split(
+        value,
+        _BUCKET,
+        "needs at least one bucket name",
+        "is not an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens, "
+        "without s3://)",
+    )
 
 
 def split_collections(value: Any) -> Any:
@@ -92,16 +88,24 @@ def split_collections(value: Any) -> Any:
     ...
     aind_session.errors.InvalidInputError: 'data_assets' is not a DocDB collection: ...
     """
+    return _split(
+        value,
+        _COLLECTION,
+        "needs at least one <database>/<collection>",
+        "is not a DocDB collection: write <database>/<collection>, e.g. "
+        "metadata_index_v2/data_assets",
+    )
+
+
+def _split(value: Any, pattern: re.Pattern[str], none: str, bad: str) -> Any:
+    """Names from a comma-separated string (or a sequence), each matching ``pattern``."""
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
     if not value:
-        raise InvalidInputError("needs at least one <database>/<collection>")
+        raise InvalidInputError(none)
     for name in value:
-        if not isinstance(name, str) or not _COLLECTION.fullmatch(name):
-            raise InvalidInputError(
-                f"{name!r} is not a DocDB collection: write <database>/<collection>, "
-                "e.g. metadata_index_v2/data_assets"
-            )
+        if not isinstance(name, str) or not pattern.fullmatch(name):
+            raise InvalidInputError(f"{name!r} {bad}")
     return value
 
 

@@ -171,6 +171,13 @@ class Metadata(ExtensionBaseClass["Session"]):
             f"(the JSON files there are: {', '.join(names) or 'none'}), and {said}."
         )
 
+    def _section(self, name: str, stems: tuple[str, ...]) -> dict[str, Any]:
+        try:
+            return self._first(stems)
+        except AttributeError as exc:  # re-raised by __getattr__ (see _raised)
+            _raised.error = (name, exc)
+            raise
+
     @property
     @cache.public_call()
     def acquisition(self) -> dict[str, Any]:
@@ -186,11 +193,7 @@ class Metadata(ExtensionBaseClass["Session"]):
         aind_session.errors.MetadataFileNotFoundError
             When neither file nor section exists.
         """
-        try:
-            return self._first(("acquisition", "session"))
-        except AttributeError as exc:
-            _raised.error = ("acquisition", exc)
-            raise
+        return self._section("acquisition", ("acquisition", "session"))
 
     @property
     @cache.public_call()
@@ -207,11 +210,7 @@ class Metadata(ExtensionBaseClass["Session"]):
         aind_session.errors.MetadataFileNotFoundError
             When neither file nor section exists.
         """
-        try:
-            return self._first(("instrument", "rig"))
-        except AttributeError as exc:
-            _raised.error = ("instrument", exc)
-            raise
+        return self._section("instrument", ("instrument", "rig"))
 
     @cache.public_call()
     def __getattr__(self, stem: str) -> dict[str, Any]:
