@@ -313,16 +313,10 @@ def disk_key(key: Any) -> str:
     """
     from aind_session.config import get_settings
 
-    settings = get_settings()
-    # answers depend on where they were asked, and on the buckets and collections searched
+    s = get_settings()  # answers depend on where they were asked, and on what was searched
+    places = (s.codeocean_domain, s.s3_endpoint_url or "aws", s.docdb_url)
     scope = "|".join(
-        (
-            settings.codeocean_domain,
-            settings.s3_endpoint_url or "aws",
-            ",".join(settings.data_buckets),
-            settings.docdb_url,
-            ",".join(settings.docdb_collections),
-        )
+        (*places[:2], ",".join(s.data_buckets), places[2], ",".join(s.docdb_collections))
     )
     return f"{scope}|{json.dumps(key, default=str, separators=(',', ':'))}"
 
