@@ -31,9 +31,9 @@ on its way up (those that turn errors into "unknown") let it by.
 
 A leaf takes part through a *fetcher*: a function from a list of requests
 (hashable) to a mapping of each request to its answer or the exception met.
-The leaf asks :func:`recall` first, then, on a miss, :func:`defer` (which
-raises :class:`_Pending` inside :func:`gather`, and returns outside one so
-that the leaf fetches at once) and :func:`remember`. See
+The leaf asks through :func:`ask`: the cache, then :func:`recall`, then on a
+miss :func:`defer` (which raises :class:`_Pending` inside :func:`gather`, and
+returns outside one so that the leaf fetches at once) and :func:`remember`. See
 :func:`aind_session.s3.fetch` and :func:`aind_session.cache.cached`.
 """
 
@@ -48,7 +48,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Seq
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from aind_session import calls, errors
+from aind_session import calls, errors, persistent
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +188,38 @@ def now(fetcher: Fetcher, requests: list[Any]) -> dict[Any, Any]:
         answers.setdefault(
             request, errors.InternalError(f"{request!r} was asked for but not answered")
         )
+    return answers
+
+
+def ask(fetcher: Fetcher, requests: Iterable[Any], cached: Callable[[Any], Any]) -> dict[Any, Any]:
+    """What a leaf does: each request's answer (or the exception met) from
+    ``cached`` (the cache; :data:`aind_session.persistent.MISSING` when it has
+    none), else this batch's memory; the rest deferred inside :func:`gather`,
+    fetched now (and remembered) elsewhere.
+
+    >>> ask(lambda rs: {r: r * 2 for r in rs}, [1, 2], lambda r: 10 if r == 1 else persistent.MISSING)
+    {1: 10, 2: 4}
+
+    Raises
+    ------
+    _Pending
+        Inside :func:`gather`, when something is not known yet.
+    """
+    answers: dict[Any, Any] = {}
+    misses = []
+    for request in dict.fromkeys(requests):
+        known = cached(request)
+        if persistent.is_missing(known):
+            known = recall(fetcher, request)
+        if known is NOT_ASKED:
+            misses.append(request)
+        else:
+            answers[request] = known
+    if misses:
+        defer(fetcher, misses)  # inside gather: pending
+        fetched = now(fetcher, misses)
+        remember(fetcher, fetched)
+        answers.update(fetched)
     return answers
 
 

@@ -120,12 +120,8 @@ def _in_batch(
             value = fn(*args, **kwargs)
         store.offer(key, value, codec, since)
         return value
-    request = (wrapper, args)
-    known = batch.recall(batch.call_each, request)
-    if known is batch.NOT_ASKED:
-        batch.defer(batch.call_each, [request])  # inside gather: Pending
-        known = batch.now(batch.call_each, [request])[request]  # inside once(): now
-        batch.remember(batch.call_each, {request: known})
+    request = (wrapper, args)  # the cache was asked above
+    known = batch.ask(batch.call_each, [request], lambda _: persistent.MISSING)[request]
     if isinstance(known, Exception):
         raise known
     return known

@@ -126,12 +126,12 @@ def _get(what: str, collection: str, action: str, params: dict[str, str]) -> tup
                 f"({errors.tries(sent + exc.tries)})."
             ) from None
         except requests.RequestException as exc:
-            tries = sent + int(getattr(exc, "aind_tries", 1))
+            tries = sent + transport.tries_of(exc)
             raise errors.ServiceError(
                 f"DocDB at {url} did not answer while {what} ({errors.tries(tries)}): "
                 f"{type(exc).__name__}. Check the network and AIND_SESSION_DOCDB_URL."
             ) from None
-        sent += int(getattr(response, "aind_tries", 1))
+        sent += transport.tries_of(response)
         if response.status_code == 400 and params.get("skip", "0") != "0":
             # a later page refused: the paging is started again (see find)
             raise _Malformed(f"a page refused ({transport.excerpt(response.text)})")
@@ -291,13 +291,7 @@ def record(name: str) -> dict[str, Any] | None:
     aind_session.errors.ServiceError
         When DocDB could not be asked.
     """
-    known = cache.peek(_key(name), RECORD)
-    if persistent.is_missing(known):
-        known = batch.recall(fetch_records, name)
-    if persistent.is_missing(known) or known is batch.NOT_ASKED:
-        batch.defer(fetch_records, [name])  # inside gather: pending
-        known = batch.now(fetch_records, [name])[name]
-        batch.remember(fetch_records, {name: known})
+    known = batch.ask(fetch_records, [name], lambda n: cache.peek(_key(n), RECORD))[name]
     if isinstance(known, Exception):
         raise known
     return known

@@ -172,22 +172,8 @@ def fetch(
     """
     jobs = [("list", p) for p in dict.fromkeys(map(clean, listings))]
     jobs += [("read", p) for p in dict.fromkeys(map(clean, reads))]
-    if _batch.active():
-        answers = {}
-        misses = []
-        for job in jobs:  # the cache first: an answer kept there beats one remembered
-            known = cache.peek(_key(*job), _CODECS[job[0]])
-            if persistent.is_missing(known):
-                known = _batch.recall(fetch_jobs, job)
-            if persistent.is_missing(known) or known is _batch.NOT_ASKED:
-                misses.append(job)
-            else:
-                answers[job] = known
-        if misses:
-            _batch.defer(fetch_jobs, misses)  # inside gather: Pending
-            fetched = _batch.now(fetch_jobs, misses)  # inside once(): now
-            _batch.remember(fetch_jobs, fetched)
-            answers.update(fetched)
+    if _batch.active():  # the cache first: an answer kept there beats one remembered
+        answers = _batch.ask(fetch_jobs, jobs, lambda job: cache.peek(_key(*job), _CODECS[job[0]]))
     else:
         answers = fetch_jobs(jobs)
     return (

@@ -252,6 +252,27 @@ def _adapter_class() -> type:
     return _Adapter
 
 
+def tries_of(failure_or_response: Any) -> int:
+    """How many requests the :func:`adapter` sent for an answer or a failure (it
+    marks each with ``aind_tries``; an SDK error carries the failure it wraps as
+    ``http_err``); 1 when it is not marked.
+
+    >>> class Answer:
+    ...     aind_tries = 3
+    >>> tries_of(Answer()), tries_of(ValueError())
+    (3, 1)
+    """
+    response = getattr(failure_or_response, "response", None)
+    http_err = getattr(failure_or_response, "http_err", None)
+    if http_err is not None:
+        response = getattr(http_err, "response", None)
+    for holder in (failure_or_response, response):
+        tries = getattr(holder, "aind_tries", None)
+        if isinstance(tries, int):
+            return tries
+    return 1
+
+
 def _never_sent(exc: BaseException) -> bool:
     """True when a connection error happened before the request could reach the server."""
     text = f"{exc!r} {exc.__context__!r}"

@@ -118,18 +118,6 @@ def get_client(*, for_runs: bool = False) -> CodeOcean:
     return client
 
 
-def _tries_of(exc: BaseException) -> int:
-    response = getattr(exc, "response", None)
-    http_err = getattr(exc, "http_err", None)
-    if http_err is not None:
-        response = getattr(http_err, "response", None)
-    for holder in (exc, response):
-        tries = getattr(holder, "aind_tries", None)
-        if isinstance(tries, int):
-            return tries
-    return 1
-
-
 def _call(what: str, fn: Callable[..., T], *args: Any, _sent: int = 0, **kwargs: Any) -> T:
     """Run one SDK call, turning its failures into aind-session errors that say ``what``.
 
@@ -156,7 +144,7 @@ def _call(what: str, fn: Callable[..., T], *args: Any, _sent: int = 0, **kwargs:
             raise errors.NotFoundError(
                 f"CodeOcean has no such item: {what} answered HTTP 404 ({message})."
             ) from None
-        tries = _sent + _tries_of(exc)
+        tries = _sent + transport.tries_of(exc)
         retried = f" after {errors.tries(tries)}" if tries > 1 else ""
         raise errors.ServiceError(
             f"CodeOcean at {domain} answered HTTP {status}{retried} while {what}: {message}"
@@ -169,7 +157,7 @@ def _call(what: str, fn: Callable[..., T], *args: Any, _sent: int = 0, **kwargs:
     except requests.RequestException as exc:
         raise errors.ServiceError(
             f"CodeOcean at {domain} did not answer while {what} "
-            f"({errors.tries(_sent + _tries_of(exc))}): {type(exc).__name__}. Check the network "
+            f"({errors.tries(_sent + transport.tries_of(exc))}): {type(exc).__name__}. Check the network "
             "and CODE_OCEAN_DOMAIN."
         ) from None
 
@@ -232,7 +220,7 @@ def request(
     until = transport.deadline()
     while True:
         response = _call(what, client.session.request, method, path, _sent=sent, **kwargs)
-        sent += _tries_of(response)
+        sent += transport.tries_of(response)
         try:
             return check(shapes.json_body(response.json))
         except shapes.SHAPE_ERRORS as exc:
@@ -275,7 +263,7 @@ def download(url: str, what: str) -> str:
     while True:
         try:
             response = _download_session().get(url)
-            sent += _tries_of(response)
+            sent += transport.tries_of(response)
             response.raise_for_status()
         except errors.DeadlineExceededError as exc:
             raise errors.ServiceError(
@@ -283,7 +271,7 @@ def download(url: str, what: str) -> str:
                 f"({errors.tries(sent + exc.tries)})."
             ) from None
         except requests.RequestException as exc:
-            tried = sent if exc.response is not None else sent + _tries_of(exc)
+            tried = sent if exc.response is not None else sent + transport.tries_of(exc)
             quoted = transport.excerpt(exc.response.text) if exc.response is not None else ""
             raise errors.ServiceError(
                 f"Downloading {what} failed ({errors.tries(tried)}): {type(exc).__name__}"
