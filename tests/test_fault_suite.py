@@ -192,6 +192,11 @@ def test_a_trickling_server_is_given_up_at_the_request_deadline(
     """One byte every 0.05 s never trips a 60 s read timeout; the deadline ends it."""
     monkeypatch.setenv("AIND_SESSION_REQUEST_DEADLINE", "1")
     aind_session.clear_cache()
+    # the S3 client is set up now, not inside the 1 s of the first listing (on a
+    # slow machine its set-up alone took that long: "0 tries" in CI)
+    from aind_session import s3
+
+    s3.connect()
     if service == "s3":
         Session(MAIN).raw_data_asset
     aind_sandbox.faults = Faults(
