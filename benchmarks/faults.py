@@ -1,7 +1,7 @@
-"""Reliability figures: the library under every fault the sandbox makes, for both services.
+"""Reliability figures: the library under every fault the sandbox makes, for each service.
 
     python benchmarks/faults.py [--write] [--seeds 5] [--only KIND[,KIND...]]
-                                [--services codeocean,s3] [--jobs 2]
+                                [--services codeocean,s3,docdb] [--jobs 2]
 
 For each fault kind and each service, a fresh process runs a fixed set of
 public calls (those of ``answers()`` in ``tests/test_fault_suite.py``, each
@@ -27,6 +27,11 @@ wait, so they run side by side (each process starts, then all begin their
 call together); the rows with random faults then run ``--jobs`` at a time.
 Every call has a watchdog (a call that does not end is reported as "hung"),
 and every child process a timeout, so the script stops by itself.
+
+DocDB only helps the other calls (see ``aind_session.linked``): under its
+faults they must still give the fault-free answers, and its "never ends" rows
+time ``Session(NEW).docdb``, the one call DocDB alone answers. The row "every
+kind, all services" injects every transient kind into all three at once.
 
 Sandbox start-up (bundled world) is timed by ``benchmarks/run.py`` (row
 ``sandbox``).
@@ -56,7 +61,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 MAIN = "ecephys_676909_2023-12-13_13-43-40"
 PIPELINE = "1f8f159a-7670-47a9-baf1-078905fc9c2e"
-SERVICES = ("codeocean", "s3")
+SERVICES = ("codeocean", "s3", "docdb")
+LINKED = "ecephys_733691_2025-06-03_10-15-00"  # its raw asset only DocDB's record links
+NEW = "780345_2025-02-20_00-00-00"
+ALL = "all"  # the mixed row: every transient kind, every service
 TRANSIENT = ("truncated", "cut", "badjson", "html", "shape", "429", "500", "503", "drop")
 PAGING = ("repeat_token", "missing_token", "bogus_token")
 RATE = 0.3
@@ -110,6 +118,7 @@ def rows() -> list[Row]:
     out.append(Row("trickle", f"trickle, {RATE:.0%}", trickle, TRICKLE_ENV, idle=True))
     for kind in PAGING:  # few answers are paged: the first two of them go wrong
         out.append(Row(kind, f"{kind}, 100%, first 2", {"rate": 1.0, "limit": 2}))
+    out.append(Row(ALL, f"every transient kind, {RATE:.0%}", {"rate": RATE}, idle=True))
     for kind in TRANSIENT:
         out.append(Row(kind, f"{kind}, never ends", {"rate": 1.0}, never=True, idle=True))
         if kind == "429":
@@ -176,6 +185,12 @@ def _calls() -> list[tuple[str, Callable[[Any], Any]]]:
             "Subject(676909).data_assets",
             lambda _: [a.id for a in aind_session.Subject(676909).data_assets],
         ),
+        (
+            "raw_data_asset linked by DocDB",
+            lambda _: aind_session.Session(LINKED).raw_data_asset.id,
+        ),
+        ("get_sessions(733691)", lambda _: [x.id for x in aind_session.get_sessions(733691)]),
+        ("docdb", lambda _: aind_session.Session(NEW).docdb["_id"]),
     ]
 
 
@@ -292,12 +307,18 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         for seed in spec["seeds"]:
             os.environ["AIND_SESSION_CACHE_DIR"] = str(root / f"seed-{seed}")
             faults = Faults(
-                kinds=(spec["kind"],), services=(spec["service"],), seed=seed, **spec["faults"]
+                kinds=TRANSIENT if spec["kind"] == ALL else (spec["kind"],),
+                services=SERVICES if spec["service"] == ALL else (spec["service"],),
+                seed=seed,
+                **spec["faults"],
             )
             run: dict[str, Any] = {"seed": seed, "calls": [], "problems": []}
             with Sandbox() as sb:
                 aind_session.clear_cache(persistent=True)
-                if spec["never"]:
+                if spec["never"] and spec["service"] == "docdb":  # the one it alone answers
+                    timed = [calls[names.index("docdb")]]
+                    wanted = [clean[names.index("docdb")]]
+                elif spec["never"]:
                     timed = [("raw_data_dir", lambda s: s.raw_data_dir.as_posix())]
                     if spec["service"] == "s3":  # CodeOcean answers; S3 is asked next
                         _ = Session(MAIN).raw_data_asset
@@ -538,7 +559,7 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="also write benchmarks/faults.md")
     parser.add_argument("--seeds", type=int, default=5, help="runs per random-fault row (5)")
     parser.add_argument("--only", help="comma-separated fault kinds (default: all)")
-    parser.add_argument("--services", default=",".join(SERVICES), help="codeocean,s3")
+    parser.add_argument("--services", default=",".join(SERVICES), help="codeocean,s3,docdb")
     parser.add_argument(
         "--jobs", type=int, default=2, help="random-fault rows run at once (2, one per CPU)"
     )
@@ -558,7 +579,9 @@ def main() -> int:
     seeds = list(range(1, args.seeds + 1))
     plan: list[tuple[Row, str, list[Job]]] = []
     for row in chosen:
-        for service in services:
+        for service in [ALL] if row.kind == ALL else services:
+            if service == "docdb" and row.kind in PAGING:  # its answers here fit one page
+                continue
             if row.never:
                 groups = [[1]]
             elif row.seeds_per_process:
@@ -644,7 +667,8 @@ def _write(table: str, notes: list[str], summary: str, conditions: str, code: st
             'How each row is run: see the docstring of `benchmarks/faults.py`. "runs": seeds '
             "(a fresh sandbox and a fresh persistent cache each); a paged fault at 100% on the "
             'first 2 paged answers is the same draw whatever the seed. "answers": one per '
-            'call per run (8 calls; 1 in a never-ending row). "worst call wall time": the '
+            f'call per run ({len(_calls())} calls; 1 in a never-ending row). "worst call wall '
+            'time": the '
             'longest single public call under the fault. "nothing wrong cached": with faults '
             "off, every call's answer, from memory and then from the disk cache, equals the "
             "fault-free answer.",

@@ -85,6 +85,14 @@ BENCHMARKS = [
         "subject",
         warm_repeat=3,
     ),
+    Benchmark("docdb", "session.docdb", "indexed"),
+    Benchmark("raw_data_asset_linked", "raw_data_asset only DocDB links", "indexed"),
+    Benchmark(
+        "describe_indexed",
+        "aind-session info x 100 sessions, each with a DocDB record",
+        "indexed",
+        warm_repeat=3,
+    ),
 ]
 BY_NAME = {b.name: b for b in BENCHMARKS}
 
@@ -135,6 +143,14 @@ def _prepare(name: str, params: dict[str, Any]) -> Operation:
             _expect(s.subject_id, lambda d: d.get("subject_id")),
         )
 
+    if name == "docdb":
+        s = Session(params["session_id"])
+        return _nothing, lambda: s.docdb, _expect(s.id, lambda r: r["name"])
+
+    if name == "raw_data_asset_linked":
+        s = Session(params["session_id"])
+        return _nothing, lambda: s.raw_data_asset, _expect(params["asset_id"], lambda a: a.id)
+
     if name == "get_sessions":
         subject = params["subject_id"]
         return (
@@ -174,7 +190,7 @@ def _prepare(name: str, params: dict[str, Any]) -> Operation:
             _expect(params["assets"], len),
         )
 
-    if name == "describe":
+    if name in ("describe", "describe_indexed"):
         import contextlib
         import io
 
@@ -232,6 +248,12 @@ def _warm_up_servers(sb: Any) -> None:
             ),
             urllib.request.Request(f"{s3}/{quote(key)}", headers=auth),
         ]
+    docdb = sb.env.get("AIND_SESSION_DOCDB_URL")
+    if docdb:
+        found = quote(json.dumps({"name": "warm-up"}))
+        requests.append(
+            urllib.request.Request(f"{docdb}/v1/metadata_index_v2/data_assets/find?filter={found}")
+        )
     for request in requests:
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
@@ -480,10 +502,15 @@ def lower_bound(name: str, world: dict[str, Any], params: dict[str, Any]) -> str
     assets = world.get("data_assets", [])
     if name in ("session",):
         return "0"
+    # DocDB's links are asked with a session's search: its two collections at once
     if name == "raw_data_asset":
-        return "1 (1)"
+        return "1 (1 + 2 DocDB)"
     if name in ("raw_data_dir", "modalities"):
-        return "2 (2)"
+        return "2 (2 + 2 DocDB)"
+    if name == "docdb":
+        return "1 (1 DocDB)"
+    if name == "raw_data_asset_linked":  # the search and DocDB, then the linked asset
+        return "2 (2 + 2 DocDB)"
     if name == "metadata_subject":
         return "1 (1)"
     if name == "get_sessions":
@@ -492,12 +519,12 @@ def lower_bound(name: str, world: dict[str, Any], params: dict[str, Any]) -> str
             sum((a.get("custom_metadata") or {}).get("subject id") == subject for a in assets)
         )
         by_name = _pages(sum(subject in a["name"] for a in assets))
-        return f"{max(by_meta, by_name)} ({by_meta + by_name})"
+        return f"{max(by_meta, by_name)} ({by_meta + by_name} + 2 DocDB)"
     if name in ("sorted_loop", "sorted_threads"):
-        return f"2 ({1 + 2 * params['sorted']})"
+        return f"2 ({1 + 2 * params['sorted']} + 2 DocDB)"
     if name == "listing":
         return f"{_pages(len(assets))} ({_pages(len(assets))})"
-    if name == "describe":
+    if name in ("describe", "describe_indexed"):
         prefixes = {sid[:20].lower() for sid in params["session_ids"]}
         searches = sum(_pages(sum(p in a["name"].lower() for a in assets)) for p in prefixes)
         n_sorted = sum(
@@ -509,7 +536,12 @@ def lower_bound(name: str, world: dict[str, Any], params: dict[str, Any]) -> str
         from aind_session.config import Settings
 
         in_flight = Settings.model_fields["s3_max_concurrency"].default
-        return f"2 ({total}); {math.ceil(total / in_flight)} at {in_flight} in flight"
+        # a raw asset only its record links is fetched once DocDB answers, its folder after
+        rounds, linked = (3, 1) if name == "describe_indexed" else (2, 0)
+        return (
+            f"{rounds} ({total + linked} + 2 DocDB); {math.ceil(total / in_flight)} at "
+            f"{in_flight} in flight"
+        )
     return "?"
 
 
@@ -530,6 +562,19 @@ def _params(name: str, world: dict[str, Any]) -> dict[str, Any]:
         return {"assets": len(world["data_assets"])}
     if name == "describe":
         return {"session_ids": wg.raw_session_ids(world, SUBJECT_ID)}
+    if name == "docdb":
+        ids = wg.raw_session_ids(world, SUBJECT_ID)
+        return {"session_id": ids[len(ids) // 3]}
+    if name in ("raw_data_asset_linked", "describe_indexed"):
+        linked = wg.linked_session_id(world)
+        record = next(
+            r for r in world["docdb"]["metadata_index_v2/data_assets"] if r["name"] == linked
+        )
+        return {
+            "session_id": linked,
+            "asset_id": record["other_identifiers"]["Code Ocean"][0],
+            "session_ids": sorted([*wg.raw_session_ids(world, SUBJECT_ID), linked]),
+        }
     return {}
 
 
@@ -662,6 +707,7 @@ def _table(rows: list[dict[str, Any]], repeat: int) -> tuple[str, list[tuple[str
         "operation",
         "CodeOcean requests",
         "S3 requests",
+        "DocDB requests",
         "lower bound: round trips (requests)",
         "median wall (cold)",
         "median wall (warm)",
@@ -692,6 +738,7 @@ def _table(rows: list[dict[str, Any]], repeat: int) -> tuple[str, list[tuple[str
                     "0",
                     "0",
                     "0",
+                    "0",
                     f"{info['over_ms']:.1f} ms over interpreter",
                     "-",
                     "-",
@@ -702,11 +749,12 @@ def _table(rows: list[dict[str, Any]], repeat: int) -> tuple[str, list[tuple[str
         if "sandbox" in row:
             info = row["sandbox"]
             target = verdict(f"sandbox start-up < {SANDBOX_S:g} s", info["up"] < SANDBOX_S)
-            lines.append([bench.label, "0", "0", "0", _fmt_time(info["up"]), "-", "-", target])
+            lines.append([bench.label, "0", "0", "0", "0", _fmt_time(info["up"]), "-", "-", target])
             continue
         results = row["results"]
         co = [sum(r[0] == "codeocean" for r in res["requests"]) for res in results]
         s3 = [sum(r[0] == "s3" for r in res["requests"]) for res in results]
+        docdb = [sum(r[0] == "docdb" for r in res["requests"]) for res in results]
         total = max(a + b for a, b in zip(co, s3, strict=True))
         cold = _median([res["cold"] for res in results])
         warm = _median([w for res in results for w in res["warm"]])
@@ -735,8 +783,14 @@ def _table(rows: list[dict[str, Any]], repeat: int) -> tuple[str, list[tuple[str
             targets.append(
                 verdict(f"listing peak RSS < {LISTING_MB:g} MB ({rss:.0f} MB)", rss < LISTING_MB)
             )
-        elif bench.name == "describe":
+        elif bench.name in ("describe", "describe_indexed"):
             targets.append(verdict(f"info x100 < {INFO_S:g} s", cold < INFO_S))
+            if bench.name == "describe_indexed":  # one query per collection for all
+                targets.append(verdict("DocDB 2 requests for 100 sessions", max(docdb) <= 2))
+        elif bench.name == "docdb":
+            targets.append(verdict("session.docdb 1 request", max(docdb) + total <= 1))
+        elif bench.name == "raw_data_asset_linked":
+            targets.append(verdict("linked raw asset: 2 CodeOcean requests", max(co) <= 2))
         targets.append(verdict(f"{bench.name} warm 0 requests", warm_requests == 0))
         problems = [res["problem"] for res in results if res["problem"]]
         if problems:
@@ -746,6 +800,7 @@ def _table(rows: list[dict[str, Any]], repeat: int) -> tuple[str, list[tuple[str
                 bench.label,
                 _spread(co),
                 _spread(s3),
+                _spread(docdb),
                 row["lower"],
                 cold_s,
                 warm_s,

@@ -697,6 +697,7 @@ CLOSED_PORT = {  # no sandbox: every request fails at once
     "CODE_OCEAN_API_TOKEN": CLOSED_PORT_TOKEN,
     "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
     "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9",
+    "AIND_SESSION_DOCDB_URL": "http://127.0.0.1:9",
     "AWS_ACCESS_KEY_ID": "closed-port",
     "AWS_SECRET_ACCESS_KEY": "closed-port",
     "AIND_SESSION_MAX_RETRIES": "0",

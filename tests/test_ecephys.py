@@ -39,8 +39,11 @@ def test_sorted_data_assets_subclass_the_sdk_model(aind_sandbox):
 
 def test_sorted_data_assets_cost_one_search_and_no_asset_fetch(aind_sandbox):
     Session(MAIN).ecephys.sorted_data_assets
-    assert [(r.service, r.method, r.path) for r in aind_sandbox.requests()] == [
-        ("codeocean", "POST", "/api/v1/data_assets/search")
+    # and the links of the session's DocDB record, its two collections at once
+    assert sorted((r.service, r.method, r.path) for r in aind_sandbox.requests()) == [
+        ("codeocean", "POST", "/api/v1/data_assets/search"),
+        ("docdb", "GET", "/v1/metadata_index/data_assets/find"),
+        ("docdb", "GET", "/v1/metadata_index_v2/data_assets/find"),
     ]
 
 

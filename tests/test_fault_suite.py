@@ -1,9 +1,11 @@
-"""The fault suite: every fault the sandbox makes, against either service.
+"""The fault suite: every fault the sandbox makes, against each service.
 
 For each kind: answers under the fault equal the answers without it, or the
 call ends with a ServiceError naming the service and the question; it never
 hangs; the tries an error reports are the requests sent; and nothing wrong
 is kept (in memory or on disk): the next call without faults is right.
+DocDB only helps the other questions: when it never answers they are answered
+without it, and only ``session.docdb`` raises.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ PIPELINE = "1f8f159a-7670-47a9-baf1-078905fc9c2e"
 TRANSIENT = ("truncated", "cut", "badjson", "html", "shape", "429", "500", "503", "drop")
 PAGING = ("repeat_token", "missing_token", "bogus_token")
 SERVICES = ("codeocean", "s3")
+LINKED = "ecephys_733691_2025-06-03_10-15-00"  # its raw asset only DocDB's record links
+NEW = "780345_2025-02-20_00-00-00"  # acquisition from its DocDB record
 HANG = 60  # seconds after which a call is taken to hang (a liveness bound, not a speed claim)
 
 
@@ -58,6 +62,11 @@ def answers():
         ],
         [(r.id, verdicts.get_output_text(r)) for r in runs[:3]],
         [a.id for a in aind_session.Subject(676909).data_assets],
+        # where DocDB helps
+        Session(LINKED).raw_data_asset.id,
+        [s.id for s in aind_session.get_sessions(733691)],
+        Session(NEW).metadata.acquisition,
+        Session(NEW).docdb["_id"],
     )
 
 
@@ -88,11 +97,13 @@ def clean(aind_sandbox, quick):
     return expected
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", (*SERVICES, "docdb"))
 @pytest.mark.parametrize("kind", TRANSIENT + PAGING)
 def test_answers_under_each_fault_equal_answers_without_and_nothing_wrong_is_kept(
     aind_sandbox, clean, kind, service
 ):
+    if service == "docdb" and kind in PAGING:
+        pytest.skip("DocDB's answers here fit one page: its paging faults are in test_docdb")
     if kind in PAGING:  # few answers are paged: the first two of them go wrong
         faults = Faults(rate=1.0, kinds=(kind,), limit=2, services=(service,))
     else:
@@ -133,6 +144,37 @@ def test_a_fault_that_never_ends_is_a_service_error_naming_service_and_question(
         assert len(sent) == 3, "the tries said are the requests sent"
     aind_sandbox.faults = None
     assert Session(MAIN).raw_data_dir.as_posix() == f"s3://aind-ephys-data/{MAIN}"
+
+
+def test_answers_under_every_fault_of_every_service_at_once_equal_answers_without(
+    aind_sandbox, clean
+):
+    aind_sandbox.faults = Faults(rate=0.3, kinds=TRANSIENT, seed=5, retry_after=0)
+    assert within(answers) == clean
+    assert {r.service for r in aind_sandbox.requests() if r.fault} == {"codeocean", "s3", "docdb"}
+    aind_sandbox.faults = None
+    aind_session.clear_cache()
+    assert answers() == clean
+
+
+@pytest.mark.parametrize("kind", TRANSIENT)
+def test_docdb_never_answering_leaves_every_other_answer_and_docdb_itself_says_so(
+    aind_sandbox, quick, kind, monkeypatch
+):
+    monkeypatch.setenv("AIND_SESSION_MAX_RETRIES", "2")
+    aind_session.clear_cache()
+    aind_sandbox.faults = Faults(rate=1.0, kinds=(kind,), retry_after=0, services=("docdb",))
+    session = Session(MAIN)
+    assert within(lambda: session.raw_data_asset.id) == "16d46411-540a-4122-b47f-8cb2a15d593a"
+    assert session.raw_data_dir.as_posix() == f"s3://aind-ephys-data/{MAIN}"
+    assert Session(NEW).platform is None and Session(NEW).modalities == ("behavior",)
+    with pytest.raises(errors.ServiceError) as info:
+        within(lambda: Session(NEW).docdb)
+    assert "DocDB" in str(info.value) and NEW in str(info.value)
+    assert "3 tries" in str(info.value)
+    aind_sandbox.faults = None
+    aind_session.clear_cache()
+    assert Session(NEW).docdb["_id"] == "v2-780345-2025-02-20"  # nothing wrong was kept
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -218,7 +260,9 @@ def test_a_public_call_ends_at_its_deadline_whatever_its_requests_do(
     aind_sandbox.faults = Faults(rate=1.0, kinds=("stall",), stall_seconds=20)
     with pytest.raises(errors.ServiceError, match="deadline"):
         within(lambda: Session(MAIN).raw_data_asset, seconds=20)
-    assert len(aind_sandbox.requests()) <= 4  # tries stop when the call's time is up
+    # tries stop when the call's time is up (DocDB's two collections asked alongside)
+    assert len(aind_sandbox.requests("codeocean")) <= 4
+    assert len(aind_sandbox.requests("docdb")) <= 2 * 4
 
 
 @pytest.mark.parametrize("service", SERVICES)

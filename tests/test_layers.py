@@ -218,6 +218,7 @@ STREET = [
     {"aind_session.extensions"},
     {"aind_session.verdicts"},
     {"aind_session.folders"},
+    {"aind_session.linked"},
     {CODEOCEAN, "aind_session.s3", "aind_session.s3_requests", "aind_session.docdb"},
     {"aind_session.transport"},
     {

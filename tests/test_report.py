@@ -63,11 +63,12 @@ def parse_html(fragment: str) -> _TagChecker:
 
 @pytest.fixture
 def nothing_reachable(aind_settings) -> None:
-    """CodeOcean and S3 point at a closed local port, with no token: any request would fail."""
+    """CodeOcean, S3 and DocDB point at a closed local port, with no token: any request would fail."""
     aind_settings.set(
         CODE_OCEAN_DOMAIN=CLOSED_PORT,
         AWS_ENDPOINT_URL=CLOSED_PORT,
         AWS_ENDPOINT_URL_S3=CLOSED_PORT,
+        AIND_SESSION_DOCDB_URL=CLOSED_PORT,
         CODE_OCEAN_API_TOKEN=None,
         AIND_SESSION_MAX_RETRIES="0",
     )

@@ -90,7 +90,8 @@ def test_sorted_assets_properties_after_info_ask_nothing(
 
 def test_raw_data_dir_cold_takes_two_round_trips(aind_sandbox: Sandbox, subject: list[str]) -> None:
     Session(subject[2]).raw_data_dir
-    assert len(aind_sandbox.requests()) == 2
+    # the search with DocDB's links (both collections, at once), then the folder
+    assert [len(aind_sandbox.requests(s)) for s in ("codeocean", "docdb", "s3")] == [1, 2, 1]
     assert aind_sandbox.round_trips() == 2
 
 
@@ -99,7 +100,7 @@ def test_modalities_cold_take_two_round_trips_and_subject_one_more(
 ) -> None:
     session = Session(subject[3])
     assert session.modalities == ("behavior", "ecephys")
-    assert (len(aind_sandbox.requests()), aind_sandbox.round_trips()) == (2, 2)
+    assert (len(aind_sandbox.requests()), aind_sandbox.round_trips()) == (4, 2)  # DocDB's 2
     aind_sandbox.clear_requests()
     assert session.metadata.subject["subject_id"] == SUBJECT
     assert (len(aind_sandbox.requests()), aind_sandbox.round_trips()) == (1, 1)
@@ -160,7 +161,7 @@ def test_an_asset_whose_session_was_not_searched_asks_only_for_itself(
     aind_sandbox.clear_requests()
     session = Session(raw_session_ids(sorted_six)[0])
     assert [a.sorter_name for a in session.ecephys.sorted_data_assets][2] == SORTERS[2]
-    assert len(aind_sandbox.requests()) == 1 + 5 * 2
+    assert len(aind_sandbox.requests()) == 1 + 2 + 5 * 2  # the search, DocDB's links, S3
     assert aind_sandbox.round_trips() == 2
 
 
@@ -304,3 +305,28 @@ def test_many_sessions_docdb_records_are_one_query_per_collection(aind_sandbox: 
     assert [r and r["_id"] for r in records][:2] == ["v2-780345-2025-02-20", "v1-676909-2023-12-13"]
     # v2 for all five at once; v1 for the four v2 lacks, at once
     assert (len(aind_sandbox.requests("docdb")), aind_sandbox.round_trips()) == (2, 2)
+
+
+def test_a_raw_asset_only_docdb_links_is_found_in_two_round_trips(aind_sandbox: Sandbox) -> None:
+    aind_sandbox.latency = LATENCY
+    session = Session("ecephys_733691_2025-06-03_10-15-00")  # its asset's name misses
+    assert session.raw_data_asset.id == "b6d1f4a2-3c5e-4f7a-9b8c-2d1e0f3a4b5c"
+    # the name search and both DocDB collections at once; then the linked asset
+    assert (len(aind_sandbox.requests("codeocean")), len(aind_sandbox.requests("docdb"))) == (2, 2)
+    assert aind_sandbox.round_trips() == 2
+
+
+def test_info_for_many_indexed_sessions_adds_docdb_queries_but_no_round_trip(
+    aind_sandbox: Sandbox,
+) -> None:
+    world = subject_world(sessions=6, assets_per_session=5, other_subjects=2, docdb=True)
+    aind_sandbox.load(world)
+    aind_sandbox.latency = LATENCY
+    subject = raw_session_ids(world, SUBJECT)
+    summaries = describe_many([Session(s) for s in subject])
+    assert [s["problems"] for s in summaries] == [{}] * len(subject)
+    # one query per collection for every session's links (their record linking
+    # the raw asset the search found: nothing more to fetch)
+    assert len(aind_sandbox.requests("docdb")) == 2
+    assert len(aind_sandbox.requests("codeocean")) == len({s[:20] for s in subject}) + 1
+    assert aind_sandbox.round_trips() == 2  # as without DocDB (the first test here)

@@ -59,6 +59,25 @@ def public_call() -> Iterator[None]:
         _call.reset(token)
 
 
+@contextlib.contextmanager
+def within(seconds: float) -> Iterator[None]:
+    """Requests made in the block end within ``seconds`` from now (or by the
+    end of the public call, when that comes first).
+
+    >>> with within(5):
+    ...     0 < call_deadline() - time.monotonic() <= 5
+    True
+    """
+    current = _call.get()
+    until = time.monotonic() + seconds
+    began = _generation if current is None else current[0]
+    token = _call.set((began, until if current is None else min(until, current[1])))
+    try:
+        yield
+    finally:
+        _call.reset(token)
+
+
 def call_generation() -> int:
     """The :func:`generation` the current public call began in (now, outside one).
 

@@ -151,6 +151,12 @@ class Settings(BaseSettings):
     call_deadline: float = Field(
         default=300.0, gt=0, le=_WEEK, description="Seconds one public call may take, all requests."
     )
+    docdb_help_deadline: float = Field(
+        default=20.0,
+        gt=0,
+        le=_WEEK,
+        description="Seconds DocDB is waited for where it only helps; then answered without it.",
+    )
     retry_after_max: float = Field(
         default=30.0, ge=0, le=_DAY, description="Longest Retry-After honoured, in seconds."
     )

@@ -21,19 +21,18 @@ so it cannot reach a local sandbox. Requests share the library's tries,
 deadlines (:mod:`aind_session.transport`), cache, single flight, batching
 and offline mode.
 
-Many sessions' records are asked in one query per collection
-(``{"name": {"$in": [...]}}``): :func:`fetch_records` is a fetcher of the
-batch (:mod:`aind_session.batch`), so ``gather`` over many sessions sends one.
+Many sessions' records are one ``$in`` query per collection: the fetchers of
+:mod:`aind_session.batch`, ``fetch_records`` and ``fetch_summaries``, ask for all.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Iterable
 from typing import Any
 
-from aind_session import batch, cache, errors, persistent, store, transport
+from aind_session import batch, cache, calls, errors, persistent, store, transport
 
 logger = logging.getLogger(__name__)
 
@@ -230,38 +229,80 @@ def _check_count(what: str, collection: str, params: dict[str, str], got: int) -
 
 
 # -- records by name: one query for many ------------------------------------------------
-def _key(name: str) -> tuple[str, str]:
-    return ("docdb.record", name)
+SUMMARY_FIELDS = {  # what a question DocDB only helps with needs: links, folder
+    "name": 1,
+    "location": 1,
+    "other_identifiers": 1,
+    "external_links": 1,
+    "subject.subject_id": 1,
+    "data_description.data_level": 1,
+}
 
 
-def fetch_records(names: list[str]) -> dict[str, Any]:
-    """The fetcher of records by name (see :mod:`aind_session.batch`): each name
-    to its record (the first collection that has one wins), None when none has,
-    or the error met; one ``$in`` query per collection for all names not cached.
+def _key(kind: str, name: str) -> tuple[str, str]:
+    return (f"docdb.{kind}", name)
 
-    >>> fetch_records(['780345_2025-02-20_00-00-00', 'no-such-name'])['no-such-name'] is None
-    True
-    """
+
+def _across(
+    filter: dict[str, Any], projection: dict[str, Any] | None, at_once: bool
+) -> list[tuple[dict[str, Any], ...]]:
+    """Each collection's records matching ``filter``, in the order of the setting;
+    every collection asked at the same time when ``at_once``, for a question
+    DocDB only helps with: it must add no round trip, and is waited for at most
+    ``Settings.docdb_help_deadline``. Else one after another."""
     from aind_session.config import get_settings
 
-    keys = {name: _key(name) for name in names}
+    settings = get_settings()
+    if not at_once:
+        return [find(c, filter, projection) for c in settings.docdb_collections]
+    asks = [
+        (functools.partial(find, c, filter, projection), ()) for c in settings.docdb_collections
+    ]
+    with calls.within(settings.docdb_help_deadline):  # where DocDB only helps
+        answers = batch.call_each(asks)
+    found = [answers[ask] for ask in asks]
+    for answer in found:
+        if isinstance(answer, Exception):
+            raise answer
+    return found
+
+
+def _named(kind: str, names: list[str]) -> dict[str, dict[str, Any]]:
+    """The records (or summaries) named ``names`` that some collection has."""
+    from aind_session.config import get_settings
+
+    chunks = [names[i : i + NAMES_PER_QUERY] for i in range(0, len(names), NAMES_PER_QUERY)]
+    records: dict[str, dict[str, Any]] = {}
+    if kind == "summary":  # every collection at once
+        for chunk in chunks:
+            for answer in _across({"name": {"$in": chunk}}, SUMMARY_FIELDS, at_once=True):
+                for one in answer:
+                    records.setdefault(str(one.get("name")), one)
+        return records
+    for collection in get_settings().docdb_collections:  # the next only for names left
+        left = [n for n in names if n not in records]
+        for start in range(0, len(left), NAMES_PER_QUERY):
+            for one in find(collection, {"name": {"$in": left[start : start + NAMES_PER_QUERY]}}):
+                records.setdefault(str(one.get("name")), one)
+    return records
+
+
+def _by_name(kind: str, names: list[str]) -> dict[str, Any]:
+    """Each name to its record (``kind`` "record") or summary (:data:`SUMMARY_FIELDS`,
+    the collections at once), the first collection's winning; None when none has
+    one, or the error met. One ``$in`` query per collection for the names not cached."""
+    keys = {name: _key(kind, name) for name in names}
     found, waiting, mine = store.claim(keys.values(), RECORD)
     answers: dict[str, Any] = {n: found[k] for n, k in keys.items() if k in found}
     todo = [n for n, k in keys.items() if k in mine]
     try:
         if todo:
-            records: dict[str, dict[str, Any]] = {}
             try:
-                for collection in get_settings().docdb_collections:
-                    left = [n for n in todo if n not in records]
-                    for start in range(0, len(left), NAMES_PER_QUERY):
-                        chunk = left[start : start + NAMES_PER_QUERY]
-                        for record in find(collection, {"name": {"$in": chunk}}):
-                            records.setdefault(str(record.get("name")), record)
+                records = _named(kind, todo)
                 for name in todo:
                     answers[name] = records.get(name)
-                    # no record may be one indexed soon: like an empty folder, not kept
-                    store.settle(keys[name], answers[name], keep=name in records, codec=RECORD)
+                    # no record is kept too, as CodeOcean's empty searches are
+                    store.settle(keys[name], answers[name], codec=RECORD)
             except Exception as exc:  # each name's answer: the failure, not kept
                 for name in todo:
                     answers[name] = exc
@@ -278,6 +319,28 @@ def fetch_records(names: list[str]) -> dict[str, Any]:
     return answers
 
 
+def fetch_records(names: list[str]) -> dict[str, Any]:
+    """The fetcher of whole records by name (see :mod:`aind_session.batch`), as
+    :func:`_by_name`: the next collection asked only for the names the first lacks.
+
+    >>> fetch_records(['780345_2025-02-20_00-00-00', 'no-such-name'])['no-such-name'] is None
+    True
+    """
+    return _by_name("record", names)
+
+
+# the fetcher of summaries by name (SUMMARY_FIELDS): as fetch_records, collections at once
+fetch_summaries = functools.partial(_by_name, "summary")
+
+
+def _one(fetcher: batch.Fetcher, kind: str, name: str, cached: Any = None) -> dict[str, Any] | None:
+    peek = cached or (lambda n: cache.peek(_key(kind, n), RECORD))
+    known = batch.ask(fetcher, [name], peek)[name]
+    if isinstance(known, Exception):
+        raise known
+    return known
+
+
 def record(name: str) -> dict[str, Any] | None:
     """The DocDB record of the data asset named ``name``, or None when no
     collection has one (cached; inside :func:`aind_session.batch.gather`, many
@@ -291,83 +354,46 @@ def record(name: str) -> dict[str, Any] | None:
     aind_session.errors.ServiceError
         When DocDB could not be asked.
     """
-    known = batch.ask(fetch_records, [name], lambda n: cache.peek(_key(n), RECORD))[name]
-    if isinstance(known, Exception):
-        raise known
-    return known
+    return _one(fetch_records, "record", name)
+
+
+def summary(name: str) -> dict[str, Any] | None:
+    """The summary of the record named ``name`` (:data:`SUMMARY_FIELDS`: its
+    links and folder), or None when no collection has one; as :func:`record`,
+    with every collection asked at once.
+
+    >>> summary('780345_2025-02-20_00-00-00')['other_identifiers']
+    {'Code Ocean': ['944059e0-f1a7-45cd-a188-6a42b674b682']}
+
+    Raises
+    ------
+    aind_session.errors.ServiceError
+        When DocDB could not be asked.
+    """
+    return _one(fetch_summaries, "summary", name, _cached_summary)
+
+
+def _cached_summary(name: str) -> Any:
+    found = cache.peek(_key("summary", name), RECORD)
+    if persistent.is_missing(found):  # a whole record known holds the summary
+        whole = cache.peek(_key("record", name), RECORD)
+        if not persistent.is_missing(whole):
+            return whole
+    return found
 
 
 @cache.cached(persist=RECORDS, remote=True)
-def subject_records(subject_id: str) -> tuple[dict[str, Any], ...]:
+def subject_records(subject_id: str, summaries: bool = False) -> tuple[dict[str, Any], ...]:
     """Every record of a subject (``subject.subject_id``), one per asset name (the
-    first collection's wins), sorted by name.
+    first collection's wins), sorted by name; with ``summaries``, only their
+    :data:`SUMMARY_FIELDS`, every collection asked at once.
 
     >>> [r['name'] for r in subject_records('780345')][:1]
     ['780345_2025-02-20_00-00-00']
     """
-    from aind_session.config import get_settings
-
     by_name: dict[str, dict[str, Any]] = {}
-    for collection in get_settings().docdb_collections:
-        for found in find(collection, {"subject.subject_id": subject_id}):
+    projection = SUMMARY_FIELDS if summaries else None
+    for answer in _across({"subject.subject_id": subject_id}, projection, summaries):
+        for found in answer:
             by_name.setdefault(str(found.get("name")), found)
     return tuple(by_name[n] for n in sorted(by_name))
-
-
-def linked_codeocean_ids(found: dict[str, Any]) -> tuple[str, ...]:
-    """The CodeOcean data asset ids a record links: ``other_identifiers["Code
-    Ocean"]`` (v2), or ``external_links`` (v1: a list of ``{"Code Ocean": id}``
-    dicts at first, a dict of lists from late 2024).
-
-    >>> linked_codeocean_ids({'_id': 'x', 'other_identifiers': {'Code Ocean': ['a', 'b']}})
-    ('a', 'b')
-    >>> linked_codeocean_ids({'_id': 'x', 'external_links': [{'Code Ocean': 'a'}]})
-    ('a',)
-    >>> linked_codeocean_ids({'_id': 'x', 'external_links': {'Code Ocean': ['a']}})
-    ('a',)
-    """
-    ids: list[str] = []
-
-    def add(value: Any) -> None:
-        if isinstance(value, str) and value.strip():
-            ids.append(value.strip())
-        elif isinstance(value, Iterable) and not isinstance(value, (str, bytes, dict)):
-            for item in value:
-                add(item)
-
-    other = found.get("other_identifiers")
-    if isinstance(other, dict):
-        add(other.get("Code Ocean"))
-    links = found.get("external_links")
-    if isinstance(links, dict):
-        add(links.get("Code Ocean"))
-    elif isinstance(links, list):
-        for link in links:
-            if isinstance(link, dict):
-                add(link.get("Code Ocean"))
-    return tuple(dict.fromkeys(ids))
-
-
-# -- where DocDB only helps --------------------------------------------------------------
-_warned: set[int] = set()  # the clears (calls.generation) in which "DocDB is down" was said
-
-
-def helping(name: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The record of ``name`` for a question DocDB only helps with: ``(record or
-    None, None)``, or ``(None, why)`` when DocDB could not be asked, which is
-    logged once (per :func:`aind_session.clear_cache`) and never raised: the
-    question is then answered from CodeOcean and S3 alone.
-
-    >>> helping('780345_2025-02-20_00-00-00')[0]['_id']
-    'v2-780345-2025-02-20'
-    """
-    from aind_session import calls
-
-    try:
-        return record(name), None
-    except errors.ServiceError as exc:
-        why = " ".join(str(exc).split())
-        if calls.generation() not in _warned:
-            _warned.add(calls.generation())
-            logger.warning("DocDB could not be asked (%s); answering without it.", why)
-        return None, why

@@ -7,8 +7,9 @@ after group; many lookups inside :func:`aind_session.batch.gather` probe in
 the same rounds.
 
 A session's raw data folder (:func:`raw_data_dir`) is looked for in the raw
-data asset's ``source_bucket``; otherwise the known data buckets by the
-asset's id and name (probed at once); with no raw data asset, the known
+data asset's ``source_bucket``; otherwise in the ``location`` of the
+session's DocDB record, then the known data buckets by the asset's id and
+name (probed at once); with no raw data asset, the location, then the known
 buckets by session ID. A data asset's folder (:func:`data_asset_dir`) is
 looked for in its ``source_bucket``, then the known data buckets by id and
 name. A folder found is kept for the cache's time-to-live (on disk too when
@@ -204,20 +205,28 @@ def raw_data_dir_candidates(session_id: str) -> Groups:
     >>> raw_data_dir_candidates('ecephys_686740_2024-01-20_12-00-00')[0][1][-1]
     'aind-ophys-data/ecephys_686740_2024-01-20_12-00-00'
     """
-    from aind_session import codeocean
+    from aind_session import codeocean, linked
     from aind_session.config import get_settings
 
     s3.hint_connect()  # S3 comes next: set it up while the search is answered
-    asset = codeocean.get_session_raw_data_asset(session_id)
+    asset = linked.session_raw_data_asset(session_id)
+    source = codeocean.source_url(asset) if asset is not None else None
+    if source is not None and asset is not None:
+        return data_asset_dir_candidates(source, asset.id, asset.name)
+    groups: list[tuple[str, Sequence[str]]] = []
+    location = linked.raw_location(session_id)  # (asked with the search)
+    if location is not None:
+        groups.append((f"{location} (location in its DocDB record)", [location]))
     if asset is not None:
-        return data_asset_dir_candidates(codeocean.source_url(asset), asset.id, asset.name)
+        return groups + data_asset_dir_candidates(None, asset.id, asset.name)
     buckets = get_settings().data_buckets
     return [
+        *groups,
         (
             f"the known data buckets ({', '.join(buckets)}) by session ID, as no raw data "
             "asset exists",
             [f"{b}/{session_id}" for b in buckets],
-        )
+        ),
     ]
 
 
@@ -255,3 +264,48 @@ def raw_data_dir_found(session_id: str, located: Located) -> str:
         "AIND_SESSION_DATA_BUCKETS setting."
     )
     raise errors.NoRawDataDirError(message)
+
+
+def no_raw_data_asset_message(session_id: str, assets: Sequence[DataAsset]) -> str:
+    """What a session with no raw data asset among ``assets`` says: whether
+    its raw data is on S3 (the probes of :func:`raw_data_dir`, found folders
+    kept), or not uploaded, or unknown (S3 or DocDB could not be asked).
+
+    >>> no_raw_data_asset_message('ecephys_686740_2024-01-20_12-00-00', ())
+    'Raw data for ecephys_686740_2024-01-20_12-00-00 was found at
+    s3://aind-ephys-data/ecephys_686740_2024-01-20_12-00-00, but no raw data asset exists in
+    CodeOcean (no data asset is named ecephys_686740_2024-01-20_12-00-00* or linked by its
+    DocDB record, none raw). Create one from that folder, or use session.raw_data_dir.'
+    """
+    from aind_session import linked
+    from aind_session.config import get_settings
+
+    what = f"{len(assets)} data asset(s)" if assets else "no data asset is"
+    checked = f"{what} named {session_id}* or linked by its DocDB record"
+    if (why := linked.docdb_not_asked(session_id)) is not None:
+        checked += f" (DocDB could not be asked: {why})"
+    lacks = f"{session_id} has no raw data asset in CodeOcean ({checked}, none raw)"
+    try:  # the same probes as raw_data_dir's (a folder found is cached for it)
+        folder: str | None = raw_data_dir(session_id)
+    except errors.NoRawDataDirError:
+        folder = None
+    except PermissionError:
+        return (
+            f"{lacks}; S3 could not be checked for its raw data (access denied): check your "
+            "AWS credentials."
+        )
+    except errors.ServiceError as exc:  # CodeOcean's answer stands; only the hint is unknown
+        return f"{lacks}; whether its raw data is on S3 is unknown, as S3 could not be asked: {exc}"
+    if folder is not None:
+        return (
+            f"Raw data for {session_id} was found at {folder}, but no raw data asset exists in "
+            f"CodeOcean ({checked}, none raw). Create one from that folder, or use "
+            "session.raw_data_dir."
+        )
+    location = linked.raw_location(session_id)
+    at = f" nor at its DocDB location {location}" if location else ""
+    return (
+        f"{session_id} has not been uploaded: {checked}, none raw, and no folder "
+        f"{session_id}/ exists in the known data buckets "
+        f"({', '.join(get_settings().data_buckets)}){at}."
+    )

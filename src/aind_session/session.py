@@ -200,14 +200,17 @@ class Session(ComparedByID):
     @property
     @cache.public_call()
     def data_assets(self) -> tuple[DataAsset, ...]:
-        """Every data asset whose name starts with the session ID, oldest first; ``()`` if none.
+        """Every data asset whose name starts with the session ID, and every one
+        its DocDB record links, oldest first; ``()`` if none.
 
         >>> [a.name for a in Session('ecephys_676909_2023-12-13_13-43-40').data_assets][0]
         'ecephys_676909_2023-12-13_13-43-40'
+        >>> [a.name for a in Session('ecephys_733691_2025-06-03_10-15-00').data_assets]  # linked
+        ['Neuropixels recording, rig NP3, 3 June 2025']
         """
-        from aind_session import codeocean
+        from aind_session import linked
 
-        return codeocean.get_session_data_assets(self.id)
+        return linked.session_data_assets(self.id)
 
     @property
     @cache.public_call()
@@ -215,7 +218,8 @@ class Session(ComparedByID):
         """The session's raw data asset (the latest when several qualify).
 
         Chosen by custom metadata ``"data level": "raw data"``, then a tag
-        containing ``raw``, then a name equal to the session ID.
+        containing ``raw``, then a name equal to the session ID, then a link
+        from the session's DocDB record.
 
         Raises
         ------
@@ -226,40 +230,15 @@ class Session(ComparedByID):
         >>> Session('ecephys_676909_2023-12-13_13-43-40').raw_data_asset.id
         '16d46411-540a-4122-b47f-8cb2a15d593a'
         """
-        from aind_session import codeocean
+        from aind_session import linked
 
-        asset = codeocean.get_session_raw_data_asset(self.id)
+        asset = linked.session_raw_data_asset(self.id)
         if asset is not None:
             return asset
-        assets = self.data_assets
-        checked = (
-            f"{len(assets)} data asset(s) named {self.id}*"
-            if assets
-            else f"no data asset is named {self.id}*"
-        )
-        try:  # the same probes as raw_data_dir's (a folder found is cached for it)
-            folder: str | None = _raw_data_dir(self.id)
-        except errors.NoRawDataDirError:
-            folder = None
-        except PermissionError:
-            raise errors.NoRawDataAssetError(
-                f"{self.id} has no raw data asset in CodeOcean ({checked}, none raw); S3 could "
-                "not be checked for its raw data (access denied): check your AWS credentials."
-            ) from None
-        except errors.ServiceError as exc:  # CodeOcean's answer stands; only the hint is unknown
-            raise errors.NoRawDataAssetError(
-                f"{self.id} has no raw data asset in CodeOcean ({checked}, none raw); whether "
-                f"its raw data is on S3 is unknown, as S3 could not be asked: {exc}"
-            ) from None
-        if folder is not None:
-            raise errors.NoRawDataAssetError(
-                f"Raw data for {self.id} was found at {folder}, but no raw data asset "
-                f"exists in CodeOcean ({checked}, none raw). Create one from that folder, "
-                "or use session.raw_data_dir."
-            )
+        from aind_session import folders
+
         raise errors.NoRawDataAssetError(
-            f"{self.id} has not been uploaded: {checked}, none raw, and no folder "
-            f"{self.id}/ exists in the known data buckets ({', '.join(self._buckets())})."
+            folders.no_raw_data_asset_message(self.id, self.data_assets)
         )
 
     # -- DocDB -------------------------------------------------------------------------
@@ -288,12 +267,6 @@ class Session(ComparedByID):
         return found
 
     # -- S3 ----------------------------------------------------------------------------
-    @staticmethod
-    def _buckets() -> tuple[str, ...]:
-        from aind_session.config import get_settings
-
-        return get_settings().data_buckets
-
     @property
     @cache.public_call()
     def raw_data_dir(self) -> UPath:

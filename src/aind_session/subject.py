@@ -9,6 +9,7 @@ Session('ecephys_676909_2023-12-13_13-43-40')
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -216,7 +217,8 @@ def get_sessions(
     start_date: DateLike | None = None,
     end_date: DateLike | None = None,
 ) -> tuple[Session, ...]:
-    """Sessions of a subject found in the names of its data assets, by date and time.
+    """Sessions of a subject found in the names of its data assets in CodeOcean
+    and of its records in DocDB, by date and time (both asked at once).
 
     Parameters
     ----------
@@ -258,15 +260,13 @@ def get_sessions(
     window = date_range(date, start_date, end_date)
     if platform is not None:
         platform = check_platform(platform)
-    from aind_session.codeocean import get_subject_data_assets
-
     sessions: set[Session] = set()
     unnamed: set[Session] = set()  # no platform in the ID, left out by a platform filter
-    for asset in get_subject_data_assets(subject):
+    for name in _asset_names(subject):
         try:
-            session = Session(parse_session_id(asset.name))
+            session = Session(parse_session_id(name))
         except ValueError:
-            logger.debug("data asset %r holds no session ID", asset.name)
+            logger.debug("data asset %r holds no session ID", name)
             continue
         if (session.subject_id.lstrip("0") or "0") != subject:
             continue
@@ -297,3 +297,24 @@ def get_sessions(
             end_date,
         )
     return tuple(sorted(sessions, key=lambda s: (s.dt, s.id)))
+
+
+def _asset_names(subject: str) -> list[str]:
+    """The names of the subject's CodeOcean data assets and DocDB records (DocDB
+    only helps: when it cannot be asked, CodeOcean's names, said in the log)."""
+    from aind_session import batch, linked
+    from aind_session.codeocean import get_subject_data_assets
+
+    assets, docdb = batch.gather(
+        [
+            functools.partial(get_subject_data_assets, subject),
+            functools.partial(linked.subject_session_names, subject),
+        ]
+    )
+    if isinstance(assets, Exception):
+        raise assets
+    if isinstance(docdb, Exception):
+        raise docdb
+    names, why = docdb
+    linked.without(why)
+    return [a.name for a in assets] + list(names)

@@ -126,9 +126,9 @@ class Metadata(ExtensionBaseClass["Session"]):
     def _from_docdb(self, stem: str, folder: str, names: tuple[str, ...]) -> dict[str, Any]:
         """Section ``stem`` of the session's DocDB record, for a file the folder
         lacks; else the not-found error, saying which name to use on a 2.x session."""
-        from aind_session import docdb
+        from aind_session import linked
 
-        found, why = docdb.helping(self._base.id)
+        found, why = linked.record(self._base.id)
         section = (found or {}).get(stem) if stem in SECTIONS else None
         if isinstance(section, dict):
             logger.debug("%s of %s: from its DocDB record (no %s.json)", stem, self._base.id, stem)
@@ -157,9 +157,9 @@ class Metadata(ExtensionBaseClass["Session"]):
         for stem in stems:
             if f"{stem}.json" in names:
                 return self.read(stem)
-        from aind_session import docdb
+        from aind_session import linked
 
-        found, why = docdb.helping(self._base.id)
+        found, why = linked.record(self._base.id)
         for stem in stems:
             section = (found or {}).get(stem)
             if isinstance(section, dict):

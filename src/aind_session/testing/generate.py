@@ -15,6 +15,8 @@ so a test can build the benchmark's world at a tenth of its size.
 - :func:`sorted_world`: one session with 20 sorted data assets, each with
   ``processing.json`` naming its sorter, ``curated/<recording>/`` folders,
   ``nwb/x.nwb`` and ``output``.
+- :func:`indexed_world`: :func:`subject_world` with a DocDB record per
+  session, one session's raw asset tied to it by its record only.
 - :func:`listing_world`: 10,000 data assets named ``ecephys_7xxxxx_...``, with
   almost nothing in S3.
 
@@ -34,6 +36,8 @@ __all__ = [
     "RAW_BUCKET",
     "SORTING_PIPELINE_ID",
     "WORLDS",
+    "indexed_world",
+    "linked_session_id",
     "listing_world",
     "raw_session_ids",
     "sorted_world",
@@ -186,8 +190,12 @@ def subject_world(
     first_day: datetime.date = datetime.date(2022, 1, 3),
     days_between: tuple[int, int] = (5, 12),
     other_subjects: int = 5,
+    docdb: bool = False,
 ) -> dict[str, Any]:
     """One subject with ``sessions * assets_per_session`` data assets (2,000 by default).
+
+    With ``docdb``, each session has a 2.x record in DocDB (its ``location``
+    and a link to its raw asset), as indexed sessions do.
 
     Sessions are ``days_between`` days apart (drawn), from ``first_day``: by
     default 40-45 a year, so the 20-character name prefix that a session
@@ -196,6 +204,7 @@ def subject_world(
     rng = random.Random(seed)
     assets: list[dict[str, Any]] = []
     computations: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
     s3: dict[str, Any] = {}
     day = datetime.datetime.combine(first_day, datetime.time())
     derived = assets_per_session - 1 - sorted_per_session
@@ -215,6 +224,16 @@ def subject_world(
         raw = _raw_asset(rng, session_id, subject_id, start + datetime.timedelta(hours=6))
         assets.append(raw)
         _raw_folder(s3, session_id, subject_id, probes, rng)
+        records.append(
+            {
+                "_id": f"record-{raw['id']}",
+                "name": session_id,
+                "location": f"s3://{RAW_BUCKET}/{session_id}",
+                "subject": {"subject_id": subject_id},
+                "data_description": {"name": session_id, "data_level": "raw"},
+                "other_identifiers": {"Code Ocean": [raw["id"]]},
+            }
+        )
         for n in range(sorted_per_session):
             when = start + datetime.timedelta(
                 days=1 + 3 * n, hours=rng.randint(0, 20), minutes=rng.randint(0, 59)
@@ -256,7 +275,10 @@ def subject_world(
             raw,
             _sorted_asset(rng, session_id, other, raw["id"], start + datetime.timedelta(days=2)),
         ]
-    return {"data_assets": assets, "computations": computations, "s3": s3}
+    world = {"data_assets": assets, "computations": computations, "s3": s3}
+    if docdb:
+        world["docdb"] = {"metadata_index_v2/data_assets": records}
+    return world
 
 
 def sorted_world(
@@ -317,6 +339,27 @@ def listing_world(seed: int = 0, n_assets: int = 10_000) -> dict[str, Any]:
     return {"data_assets": assets, "s3": {f"{RAW_BUCKET}/README.txt": "listing benchmark\n"}}
 
 
+def indexed_world(seed: int = 0, sessions: int = 100, **subject: Any) -> dict[str, Any]:
+    """:func:`subject_world` with a DocDB record per session; the middle session's
+    raw asset is renamed and loses its tags and custom metadata, so only its
+    record ties it to the session (:func:`linked_session_id` names it)."""
+    world = subject_world(seed, sessions=sessions, docdb=True, **subject)
+    session_id = raw_session_ids(world, subject.get("subject_id", "712815"))[sessions // 2]
+    raw = next(a for a in world["data_assets"] if a["name"] == session_id)
+    raw.update(name=f"Neuropixels recording {raw['id'][:8]}", tags=["ecephys"], custom_metadata={})
+    return world
+
+
+def linked_session_id(world: dict[str, Any]) -> str:
+    """The session of ``world`` whose raw asset only its DocDB record links."""
+    names = {a["id"]: a["name"] for a in world.get("data_assets", [])}
+    for record in world.get("docdb", {}).get("metadata_index_v2/data_assets", []):
+        for asset_id in record.get("other_identifiers", {}).get("Code Ocean", []):
+            if names.get(asset_id) not in (None, record["name"]):
+                return str(record["name"])
+    raise ValueError("no session's raw asset is linked by its record only")
+
+
 def empty_world(seed: int = 0) -> dict[str, Any]:
     """Nothing at all (for benchmarks that must make no request)."""
     return {}
@@ -324,6 +367,7 @@ def empty_world(seed: int = 0) -> dict[str, Any]:
 
 WORLDS: dict[str, Callable[..., dict[str, Any]]] = {
     "empty": empty_world,
+    "indexed": indexed_world,
     "listing": listing_world,
     "sorted": sorted_world,
     "subject": subject_world,
