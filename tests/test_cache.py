@@ -302,7 +302,12 @@ def test_a_session_property_asks_all_its_questions_under_one_deadline(aind_sandb
     aind_session.clear_cache()
     assert Session("ecephys_676909_2023-12-13_13-43-40").modalities
     assert len(seen) >= 2  # a search and a listing, at least
-    assert len(set(seen)) == 1 and None not in seen
+    assert None not in seen
+    # one deadline for the call; DocDB's links, asked alongside, end sooner
+    # (AIND_SESSION_DOCDB_HELP_DEADLINE) within it
+    call = max(seen)
+    assert seen.count(call) >= 2
+    assert len(set(seen)) <= 2
 
 
 def _owner_and_waiter(body, key="k"):

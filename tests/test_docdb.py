@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aind_session import batch, docdb, errors, linked
+from aind_session import batch, docdb, docdb_api, errors, linked
 from aind_session.testing import Sandbox
 from aind_session.testing.faults import Faults
 
@@ -141,7 +141,7 @@ def test_pages_are_followed_until_the_last(
     # a gateway cutting pages at 600 bytes, and a client knowing a page of under
     # half that is not a cut one (as 5 MB is to the real gateway's 10 MB)
     aind_sandbox.docdb.max_page_bytes = 600
-    monkeypatch.setattr(docdb, "FULL_PAGE_BYTES", 300)
+    monkeypatch.setattr(docdb_api, "FULL_PAGE_BYTES", 300)
     records = docdb.find(V2, {"subject.subject_id": "1"})
     assert sorted(r["_id"] for r in records) == [r["_id"] for r in many]
     assert len(aind_sandbox.requests("docdb")) > 2
@@ -214,7 +214,7 @@ def test_paging_that_goes_wrong_is_asked_again_from_the_first_page(
     ]
     aind_sandbox.load(_world(**{V2: many}))
     aind_sandbox.docdb.max_page_bytes = 600
-    monkeypatch.setattr(docdb, "FULL_PAGE_BYTES", 300)
+    monkeypatch.setattr(docdb_api, "FULL_PAGE_BYTES", 300)
     aind_sandbox.faults = Faults(rate=1.0, kinds=(kind,), limit=1, services=("docdb",))
     records = docdb.find(V2, {"subject.subject_id": "1"})
     assert sorted(r["_id"] for r in records) == [r["_id"] for r in many]

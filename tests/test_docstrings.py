@@ -54,6 +54,7 @@ EXAMPLE_MODULES = frozenset(
         "aind_session.extensions.sorters",
         "aind_session.folders",
         "aind_session.identity",
+        "aind_session.docdb_api",
         "aind_session.linked",
         "aind_session.persistent",
         "aind_session.rawdata",

@@ -149,12 +149,16 @@ def test_a_fault_that_never_ends_is_a_service_error_naming_service_and_question(
 def test_answers_under_every_fault_of_every_service_at_once_equal_answers_without(
     aind_sandbox, clean
 ):
-    aind_sandbox.faults = Faults(rate=0.3, kinds=TRANSIENT, seed=5, retry_after=0)
-    assert within(answers) == clean
-    assert {r.service for r in aind_sandbox.requests() if r.fault} == {"codeocean", "s3", "docdb"}
-    aind_sandbox.faults = None
-    aind_session.clear_cache()
-    assert answers() == clean
+    met = set()
+    for seed in (5, 6, 7):  # DocDB gets few requests: a seed may spare it
+        aind_session.clear_cache(persistent=True)
+        aind_sandbox.faults = Faults(rate=0.3, kinds=TRANSIENT, seed=seed, retry_after=0)
+        assert within(answers) == clean, seed
+        met |= {r.service for r in aind_sandbox.requests() if r.fault}
+        aind_sandbox.faults = None
+        aind_session.clear_cache()
+        assert answers() == clean, seed  # what the disk kept
+    assert met == {"codeocean", "s3", "docdb"}
 
 
 @pytest.mark.parametrize("kind", TRANSIENT)
@@ -224,7 +228,9 @@ def test_a_stalled_server_ends_in_a_timeout_then_the_answer(
         rate=1.0, kinds=("stall",), limit=1, stall_seconds=20, services=(service,)
     )
     assert within(lambda: Session(MAIN).raw_data_dir.as_posix()) == expected
-    assert [r.fault for r in aind_sandbox.requests(service)][-2:] == ["stall", None]
+    # the stall timed out and was asked again (a slow answer on a busy machine may be too)
+    faults = [r.fault for r in aind_sandbox.requests(service)]
+    assert faults.count("stall") == 1 and faults[-1] is None
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -220,6 +220,7 @@ STREET = [
     {"aind_session.folders"},
     {"aind_session.linked"},
     {CODEOCEAN, "aind_session.s3", "aind_session.s3_requests", "aind_session.docdb"},
+    {"aind_session.docdb_api"},
     {"aind_session.transport"},
     {
         "aind_session.cache",

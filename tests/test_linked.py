@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import aind_session
-from aind_session import Session, batch, errors, get_sessions, linked
+from aind_session import Session, batch, docdb_api, errors, get_sessions, linked
 from aind_session.testing import Sandbox
 from aind_session.testing.faults import Faults
 
@@ -22,6 +22,7 @@ LINKED = "ecephys_733691_2025-06-03_10-15-00"  # its raw asset's name and metada
 LINKED_RAW = "b6d1f4a2-3c5e-4f7a-9b8c-2d1e0f3a4b5c"
 DOCDB_ONLY = "733691_2025-07-01_09-30-00"  # no CodeOcean asset at all
 OLD = "ecephys_676909_2023-12-13_13-43-40"
+NEW = "780345_2025-02-20_00-00-00"  # a 2.x session with a record
 
 
 def _sample() -> dict[str, Any]:
@@ -217,7 +218,7 @@ def test_docdb_down_is_asked_once_then_left_alone_for_a_while(down: Sandbox) -> 
 def test_an_answer_made_without_docdb_is_not_kept(
     down: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(linked, "QUIET_FOR", 0.0)
+    monkeypatch.setattr(docdb_api, "QUIET_FOR", 0.0)
     assert Session(LINKED).data_assets == ()  # names miss, DocDB down
     down.faults = None
     assert [a.id for a in Session(LINKED).data_assets] == [LINKED_RAW]
@@ -225,7 +226,7 @@ def test_an_answer_made_without_docdb_is_not_kept(
 
 def test_a_missing_raw_asset_says_docdb_could_not_be_asked(down: Sandbox) -> None:
     with pytest.raises(
-        errors.NoRawDataAssetError, match=r"DocDB could not be asked: DocDB at .* 503"
+        errors.NoRawDataAssetError, match=r"DocDB could not be asked: .*DocDB at .* 503"
     ):
         Session(LINKED).raw_data_asset
 
@@ -250,8 +251,8 @@ def test_a_slow_docdb_is_waited_for_only_its_help_deadline(
     aind_settings.set(AIND_SESSION_DOCDB_HELP_DEADLINE="1", AIND_SESSION_READ_TIMEOUT="0.3")
     aind_sandbox.faults = Faults(rate=1.0, kinds=("stall",), stall_seconds=20, services=("docdb",))
     assert Session(OLD).raw_data_asset.id == "16d46411-540a-4122-b47f-8cb2a15d593a"
-    why = linked.docdb_not_asked(OLD)
-    assert why is not None and "deadline" in why
+    why = linked.joined(OLD)[1]
+    assert why is not None and "AIND_SESSION_DOCDB_HELP_DEADLINE" in why
     # the help deadline ended the tries (11 a collection without it)
     assert len(aind_sandbox.requests("docdb")) <= 2 * 4
 
@@ -262,3 +263,71 @@ def test_session_docdb_is_not_held_to_the_help_deadline(
     aind_settings.set(AIND_SESSION_DOCDB_HELP_DEADLINE="0.001")
     assert Session(LINKED).data_assets == ()  # no time to ask DocDB
     assert Session(LINKED).docdb["_id"] == "v2-733691-2025-06-03"
+
+
+# -- nothing made without DocDB is kept (found in review) --------------------------------
+@pytest.fixture
+def two_copies(aind_sandbox: Sandbox) -> Sandbox:
+    """The DocDB-only session's folder copied to a bucket probed before its location's."""
+    world = _sample()
+    for key, value in list(world["s3"].items()):
+        if key.startswith(f"aind-open-data/{DOCDB_ONLY}/"):
+            world["s3"][key.replace("aind-open-data", "aind-private-data-prod-o5171v", 1)] = value
+    aind_sandbox.load(world)
+    return aind_sandbox
+
+
+def test_a_folder_found_without_docdb_is_not_kept_on_disk(
+    two_copies: Sandbox,
+    cache_dir: Any,
+    fast_backoff: Any,
+    aind_settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(docdb_api, "QUIET_FOR", 0.0)
+    assert Session(DOCDB_ONLY).raw_data_dir.as_posix() == f"s3://aind-open-data/{DOCDB_ONLY}"
+    aind_session.clear_cache(persistent=True)
+    aind_settings.set(AIND_SESSION_MAX_RETRIES="0")
+    two_copies.faults = Faults(rate=1.0, kinds=("503",), retry_after=0, services=("docdb",))
+    # without the record's location: the first known bucket holding a copy
+    without = Session(DOCDB_ONLY).raw_data_dir.as_posix()
+    assert without == f"s3://aind-private-data-prod-o5171v/{DOCDB_ONLY}"
+    two_copies.faults = None
+    assert Session(DOCDB_ONLY).raw_data_dir.as_posix() == f"s3://aind-open-data/{DOCDB_ONLY}"
+    aind_session.clear_cache()  # memory only: what the disk kept
+    assert Session(DOCDB_ONLY).raw_data_dir.as_posix() == f"s3://aind-open-data/{DOCDB_ONLY}"
+
+
+def test_a_raw_asset_missed_while_docdb_was_down_is_found_once_it_answers(
+    aind_sandbox: Sandbox, fast_backoff: Any, aind_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(docdb_api, "QUIET_FOR", 0.0)
+    aind_settings.set(AIND_SESSION_MAX_RETRIES="0")
+    aind_sandbox.faults = Faults(
+        rate=1.0, kinds=("503",), retry_after=0, limit=2, services=("docdb",)
+    )
+    assert Session(LINKED).data_assets == ()  # both collections failed, once
+    assert Session(LINKED).raw_data_asset.id == LINKED_RAW  # DocDB answers now
+    assert [a.id for a in Session(LINKED).data_assets] == [LINKED_RAW]
+
+
+def test_answers_docdb_gave_are_used_while_it_is_left_alone(down: Sandbox) -> None:
+    down.faults = None
+    assert Session(LINKED).docdb["_id"] == "v2-733691-2025-06-03"  # the whole record, kept
+    down.faults = Faults(rate=1.0, kinds=("503",), retry_after=0, services=("docdb",))
+    assert len(Session(OLD).data_assets) == 6  # DocDB fails: left alone for a while
+    asked = len(down.requests("docdb"))
+    assert [a.id for a in Session(LINKED).data_assets] == [LINKED_RAW]  # from the record kept
+    assert len(down.requests("docdb")) == asked
+
+
+def test_a_metadata_file_from_docdb_waits_only_the_help_deadline(
+    aind_sandbox: Sandbox, aind_settings: Any, fast_backoff: Any
+) -> None:
+    aind_settings.set(AIND_SESSION_DOCDB_HELP_DEADLINE="1", AIND_SESSION_READ_TIMEOUT="0.3")
+    assert Session(NEW).raw_data_dir  # found, with DocDB's links
+    aind_sandbox.faults = Faults(rate=1.0, kinds=("stall",), stall_seconds=20, services=("docdb",))
+    aind_sandbox.clear_requests()
+    with pytest.raises(errors.MetadataFileNotFoundError, match="AIND_SESSION_DOCDB_HELP_DEADLINE"):
+        Session(NEW).metadata.procedures
+    assert len(aind_sandbox.requests("docdb")) <= 2 * 4

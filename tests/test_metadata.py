@@ -195,8 +195,8 @@ def test_a_file_the_folder_lacks_comes_from_the_docdb_record(aind_sandbox, caplo
     with caplog.at_level(logging.DEBUG, logger="aind_session.extensions.metadata"):
         assert Session(NEW).metadata.procedures == {"subject_procedures": []}
     assert "from its DocDB record" in caplog.text
-    # the whole record, in one request (the links, projected, came with the search)
-    assert len([r for r in aind_sandbox.requests("docdb") if "projection" not in r.query]) == 1
+    # the whole record, its collections at once (the links, projected, came with the search)
+    assert len([r for r in aind_sandbox.requests("docdb") if "projection" not in r.query]) == 2
 
 
 def test_with_docdb_down_a_missing_file_says_so_and_warns_once(aind_sandbox, caplog, fast_backoff):

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from aind_session import cache, errors, persistent, s3
+from aind_session import cache, errors, linked, persistent, s3
 
 if TYPE_CHECKING:
     from codeocean.data_asset import DataAsset
@@ -172,12 +172,14 @@ def find_data_asset_dir(source: str | None, asset_id: str, name: str) -> str:
 # -- a session's raw data folder ---------------------------------------------------------
 
 
+@linked.complete  # an answer made without DocDB is given, not kept
 @cache.cached(persist=persistent.TEXT)
 def raw_data_dir(session_id: str) -> str:
     """URL of a session's raw data folder (its listing is cached on the way).
 
     One S3 request when the raw data asset names its folder; otherwise the
-    candidate folders are probed all at once.
+    candidate folders are probed all at once. Not kept when DocDB could not
+    be asked (its record's location might have said another folder).
 
     >>> raw_data_dir('ecephys_676909_2023-12-13_13-43-40')
     's3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40'
@@ -189,7 +191,8 @@ def raw_data_dir(session_id: str) -> str:
     aind_session.errors.AccessDeniedError
         When nothing was found and S3 denied access to a candidate.
     """
-    return raw_data_dir_found(session_id, locate(raw_data_dir_candidates(session_id)))
+    url = raw_data_dir_found(session_id, locate(raw_data_dir_candidates(session_id)))
+    return linked.unless_complete(url, linked.joined(session_id)[1])  # (asked already)
 
 
 def raw_data_dir_candidates(session_id: str) -> Groups:
@@ -205,26 +208,27 @@ def raw_data_dir_candidates(session_id: str) -> Groups:
     >>> raw_data_dir_candidates('ecephys_686740_2024-01-20_12-00-00')[0][1][-1]
     'aind-ophys-data/ecephys_686740_2024-01-20_12-00-00'
     """
-    from aind_session import codeocean, linked
+    from aind_session import codeocean
     from aind_session.config import get_settings
 
     s3.hint_connect()  # S3 comes next: set it up while the search is answered
-    asset = linked.session_raw_data_asset(session_id)
+    found, why = linked.joined(session_id)
+    asset = found.raw
     source = codeocean.source_url(asset) if asset is not None else None
     if source is not None and asset is not None:
         return data_asset_dir_candidates(source, asset.id, asset.name)
     groups: list[tuple[str, Sequence[str]]] = []
-    location = linked.raw_location(session_id)  # (asked with the search)
-    if location is not None:
-        groups.append((f"{location} (location in its DocDB record)", [location]))
+    if found.location is not None:
+        groups.append((f"{found.location} (location in its DocDB record)", [found.location]))
     if asset is not None:
         return groups + data_asset_dir_candidates(None, asset.id, asset.name)
     buckets = get_settings().data_buckets
+    unknown = f" (DocDB could not be asked for its record's location: {why})" if why else ""
     return [
         *groups,
         (
             f"the known data buckets ({', '.join(buckets)}) by session ID, as no raw data "
-            "asset exists",
+            f"asset exists{unknown}",
             [f"{b}/{session_id}" for b in buckets],
         ),
     ]
@@ -277,12 +281,12 @@ def no_raw_data_asset_message(session_id: str, assets: Sequence[DataAsset]) -> s
     CodeOcean (no data asset is named ecephys_686740_2024-01-20_12-00-00* or linked by its
     DocDB record, none raw). Create one from that folder, or use session.raw_data_dir.'
     """
-    from aind_session import linked
     from aind_session.config import get_settings
 
     what = f"{len(assets)} data asset(s)" if assets else "no data asset is"
     checked = f"{what} named {session_id}* or linked by its DocDB record"
-    if (why := linked.docdb_not_asked(session_id)) is not None:
+    found, why = linked.joined(session_id)
+    if why is not None:
         checked += f" (DocDB could not be asked: {why})"
     lacks = f"{session_id} has no raw data asset in CodeOcean ({checked}, none raw)"
     try:  # the same probes as raw_data_dir's (a folder found is cached for it)
@@ -297,13 +301,17 @@ def no_raw_data_asset_message(session_id: str, assets: Sequence[DataAsset]) -> s
     except errors.ServiceError as exc:  # CodeOcean's answer stands; only the hint is unknown
         return f"{lacks}; whether its raw data is on S3 is unknown, as S3 could not be asked: {exc}"
     if folder is not None:
+        advice = (
+            "Ask again once DocDB answers: an asset it links may exist; or use "
+            "session.raw_data_dir."
+            if why is not None
+            else "Create one from that folder, or use session.raw_data_dir."
+        )
         return (
             f"Raw data for {session_id} was found at {folder}, but no raw data asset exists in "
-            f"CodeOcean ({checked}, none raw). Create one from that folder, or use "
-            "session.raw_data_dir."
+            f"CodeOcean ({checked}, none raw). {advice}"
         )
-    location = linked.raw_location(session_id)
-    at = f" nor at its DocDB location {location}" if location else ""
+    at = f" nor at its DocDB location {found.location}" if found.location else ""
     return (
         f"{session_id} has not been uploaded: {checked}, none raw, and no folder "
         f"{session_id}/ exists in the known data buckets "

@@ -10,28 +10,30 @@ says where its folder is (``location``). So:
 - a session's assets are those named after it **and** those its record
   links (:func:`session_data_assets`); a linked asset no other rule calls raw
   is the raw one when nothing else is (:func:`session_raw_data_asset`);
-- the record's ``location`` is a place to look for the raw data folder
-  (:func:`raw_location`);
+- the record's ``location`` (an ``s3://`` URL) is a place to look for the raw
+  data folder (:func:`joined`, used by :func:`aind_session.folders.raw_data_dir`);
 - a subject's sessions include those DocDB has records of
   (:func:`subject_session_names`).
 
 DocDB only helps here: it is asked at the same time as CodeOcean (its
 collections at once, a summary of each record), so it adds requests but no
 round trip, and many sessions' records come in one ``$in`` query. When it
-cannot be asked, these questions are answered from CodeOcean and S3 alone:
-said once in the log, never raised, and the answer so made is not kept, so the
-next question asks DocDB again (after :data:`QUIET_FOR` seconds, so that a
-DocDB that is down costs one wait, not one per question).
+cannot be asked (see :func:`aind_session.docdb_api.at_once` for how long it
+is waited for, and left alone after), these questions are answered from
+CodeOcean and S3 alone: said once in the log, never raised. An answer so made
+is given, never kept (a cached function answers :func:`unless_complete`,
+which raises it through the cache, and :func:`complete` gives it), so the
+next question asks DocDB again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from aind_session import batch, cache, calls, codeocean, docdb, errors
 
@@ -41,8 +43,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
-QUIET_FOR = 60.0  # seconds DocDB is not asked again after it could not be asked
 LINKED = "DocDB's record of the session links it"  # the weakest reason an asset is raw
 
 
@@ -80,33 +82,21 @@ def linked_codeocean_ids(found: dict[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
 
 
-# -- asking DocDB where it only helps ----------------------------------------------------
+# -- answers made without DocDB ---------------------------------------------------------
 _lock = threading.Lock()
-_down: dict[int, tuple[float, str]] = {}  # clear (calls.generation) -> (until, why)
-_said: set[int] = set()  # the clears in which "answering without DocDB" was said
+_said: set[int] = set()  # the clears (calls.generation) in which "without DocDB" was said
 
 
 def helping(ask: Callable[[], T]) -> tuple[T | None, str | None]:
-    """``(ask(), None)``, or ``(None, why)`` when DocDB could not be asked: then
-    not asked again for :data:`QUIET_FOR` seconds (per
-    :func:`aind_session.clear_cache`); never raised. The caller that answers
-    without it says so with :func:`without`.
+    """``(ask(), None)``, or ``(None, why)`` when DocDB could not be asked; never raised.
 
-    >>> helping(lambda: docdb.record('780345_2025-02-20_00-00-00'))[0]['_id']
+    >>> helping(lambda: docdb.summary('780345_2025-02-20_00-00-00'))[0]['_id']
     'v2-780345-2025-02-20'
     """
-    generation = calls.generation()
-    with _lock:
-        until, why = _down.get(generation, (0.0, ""))
-        if time.monotonic() < until:
-            return None, why
     try:
         return ask(), None
     except errors.ServiceError as exc:
-        why = " ".join(str(exc).split())
-        with _lock:
-            _down[generation] = (time.monotonic() + QUIET_FOR, why)
-        return None, why
+        return None, " ".join(str(exc).split())
 
 
 def without(why: str | None) -> None:
@@ -117,12 +107,55 @@ def without(why: str | None) -> None:
     """
     if why is None:
         return
-    generation = calls.generation()
     with _lock:
-        if generation in _said:
+        if calls.generation() in _said:
             return
-        _said.add(generation)
+        _said.add(calls.generation())
     logger.warning("DocDB could not be asked (%s); answering without it.", why)
+
+
+class _Incomplete(Exception):
+    """An answer made without DocDB (``answer``; ``why`` it could not be asked):
+    raised through the cache so that it is never kept (see :func:`unless_complete`)."""
+
+    def __init__(self, answer: Any, why: str) -> None:
+        super().__init__(why)
+        self.answer = answer
+        self.why = why
+
+
+def unless_complete(answer: T, why: str | None) -> T:
+    """``answer`` when ``why`` is None; else it is raised as an answer made
+    without DocDB, through the cache that would keep it, to :func:`complete`.
+
+    >>> unless_complete(42, None)
+    42
+    """
+    if why is not None:
+        raise _Incomplete(answer, why)
+    return answer
+
+
+def complete(fn: Callable[P, T]) -> Callable[P, T]:
+    """Wrap a (cached) function that may answer :func:`unless_complete`: its
+    answer is given, and said (:func:`without`), but never kept.
+
+    >>> @complete
+    ... def ask() -> int:
+    ...     return unless_complete(42, 'DocDB is down')
+    >>> ask()
+    42
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except _Incomplete as exc:
+            without(exc.why)
+            return exc.answer
+
+    return wrapper
 
 
 def record(name: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -131,55 +164,38 @@ def record(name: str) -> tuple[dict[str, Any] | None, str | None]:
     >>> record('780345_2025-02-20_00-00-00')[0]['_id']
     'v2-780345-2025-02-20'
     """
-    return helping(lambda: docdb.record(name))
+    return helping(lambda: docdb.record(name, helping=True))
 
 
-def raw_location(session_id: str) -> str | None:
-    """The ``location`` of the session's record (its raw data folder), or None
-    (no record, no location, or DocDB not asked).
+# -- a session, as both indexes know it --------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Joined:
+    """A session as CodeOcean and DocDB know it: its data assets (named after it,
+    or linked by its record), its raw data asset among them, and the ``s3://``
+    location of its record."""
 
-    >>> raw_location('780345_2025-02-20_00-00-00')
-    's3://aind-private-data-prod-o5171v/780345_2025-02-20_00-00-00'
+    assets: tuple[DataAsset, ...]
+    raw: DataAsset | None
+    location: str | None
+
+
+def joined(session_id: str) -> tuple[Joined, str | None]:
+    """The session as both indexes know it, and why DocDB could not be asked
+    (None when it was). The search and DocDB are asked at once; linked assets
+    the search did not find are then fetched together. Cached when complete.
+
+    >>> found, why = joined('ecephys_733691_2025-06-03_10-15-00')
+    >>> [a.name for a in found.assets], found.raw.name, why
+    (['Neuropixels recording, rig NP3, 3 June 2025'], 'Neuropixels recording, rig NP3, 3 June 2025', None)
     """
-    found, why = helping(lambda: docdb.summary(session_id))
-    without(why)
-    location = (found or {}).get("location")
-    return location.strip() if isinstance(location, str) and location.strip() else None
+    try:
+        return _joined(session_id), None
+    except _Incomplete as exc:
+        return exc.answer, exc.why
 
 
-# -- a session's data assets -------------------------------------------------------------
-class _Incomplete(Exception):
-    """An answer made without DocDB: given, never kept (raised through the cache)."""
-
-    def __init__(self, answer: Any, why: str) -> None:
-        super().__init__(why)
-        self.answer = answer
-        self.why = why
-
-
-def _complete(fn: Callable[[str], T]) -> Callable[[str], T]:
-    @functools.wraps(fn)
-    def wrapper(session_id: str) -> T:
-        try:
-            return fn(session_id)
-        except _Incomplete as exc:
-            without(exc.why)
-            return exc.answer  # type: ignore[no-any-return]
-
-    return wrapper
-
-
-@_complete
 @cache.cached
-def session_data_assets(session_id: str) -> tuple[DataAsset, ...]:
-    """The session's data assets, oldest first: those named after it (see
-    :func:`aind_session.codeocean.get_session_data_assets`) and those DocDB's
-    record of it links. The search and DocDB are asked at once; linked assets
-    not found by name are then fetched together.
-
-    >>> [a.name for a in session_data_assets('ecephys_733691_2025-06-03_10-15-00')]
-    ['Neuropixels recording, rig NP3, 3 June 2025']
-    """
+def _joined(session_id: str) -> Joined:
     by_name, (found, why) = _raise(
         batch.gather(
             [
@@ -188,26 +204,30 @@ def session_data_assets(session_id: str) -> tuple[DataAsset, ...]:
             ]
         )
     )
+    links = linked_codeocean_ids(found or {})
     known = {a.id for a in by_name}
-    ids = [i for i in linked_codeocean_ids(found or {}) if i not in known]
-    linked = []
-    for asset_id, asset in zip(
-        ids,
-        batch.gather([functools.partial(codeocean.get_data_asset, i) for i in ids]),
-        strict=False,
-    ):
-        if isinstance(asset, (errors.NotFoundError, errors.InvalidInputError, ValueError)):
+    ids = [i for i in links if i not in known]
+    fetched = []
+    asked = batch.gather([functools.partial(codeocean.get_data_asset, i) for i in ids])
+    for asset_id, asset in zip(ids, asked, strict=True):
+        # an id CodeOcean does not know, or this token may not see: the others stand
+        if isinstance(asset, (errors.NotFoundError, ValueError, PermissionError)):
             logger.info("DocDB's record of %s links %r: skipped (%s)", session_id, asset_id, asset)
         elif isinstance(asset, Exception):
             raise asset
         else:
-            linked.append(asset)
-    if linked:
-        logger.debug("%s: %d data asset(s) linked by DocDB only", session_id, len(linked))
-    answer = codeocean.sort_by_created([*by_name, *linked])
-    if why is not None:
-        raise _Incomplete(answer, why)
-    return answer
+            fetched.append(asset)
+    assets = codeocean.sort_by_created([*by_name, *fetched])
+    raw = codeocean.choose_raw_data_asset(assets, session_id)
+    if raw is None:
+        candidates = [a for a in assets if a.id in links and _may_be_raw(a)]
+        if candidates:
+            raw = max(candidates, key=lambda a: (a.created, a.name))
+            logger.info("raw data asset of %s: %s (%s): %s", session_id, raw.id, raw.name, LINKED)
+    location = (found or {}).get("location")
+    if not (isinstance(location, str) and location.strip().startswith("s3://")):
+        location = None  # (another scheme would be taken unchecked: not from this field)
+    return unless_complete(Joined(assets, raw, location.strip() if location else None), why)
 
 
 def _raise(answers: list[Any]) -> list[Any]:
@@ -217,8 +237,26 @@ def _raise(answers: list[Any]) -> list[Any]:
     return answers
 
 
-@_complete
-@cache.cached
+def _may_be_raw(asset: DataAsset) -> bool:
+    from aind_session.conventions import is_sorted_data_asset
+
+    level = str((asset.custom_metadata or {}).get("data level", "")).strip().lower()
+    return level in ("", "raw data") and not is_sorted_data_asset(asset)
+
+
+def session_data_assets(session_id: str) -> tuple[DataAsset, ...]:
+    """The session's data assets, oldest first: those named after it (see
+    :func:`aind_session.codeocean.get_session_data_assets`) and those DocDB's
+    record of it links (see :func:`joined`).
+
+    >>> [a.name for a in session_data_assets('ecephys_733691_2025-06-03_10-15-00')]
+    ['Neuropixels recording, rig NP3, 3 June 2025']
+    """
+    found, why = joined(session_id)
+    without(why)
+    return found.assets
+
+
 def session_raw_data_asset(session_id: str) -> DataAsset | None:
     """The session's raw data asset among :func:`session_data_assets` (see
     :func:`aind_session.codeocean.choose_raw_data_asset`); else the latest
@@ -228,36 +266,9 @@ def session_raw_data_asset(session_id: str) -> DataAsset | None:
     >>> session_raw_data_asset('ecephys_733691_2025-06-03_10-15-00').name
     'Neuropixels recording, rig NP3, 3 June 2025'
     """
-    assets = session_data_assets(session_id)
-    found, why = helping(functools.partial(docdb.summary, session_id))  # (asked already)
-    chosen = codeocean.choose_raw_data_asset(assets, session_id)
-    if chosen is None:
-        ids = set(linked_codeocean_ids(found or {}))
-        candidates = [a for a in assets if a.id in ids and _may_be_raw(a)]
-        if candidates:
-            chosen = max(candidates, key=lambda a: (a.created, a.name))
-            logger.info(
-                "raw data asset of %s: %s (%s): %s", session_id, chosen.id, chosen.name, LINKED
-            )
-    if why is not None:
-        raise _Incomplete(chosen, why)
-    return chosen
-
-
-def _may_be_raw(asset: DataAsset) -> bool:
-    from aind_session.conventions import is_sorted_data_asset
-
-    level = str((asset.custom_metadata or {}).get("data level", "")).strip().lower()
-    return level in ("", "raw data") and not is_sorted_data_asset(asset)
-
-
-def docdb_not_asked(session_id: str) -> str | None:
-    """Why DocDB could not be asked for the session's links, or None when it was.
-
-    >>> docdb_not_asked('ecephys_676909_2023-12-13_13-43-40') is None
-    True
-    """
-    return helping(functools.partial(docdb.summary, session_id))[1]
+    found, why = joined(session_id)
+    without(why)
+    return found.raw
 
 
 # -- a subject's sessions ----------------------------------------------------------------
