@@ -41,11 +41,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from aind_session import calls, errors, persistent
@@ -72,18 +70,26 @@ NOT_ASKED: Any = _NotAsked()
 """What :func:`recall` returns for a request the batch has no answer to."""
 
 
-@dataclasses.dataclass
 class _Batch:
-    deferring: bool
-    memo: dict[tuple[Fetcher, Hashable], Any] = dataclasses.field(default_factory=dict)
-    pending: dict[Fetcher, dict[Hashable, None]] = dataclasses.field(default_factory=dict)
-    hints: dict[Fetcher, dict[Hashable, None]] = dataclasses.field(default_factory=dict)
-    # tasks may ask from threads of their own (run in a copy of the context)
-    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
-    rounds: int = 0
-    # the clears counted when the memo was begun: after a clear its answers are
-    # the old settings', so it is emptied (see _fresh)
-    generation: int = dataclasses.field(default_factory=calls.generation)
+    __slots__ = ("deferring", "generation", "hints", "lock", "memo", "pending", "rounds")
+
+    def __init__(
+        self,
+        deferring: bool,
+        memo: dict[tuple[Fetcher, Hashable], Any] | None = None,
+        lock: threading.Lock | None = None,
+        generation: int | None = None,
+    ) -> None:
+        self.deferring = deferring
+        self.memo: dict[tuple[Fetcher, Hashable], Any] = {} if memo is None else memo
+        self.pending: dict[Fetcher, dict[Hashable, None]] = {}
+        self.hints: dict[Fetcher, dict[Hashable, None]] = {}
+        # tasks may ask from threads of their own (run in a copy of the context)
+        self.lock = threading.Lock() if lock is None else lock
+        self.rounds = 0
+        # the clears counted when the memo was begun: after a clear its answers are
+        # the old settings', so it is emptied (see _fresh)
+        self.generation = calls.generation() if generation is None else generation
 
 
 def _fresh(batch: _Batch) -> None:
@@ -354,6 +360,8 @@ def _fetch_round(batch: _Batch) -> None:
     if len(items) == 1:
         answered = [now(*items[0])]
     else:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(len(items)) as pool:
             jobs = [pool.submit(contextvars.copy_context().run, now, f, r) for f, r in items]
             answered = [job.result() for job in jobs]
@@ -384,6 +392,8 @@ def call_each(requests: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> dic
 
     if len(requests) == 1:
         return {requests[0]: one(requests[0])}
+    from concurrent.futures import ThreadPoolExecutor
+
     bound = max(1, min(len(requests), get_settings().max_concurrency))
     with ThreadPoolExecutor(bound) as pool:
         jobs = [pool.submit(contextvars.copy_context().run, one, r) for r in requests]

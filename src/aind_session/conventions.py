@@ -61,7 +61,6 @@ import functools
 import operator
 import os
 import re
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from aind_session import errors
@@ -308,6 +307,8 @@ def normalize_id(value: Any, what: str = "data asset") -> str:
     >>> normalize_id('16d46411540a4122b47f8cb2a15d593a')
     '16d46411-540a-4122-b47f-8cb2a15d593a'
     """
+    import uuid
+
     raw = value.id if hasattr(value, "id") else value
     if isinstance(raw, uuid.UUID):
         return str(raw)

@@ -3,7 +3,8 @@ disk cache (:mod:`aind_session.persistent`), and the shapes they must have.
 
 A :class:`Codec` turns one kind of answer into JSON and back; its ``decode``
 raises on a stored value of the wrong shape, so that entry is dropped and
-asked again. Here are the codecs of plain answers (the layers define those of
+asked again; :func:`disk_key` writes a question as the text key it is kept
+under. Here are the codecs of plain answers (the layers define those of
 their own models):
 
 >>> TEXT.decode('ecephys_676909_2023-12-13_13-43-40')
@@ -23,12 +24,10 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Codec:
+class Codec(NamedTuple):
     """How one kind of answer becomes JSON and back.
 
     ``decode`` raises (``ValueError``, ``TypeError``, ``KeyError``) on a
@@ -97,3 +96,25 @@ def _bytes_decode(obj: Any) -> bytes:
 
 
 SMALL_BYTES = Codec(_bytes_encode, _bytes_decode)
+
+
+def disk_key(key: Any) -> str:
+    """A stable text key: the services asked (no credentials) and the question.
+
+    The scope is the CodeOcean domain, the S3 endpoint (``aws`` when none is
+    set), the data buckets, DocDB's URL and its collections, so answers of one
+    service never answer for another; ``key`` follows as compact JSON.
+
+    >>> disk_key(['get_data_asset', '16d46411-540a-4122-b47f-8cb2a15d593a'])
+    'http://127.0.0.1:...|http://127.0.0.1:...|...,aind-ephys-data,...|http://127.0.0.1:...|metadata_index_v2/data_assets,...|["get_data_asset","16d46411-540a-4122-b47f-8cb2a15d593a"]'
+    """
+    import json
+
+    from aind_session.config import get_settings
+
+    s = get_settings()  # answers depend on where they were asked, and on what was searched
+    places = (s.codeocean_domain, s.s3_endpoint_url or "aws", s.docdb_url)
+    scope = "|".join(
+        (*places[:2], ",".join(s.data_buckets), places[2], ",".join(s.docdb_collections))
+    )
+    return f"{scope}|{json.dumps(key, default=str, separators=(',', ':'))}"

@@ -18,15 +18,12 @@ an answer that is not cached raises
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aind_session.disk_codecs import (  # noqa: F401  (re-exported: `persistent.TEXT`, ...)
     FLAG,
@@ -38,16 +35,17 @@ from aind_session.disk_codecs import (  # noqa: F401  (re-exported: `persistent.
     STRINGS,
     TEXT,
     Codec,
+    disk_key,
 )
+
+if TYPE_CHECKING:  # imported where used: the disk cache is opt-in, `import aind_session` cheap
+    import sqlite3
+    from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
 FILE_NAME = "aind-session-cache.sqlite3"
 MISSING: Any = object()
-
-
-class _WrongSchema(sqlite3.DatabaseError):
-    """A database file of another program, or of another version of this one."""
 
 
 class DiskCache:
@@ -69,6 +67,7 @@ class DiskCache:
     Examples
     --------
     >>> import tempfile
+    >>> from pathlib import Path
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     disk = DiskCache(Path(folder))
     ...     disk.set('answer', {'id': 'x'}, ttl=60)
@@ -79,6 +78,9 @@ class DiskCache:
     COLUMNS = ("key", "expires", "value")
 
     def __init__(self, folder: Path) -> None:
+        import sqlite3
+        from pathlib import Path
+
         self.folder = Path(folder).expanduser()
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = self.folder / FILE_NAME
@@ -89,12 +91,17 @@ class DiskCache:
         )
         columns = tuple(row[1] for row in connection.execute("PRAGMA table_info(answers)"))
         if columns != self.COLUMNS:
-            raise _WrongSchema(f"its table 'answers' has the columns {columns}, not {self.COLUMNS}")
+            # a database file of another program, or of another version of this one
+            raise sqlite3.DatabaseError(
+                f"its table 'answers' has the columns {columns}, not {self.COLUMNS}"
+            )
         os.chmod(self.path, 0o600)
 
     def _connect(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
+            import sqlite3
+
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA busy_timeout=30000")
@@ -105,6 +112,7 @@ class DiskCache:
         """The JSON text stored under ``key``, or :data:`MISSING` when absent or expired.
 
         >>> import tempfile
+        >>> from pathlib import Path
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     disk = DiskCache(Path(folder))
         ...     disk.set('kept', [1, 2], ttl=60)
@@ -125,12 +133,15 @@ class DiskCache:
         A value JSON cannot encode is stored as its ``str``.
 
         >>> import tempfile
+        >>> from pathlib import Path
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     disk = DiskCache(Path(folder))
         ...     disk.set('when', {'at': Path('/data')}, ttl=60)
         ...     print(disk.get('when'))
         {"at":"/data"}
         """
+        import json
+
         text = json.dumps(value, separators=(",", ":"), default=str)
         self._connect().execute(
             "INSERT OR REPLACE INTO answers (key, expires, value) VALUES (?, ?, ?)",
@@ -141,6 +152,7 @@ class DiskCache:
         """Remove the entry under ``key`` (nothing when there is none).
 
         >>> import tempfile
+        >>> from pathlib import Path
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     disk = DiskCache(Path(folder))
         ...     disk.set('a', 1, ttl=60)
@@ -155,6 +167,7 @@ class DiskCache:
         """Remove every entry; the database file is kept.
 
         >>> import tempfile
+        >>> from pathlib import Path
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     disk = DiskCache(Path(folder))
         ...     disk.set('a', 1, ttl=60)
@@ -202,6 +215,8 @@ def get_disk_cache() -> DiskCache | None:
     folder = get_settings().cache_dir
     if folder is None:
         return None
+    from pathlib import Path
+
     folder = Path(folder).expanduser()
     with _disk_lock:
         if folder == _broken:
@@ -237,6 +252,8 @@ def _use_disk(action: Callable[[DiskCache], Any], default: Any = None) -> Any:
     disk = get_disk_cache()
     if disk is None:
         return default
+    import sqlite3
+
     try:
         return action(disk)
     except (sqlite3.Error, OSError) as exc:
@@ -301,26 +318,6 @@ def refuse_if_offline(what: str) -> None:
         )
 
 
-def disk_key(key: Any) -> str:
-    """A stable text key: the services asked (no credentials) and the question.
-
-    The scope is the CodeOcean domain, the S3 endpoint (``aws`` when none is
-    set), the data buckets, DocDB's URL and its collections, so answers of one
-    service never answer for another; ``key`` follows as compact JSON.
-
-    >>> disk_key(['get_data_asset', '16d46411-540a-4122-b47f-8cb2a15d593a'])
-    'http://127.0.0.1:...|http://127.0.0.1:...|...,aind-ephys-data,...|http://127.0.0.1:...|metadata_index_v2/data_assets,...|["get_data_asset","16d46411-540a-4122-b47f-8cb2a15d593a"]'
-    """
-    from aind_session.config import get_settings
-
-    s = get_settings()  # answers depend on where they were asked, and on what was searched
-    places = (s.codeocean_domain, s.s3_endpoint_url or "aws", s.docdb_url)
-    scope = "|".join(
-        (*places[:2], ",".join(s.data_buckets), places[2], ",".join(s.docdb_collections))
-    )
-    return f"{scope}|{json.dumps(key, default=str, separators=(',', ':'))}"
-
-
 def lookup(key: Any, codec: Codec) -> Any:
     """The answer kept on disk for ``key``, decoded by ``codec``.
 
@@ -343,6 +340,8 @@ def lookup(key: Any, codec: Codec) -> Any:
     stored = _use_disk(lambda d: d.get(text_key), MISSING)
     if stored is MISSING:
         return MISSING
+    import json
+
     try:
         return codec.decode(json.loads(stored))
     except Exception as exc:

@@ -12,17 +12,17 @@ waiters only. :mod:`aind_session.cache` builds the ``cached`` decorator and
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from aind_session import calls, errors
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from aind_session.persistent import Codec
 
 logger = logging.getLogger("aind_session.cache")  # the cache's log, as before the split
@@ -37,13 +37,16 @@ _stats = {"hits": 0, "misses": 0}
 _disk_gate = threading.Lock()
 
 
-@dataclasses.dataclass
 class _Flight:
     """A question being answered: its waiters' future, who asks, and since when."""
 
-    future: Future[Any]
-    owner: int  # thread computing it: the same thread asking again is a cycle, never a hang
-    generation: int
+    __slots__ = ("future", "generation", "owner")
+
+    def __init__(self, future: Future[Any], owner: int, generation: int) -> None:
+        self.future = future
+        # thread computing it: the same thread asking again is a cycle, never a hang
+        self.owner = owner
+        self.generation = generation
 
 
 def _my_flights() -> dict[Hashable, _Flight]:
@@ -91,6 +94,8 @@ def claim(
     >>> claim(['an example key'])
     ({'an example key': 42}, {}, [])
     """
+    from concurrent.futures import Future
+
     from aind_session import persistent
 
     found: dict[Hashable, Any] = {}
