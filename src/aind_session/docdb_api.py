@@ -239,7 +239,7 @@ def _check_count(what: str, collection: str, params: dict[str, str], got: int) -
 # -- where DocDB only helps: every collection at once, a short wait, then quiet --------
 _helping: contextvars.ContextVar[bool] = contextvars.ContextVar("aind_docdb_helping", default=False)
 _lock = threading.Lock()
-_quiet: dict[int, tuple[float, float, str]] = {}  # clear -> (failed at, quiet until, why)
+_quiet: dict[int, tuple[float, str]] = {}  # clear (calls.generation) -> (failed at, why)
 
 
 def at_once(
@@ -264,8 +264,8 @@ def at_once(
 
     settings, generation = get_settings(), calls.generation()
     with _lock:
-        failed, until, why = _quiet.get(generation, (0.0, 0.0, ""))
-    if time.monotonic() < until:
+        failed, why = _quiet.get(generation, (-QUIET_FOR, ""))
+    if time.monotonic() < failed + QUIET_FOR:
         raise errors.ServiceError(
             f"DocDB is left alone for {QUIET_FOR:.0f} s (or until aind_session.clear_cache()) "
             f"since it could not be asked {time.monotonic() - failed:.0f} s ago: {why}"
@@ -284,8 +284,7 @@ def at_once(
     for answer in answers.values():
         if isinstance(answer, errors.ServiceError):
             with _lock:
-                now = time.monotonic()
-                _quiet[generation] = (now, now + QUIET_FOR, str(answer))
+                _quiet[generation] = (time.monotonic(), str(answer))
             raise answer
         if isinstance(answer, Exception):
             raise answer

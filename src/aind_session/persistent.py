@@ -48,6 +48,10 @@ FILE_NAME = "aind-session-cache.sqlite3"
 MISSING: Any = object()
 
 
+class _WrongSchema(Exception):
+    """A cache file whose table is not this version's."""
+
+
 class DiskCache:
     """A key -> JSON value store with expiry times, safe across threads and processes.
 
@@ -59,8 +63,8 @@ class DiskCache:
 
     Raises
     ------
-    sqlite3.DatabaseError
-        When the file there is not a cache of this version (or not SQLite).
+    sqlite3.DatabaseError, _WrongSchema
+        When the file there is not SQLite, or not a cache of this version.
     OSError
         When the folder cannot be created or the file not opened.
 
@@ -78,7 +82,6 @@ class DiskCache:
     COLUMNS = ("key", "expires", "value")
 
     def __init__(self, folder: Path) -> None:
-        import sqlite3
         from pathlib import Path
 
         self.folder = Path(folder).expanduser()
@@ -92,9 +95,7 @@ class DiskCache:
         columns = tuple(row[1] for row in connection.execute("PRAGMA table_info(answers)"))
         if columns != self.COLUMNS:
             # a database file of another program, or of another version of this one
-            raise sqlite3.DatabaseError(
-                f"its table 'answers' has the columns {columns}, not {self.COLUMNS}"
-            )
+            raise _WrongSchema(f"its table 'answers' has the columns {columns}, not {self.COLUMNS}")
         os.chmod(self.path, 0o600)
 
     def _connect(self) -> sqlite3.Connection:
