@@ -131,19 +131,25 @@ def test_a_subjects_records_come_from_both_collections_the_newest_winning(
     assert [r["_id"] for r in docdb.subject_records("676909")] == ["v1-old"]
 
 
-def test_pages_are_followed_until_the_last(
-    aind_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def cut_pages(aind_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """30 records of subject 1 in the v2 collection, served by a gateway cutting
+    pages at 600 bytes, to a client knowing that a page of under half that is
+    not a cut one (as 5 MB is to the real gateway's 10 MB)."""
     many = [
         {"_id": f"r{i:03}", "name": f"n{i:03}", "subject": {"subject_id": "1"}} for i in range(30)
     ]
     aind_sandbox.load(_world(**{V2: many}))
-    # a gateway cutting pages at 600 bytes, and a client knowing a page of under
-    # half that is not a cut one (as 5 MB is to the real gateway's 10 MB)
     aind_sandbox.docdb.max_page_bytes = 600
     monkeypatch.setattr(docdb_api, "FULL_PAGE_BYTES", 300)
+    return many
+
+
+def test_pages_are_followed_until_the_last(
+    aind_sandbox: Sandbox, cut_pages: list[dict[str, Any]]
+) -> None:
     records = docdb.find(V2, {"subject.subject_id": "1"})
-    assert sorted(r["_id"] for r in records) == [r["_id"] for r in many]
+    assert sorted(r["_id"] for r in records) == [r["_id"] for r in cut_pages]
     assert len(aind_sandbox.requests("docdb")) > 2
 
 
@@ -207,15 +213,9 @@ def test_collections_are_a_setting_checked_by_name(aind_settings: Any) -> None:
 
 @pytest.mark.parametrize("kind", ["repeat_token", "missing_token", "bogus_token"])
 def test_paging_that_goes_wrong_is_asked_again_from_the_first_page(
-    aind_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, kind: str, fast_backoff: Any
+    aind_sandbox: Sandbox, cut_pages: list[dict[str, Any]], kind: str, fast_backoff: Any
 ) -> None:
-    many = [
-        {"_id": f"r{i:03}", "name": f"n{i:03}", "subject": {"subject_id": "1"}} for i in range(30)
-    ]
-    aind_sandbox.load(_world(**{V2: many}))
-    aind_sandbox.docdb.max_page_bytes = 600
-    monkeypatch.setattr(docdb_api, "FULL_PAGE_BYTES", 300)
     aind_sandbox.faults = Faults(rate=1.0, kinds=(kind,), limit=1, services=("docdb",))
     records = docdb.find(V2, {"subject.subject_id": "1"})
-    assert sorted(r["_id"] for r in records) == [r["_id"] for r in many]
+    assert sorted(r["_id"] for r in records) == [r["_id"] for r in cut_pages]
     assert [r.fault for r in aind_sandbox.requests("docdb") if r.fault] == [kind]

@@ -281,12 +281,10 @@ def at_once(
             answers = batch.call_each(asks)
     finally:
         _helping.reset(token)
-    for answer in answers.values():
-        if isinstance(answer, errors.ServiceError):
-            with _lock:
-                _quiet[generation] = (time.monotonic(), str(answer))
-            raise answer
-        if isinstance(answer, Exception):
-            raise answer
-    found = [answers[ask] for ask in asks]
+    try:
+        found = errors.raise_first([answers[ask] for ask in asks])
+    except errors.ServiceError as exc:
+        with _lock:
+            _quiet[generation] = (time.monotonic(), str(exc))
+        raise
     return [found[i : i + len(filters)] for i in range(0, len(found), len(filters))]

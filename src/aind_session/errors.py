@@ -49,6 +49,11 @@ to do next. No message ever contains a token.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar, cast
+
+T = TypeVar("T")
+
 __all__ = [
     "AccessDeniedError",
     "AindSessionError",
@@ -180,3 +185,20 @@ def tries(count: int) -> str:
     ('1 try', '6 tries')
     """
     return f"{count} try" if count == 1 else f"{count} tries"
+
+
+def raise_first(answers: Sequence[T | Exception]) -> list[T]:
+    """``answers`` (of a :func:`aind_session.batch.gather`, say) when none is an
+    exception; else the first exception among them is raised.
+
+    >>> raise_first([1, 2])
+    [1, 2]
+    >>> raise_first([1, KeyError('k')])
+    Traceback (most recent call last):
+    ...
+    KeyError: 'k'
+    """
+    for answer in answers:
+        if isinstance(answer, Exception):
+            raise answer
+    return cast("list[T]", list(answers))

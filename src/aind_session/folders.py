@@ -191,8 +191,9 @@ def raw_data_dir(session_id: str) -> str:
     aind_session.errors.AccessDeniedError
         When nothing was found and S3 denied access to a candidate.
     """
-    url = raw_data_dir_found(session_id, locate(raw_data_dir_candidates(session_id)))
-    return linked.unless_complete(url, linked.joined(session_id)[1])  # (asked already)
+    found, why = _asked(session_id)
+    url = raw_data_dir_found(session_id, locate(_candidates(session_id, found, why)))
+    return linked.unless_complete(url, why)
 
 
 def raw_data_dir_candidates(session_id: str) -> Groups:
@@ -208,11 +209,18 @@ def raw_data_dir_candidates(session_id: str) -> Groups:
     >>> raw_data_dir_candidates('ecephys_686740_2024-01-20_12-00-00')[0][1][-1]
     'aind-ophys-data/ecephys_686740_2024-01-20_12-00-00'
     """
+    return _candidates(session_id, *_asked(session_id))
+
+
+def _asked(session_id: str) -> tuple[linked.Joined, str | None]:
+    s3.hint_connect()  # S3 comes next: set it up while the search is answered
+    return linked.joined(session_id)
+
+
+def _candidates(session_id: str, found: linked.Joined, why: str | None) -> Groups:
     from aind_session import codeocean
     from aind_session.config import get_settings
 
-    s3.hint_connect()  # S3 comes next: set it up while the search is answered
-    found, why = linked.joined(session_id)
     asset = found.raw
     source = codeocean.source_url(asset) if asset is not None else None
     if source is not None and asset is not None:

@@ -196,7 +196,7 @@ def joined(session_id: str) -> tuple[Joined, str | None]:
 
 @cache.cached
 def _joined(session_id: str) -> Joined:
-    by_name, (found, why) = _raise(
+    by_name, (found, why) = errors.raise_first(
         batch.gather(
             [
                 functools.partial(codeocean.get_session_data_assets, session_id),
@@ -228,13 +228,6 @@ def _joined(session_id: str) -> Joined:
     if not (isinstance(location, str) and location.strip().startswith("s3://")):
         location = None  # (another scheme would be taken unchecked: not from this field)
     return unless_complete(Joined(assets, raw, location.strip() if location else None), why)
-
-
-def _raise(answers: list[Any]) -> list[Any]:
-    for answer in answers:
-        if isinstance(answer, Exception):
-            raise answer
-    return answers
 
 
 def _may_be_raw(asset: DataAsset) -> bool:

@@ -305,16 +305,13 @@ def _asset_names(subject: str) -> list[str]:
     from aind_session import batch, linked
     from aind_session.codeocean import get_subject_data_assets
 
-    assets, docdb = batch.gather(
-        [
-            functools.partial(get_subject_data_assets, subject),
-            functools.partial(linked.subject_session_names, subject),
-        ]
+    assets, (names, why) = errors.raise_first(
+        batch.gather(
+            [
+                functools.partial(get_subject_data_assets, subject),
+                functools.partial(linked.subject_session_names, subject),
+            ]
+        )
     )
-    if isinstance(assets, Exception):
-        raise assets
-    if isinstance(docdb, Exception):
-        raise docdb
-    names, why = docdb
     linked.without(why)
     return [a.name for a in assets] + list(names)

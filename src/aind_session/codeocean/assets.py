@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from aind_session import batch, cache, conventions, errors, persistent, transport
 from aind_session.codeocean.client import request
@@ -282,10 +282,7 @@ def _subject_data_assets(subject: str) -> tuple[DataAsset, ...]:
     ]
     # at once (in a batch, with the other questions asked together)
     answers = batch.gather([functools.partial(search_records, k) for k in keys])
-    for answer in answers:
-        if isinstance(answer, Exception):
-            raise answer
-    by_metadata, by_name = cast("list[tuple[dict[str, Any], ...]]", answers)
+    by_metadata, by_name = errors.raise_first(answers)
     holds_id = re.compile(rf"(?<![0-9]){re.escape(subject)}(?![0-9])")
     unique = {r["id"]: r for r in by_metadata}
     unique.update({r["id"]: r for r in by_name if holds_id.search(str(r.get("name", "")))})

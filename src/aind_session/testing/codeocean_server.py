@@ -45,6 +45,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from aind_session.testing.http_server import ApiError
 from aind_session.testing.world import CODEOCEAN_BUCKET, SANDBOX_EMAIL, SANDBOX_OWNER, World
 
 MAX_LIMIT = 1000
@@ -87,15 +88,6 @@ _routes = Map(
         ),
     ]
 )
-
-
-class ApiError(Exception):
-    """An HTTP error with a JSON ``{"message": ...}`` body, as the real API sends."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class CodeOceanApp:

@@ -71,6 +71,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from aind_session.testing.http_server import ApiError
 from aind_session.testing.world import World
 
 MAX_REQUEST_LINE = 10_240  # API Gateway's request line and headers, in bytes
@@ -82,15 +83,6 @@ DEFAULT_MAX_PAGE_BYTES = 10_000_000
 READ_ONLY_REFUSED = ("$out", "$merge")
 _ROUTE = re.compile(r"^/v1/(?P<db>[^/]+)/(?P<collection>[^/]+)/(?P<action>[a-z_]+)/?$")
 _ACTIONS = {"find": "GET", "count_documents": "GET", "aggregate": "POST"}
-
-
-class DocDBError(Exception):
-    """An HTTP error with a JSON ``{"message": ...}`` body."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class DocDBApp:
@@ -140,7 +132,7 @@ class DocDBApp:
         """The status and JSON body of one request (what :meth:`__call__` sends)."""
         try:
             return 200, self._route(method, path, query, body)
-        except DocDBError as exc:
+        except ApiError as exc:
             return exc.status, _dumps({"message": exc.message})
         except Exception as exc:  # a sandbox bug still answers as the API does: JSON
             message = f"Internal error in the sandbox: {type(exc).__name__}: {exc}"
@@ -148,10 +140,10 @@ class DocDBApp:
 
     def _route(self, method: str, path: str, query: str, body: bytes) -> bytes:
         if len(method) + len(path) + len(query) + 12 > MAX_REQUEST_LINE:  # " ", "?", " HTTP/1.1"
-            raise DocDBError(414, "Request-URI Too Long")
+            raise ApiError(414, "Request-URI Too Long")
         match = _ROUTE.match(path)
         if match is None or _ACTIONS.get(match["action"]) != method:
-            raise DocDBError(404, "Not Found")
+            raise ApiError(404, "Not Found")
         args = parse_qs(query, keep_blank_values=True)
         with self._lock:
             collection = self._client[match["db"]][match["collection"]]
@@ -168,20 +160,20 @@ class DocDBApp:
                     }
                 )
             return self._aggregate(collection, body)
-        except DocDBError:
+        except ApiError:
             raise
         except NotImplementedError as exc:
             if "is not a valid operator" in str(exc):
-                raise DocDBError(400, str(exc)) from None
-            raise DocDBError(501, f"The sandbox (mongomock) cannot do this: {exc}") from None
+                raise ApiError(400, str(exc)) from None
+            raise ApiError(501, f"The sandbox (mongomock) cannot do this: {exc}") from None
         except (
             ValueError,
             TypeError,
         ) as exc:  # mongomock's word for a bad spec, e.g. a mixed projection
-            raise DocDBError(400, f"{type(exc).__name__}: {exc}") from None
+            raise ApiError(400, f"{type(exc).__name__}: {exc}") from None
         except Exception as exc:
             if type(exc).__module__.startswith("mongomock"):  # OperationFailure: unknown operator
-                raise DocDBError(400, str(exc)) from None
+                raise ApiError(400, str(exc)) from None
             raise
 
     def _find(self, collection: Any, args: Mapping[str, list[str]]) -> bytes:
@@ -194,7 +186,7 @@ class DocDBApp:
         if sort:
             bad = {k: v for k, v in sort.items() if v not in (1, -1) or isinstance(v, bool)}
             if bad:
-                raise DocDBError(400, f"sort directions must be 1 or -1, got {bad!r}.")
+                raise ApiError(400, f"sort directions must be 1 or -1, got {bad!r}.")
             cursor = cursor.sort(list(sort.items()))
         cursor = cursor.skip(skip)
         if limit:
@@ -217,16 +209,16 @@ class DocDBApp:
         try:
             pipeline = json.loads(body) if body.strip() else None
         except ValueError as exc:
-            raise DocDBError(400, f"The pipeline is not valid JSON: {exc}.") from None
+            raise ApiError(400, f"The pipeline is not valid JSON: {exc}.") from None
         if not isinstance(pipeline, list) or not all(isinstance(s, dict) for s in pipeline):
-            raise DocDBError(400, "The body must be a JSON list of pipeline stages (objects).")
+            raise ApiError(400, "The body must be a JSON list of pipeline stages (objects).")
         for stage in pipeline:
             refused = sorted(set(stage) & set(READ_ONLY_REFUSED))
             if refused:
-                raise DocDBError(400, f"{refused[0]} is not allowed: the API is read-only.")
+                raise ApiError(400, f"{refused[0]} is not allowed: the API is read-only.")
         answer = _dumps([dict(doc) for doc in collection.aggregate(pipeline)])
         if len(answer) > self.max_page_bytes:
-            raise DocDBError(
+            raise ApiError(
                 413, f"The answer ({len(answer)} bytes) is bigger than the API Gateway allows."
             )
         return answer
@@ -240,9 +232,9 @@ def _json_param(args: Mapping[str, list[str]], name: str, kind: type) -> Any:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise DocDBError(400, f"Query parameter {name!r} is not valid JSON: {exc}.") from None
+        raise ApiError(400, f"Query parameter {name!r} is not valid JSON: {exc}.") from None
     if not isinstance(value, kind):
-        raise DocDBError(
+        raise ApiError(
             400, f"Query parameter {name!r} must be a JSON object, not {type(value).__name__}."
         )
     return value
@@ -251,7 +243,7 @@ def _json_param(args: Mapping[str, list[str]], name: str, kind: type) -> Any:
 def _int_param(args: Mapping[str, list[str]], name: str) -> int:
     text = args.get(name, ["0"])[-1].strip()
     if not text.isdigit():
-        raise DocDBError(400, f"Query parameter {name!r} must be an integer of at least 0.")
+        raise ApiError(400, f"Query parameter {name!r} must be an integer of at least 0.")
     return int(text)
 
 

@@ -6,7 +6,8 @@ keep connections open. This server keeps them open too (each response is
 buffered and sent with ``Content-Length``), so the sandbox costs clients what
 the real services do.
 
-For the sandbox's fault injection an application may misbehave on the wire:
+An application answers an error as :class:`ApiError` (a status and a JSON
+message). For the sandbox's fault injection it may misbehave on the wire:
 
 - raise :class:`DroppedConnection` to close the connection with no answer,
   after ``wait`` seconds of silence if asked (a stalled server);
@@ -32,6 +33,16 @@ from urllib.parse import unquote
 logger = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class ApiError(Exception):
+    """An HTTP error an application answers with a JSON ``{"message": ...}`` body,
+    as the real CodeOcean and DocDB APIs do."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 class DroppedConnection(Exception):
