@@ -307,7 +307,7 @@ def test_wait_until_ready_times_out_with_the_last_state(aind_sandbox):
 def test_built_data_assets_equal_the_sdks_own(aind_sandbox):
     from codeocean.data_asset import DataAsset
 
-    from aind_session.testing.codeocean_server import _public_asset
+    from aind_session.testing.codeocean_common import public_asset as _public_asset
 
     records = [_public_asset(a) for a in aind_sandbox.world.data_assets.values()]
     assert [codeocean.build_data_asset(r) for r in records] == [

@@ -492,12 +492,18 @@ def test_unknown_id_is_a_404_with_a_json_message_naming_it(
     assert unknown in assert_json_error(response, 404)
 
 
-def test_unknown_route_is_a_404_with_a_json_message(client: Client) -> None:
+def test_a_route_the_real_api_does_not_have_is_a_404_with_a_json_message(client: Client) -> None:
     assert_json_error(api(client, "GET", "data_asset"), 404)
 
 
 def test_method_the_route_does_not_serve_is_a_405_with_a_json_message(client: Client) -> None:
-    assert_json_error(api(client, "DELETE", f"data_assets/{RAW}"), 405)
+    assert_json_error(api(client, "PATCH", f"data_assets/{RAW}"), 405)
+
+
+def test_a_route_of_the_real_api_not_served_is_a_501_naming_it(client: Client) -> None:
+    response = api(client, "POST", f"data_assets/{RAW}/transfer")
+    assert_json_error(response, 501)
+    assert f"POST /api/v1/data_assets/{RAW}/transfer" in response.get_json()["message"]
 
 
 @pytest.mark.parametrize(

@@ -30,72 +30,129 @@ documentation. Where those are silent, this is what the sandbox assumes:
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import re
+import secrets
 import threading
-import time
-import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 
-from aind_session.testing.http_server import ApiError
-from aind_session.testing.world import CODEOCEAN_BUCKET, SANDBOX_EMAIL, SANDBOX_OWNER, World
+from aind_session.testing import codeocean_assets, codeocean_runs, codeocean_search
+from aind_session.testing.codeocean_assets import AssetsMixin
+from aind_session.testing.codeocean_common import (
+    ENDPOINT_SCOPES,
+    SCOPES,
+    ApiError,
+    json_response,
+    public_asset,
+)
+from aind_session.testing.codeocean_runs import RunsMixin
+from aind_session.testing.codeocean_search import SearchMixin, page_token
+from aind_session.testing.world import World
 
-MAX_LIMIT = 1000
-DEFAULT_LIMIT = 100
-NAME_QUIRK_LENGTH = 20
-KNOWN_FIELDS = ("name", "tag", "description", "run_script", "commit_id", "contained_data_id")
-SORT_FIELDS = ("created", "type", "name", "size")
-ASSET_TYPES = ("dataset", "result", "combined", "model")
-COMPUTATION_INTERNAL = ("capsule_id", "pipeline_id", "results")
-ASSET_INTERNAL = ("archived", "favorite")
+__all__ = ["CodeOceanApp", "page_token", "public_asset"]
 
-_routes = Map(
+_routes = Map([*codeocean_search.ROUTES, *codeocean_assets.ROUTES, *codeocean_runs.ROUTES])
+
+# Every route of the real API that an SDK release (0.12 to 0.17) calls, read
+# from the SDK's sources: one the sandbox does not serve is a 501, not a 404
+API_ROUTES = (
+    "GET POST data_assets",
+    "POST data_assets/search",
+    "GET PUT DELETE data_assets/<i>",
+    "POST data_assets/<i>/files",
+    "GET data_assets/<i>/files/urls",
+    "GET data_assets/<i>/files/download_url",
+    "GET POST data_assets/<i>/permissions",
+    "PATCH data_assets/<i>/archive",
+    "POST data_assets/<i>/transfer",
+    "GET custom_metadata",
+    "POST computations",
+    "GET PATCH DELETE computations/<i>",
+    "POST computations/<i>/results",
+    "GET computations/<i>/results/urls",
+    "GET computations/<i>/results/download_url",
+    "POST DELETE computations/<i>/data_assets",
+    "POST capsules/search",
+    "POST pipelines/search",
+    "GET DELETE <kind>/<i>",
+    "GET <kind>/<i>/app_panel",
+    "GET <kind>/<i>/computations",
+    "GET POST <kind>/<i>/permissions",
+    "POST DELETE <kind>/<i>/data_assets",
+    "PATCH <kind>/<i>/archive",
+    "POST <kind>/<i>/sync",
+    "POST <kind>/<i>/release",
+    "GET <kind>/<i>/release/<j>",
+)
+_api = Map(
     [
-        Rule("/api/v1/data_assets/search", methods=["POST"], endpoint="search_assets"),
-        Rule("/api/v1/data_assets/<asset_id>", methods=["GET"], endpoint="get_asset"),
-        Rule("/api/v1/data_assets/<asset_id>/files", methods=["POST"], endpoint="asset_files"),
-        Rule("/api/v1/data_assets/<asset_id>/files/urls", methods=["GET"], endpoint="asset_urls"),
         Rule(
-            "/api/v1/data_assets/<asset_id>/files/download_url",
-            methods=["GET"],
-            endpoint="asset_download_url",
-        ),
-        Rule("/api/v1/computations", methods=["POST"], endpoint="run"),
-        Rule("/api/v1/computations/<comp_id>", methods=["GET"], endpoint="get_computation"),
-        Rule("/api/v1/computations/<comp_id>/results", methods=["POST"], endpoint="results"),
-        Rule(
-            "/api/v1/computations/<comp_id>/results/urls", methods=["GET"], endpoint="result_urls"
-        ),
-        Rule(
-            "/api/v1/computations/<comp_id>/results/download_url",
-            methods=["GET"],
-            endpoint="result_download_url",
-        ),
-        Rule("/api/v1/capsules/<cap_id>/computations", methods=["GET"], endpoint="list_runs"),
-        Rule("/api/v1/pipelines/<cap_id>/computations", methods=["GET"], endpoint="list_runs"),
-        Rule(
-            "/_sandbox/download/<kind>/<item_id>/<path:path>",
-            methods=["GET"],
-            endpoint="download",
-        ),
+            "/api/v1/" + path.replace("<kind>", "<any(capsules, pipelines):kind>"),
+            methods=methods.split(),
+            strict_slashes=False,
+        )
+        for methods, _, path in (line.rpartition(" ") for line in API_ROUTES)
     ]
 )
+SEARCH_MODES = ("loose", "strict")
+_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
-class CodeOceanApp:
-    """The CodeOcean API as a WSGI application over a :class:`World`."""
+class CodeOceanApp(SearchMixin, AssetsMixin, RunsMixin):
+    """The CodeOcean API as a WSGI application over a :class:`World`.
 
-    def __init__(self, world: World, token: str, *, name_quirk: bool = True) -> None:
+    Parameters
+    ----------
+    world
+        What it serves (a private copy).
+    token
+        The token with every scope.
+    name_quirk
+        A ``name:`` search term over 20 characters matches nothing, as on the
+        real service.
+    server_version
+        The version this server says it is: a request whose
+        ``Min-Server-Version`` header asks for a newer one is a 400. None: the
+        version the installed SDK asks for.
+    search
+        ``"loose"``: searches also return the near misses a real search index
+        returns (see :mod:`~aind_session.testing.codeocean_search`);
+        ``"strict"``: only what the documented rules match.
+    run_seconds
+        How long a run takes from start to completion, unless its capsule or
+        pipeline says otherwise (``run_seconds`` in the world).
+
+    Attributes
+    ----------
+    named_tokens
+        The world's ``tokens``: name -> the secret value made for it, kept
+        across :meth:`load` for the same name.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        token: str,
+        *,
+        name_quirk: bool = True,
+        server_version: str | None = None,
+        search: str = "loose",
+        run_seconds: float = 3.0,
+    ) -> None:
+        if search not in SEARCH_MODES:
+            raise ValueError(f"search must be one of {', '.join(SEARCH_MODES)}, not {search!r}.")
         self.token = token
         self.name_quirk = name_quirk
+        self.search_mode = search
+        self.run_seconds = float(run_seconds)
+        self.server_version = server_version or _sdk_min_server_version()
+        _parse_version(self.server_version, "server_version")
+        self.named_tokens: dict[str, str] = {}
+        self.tokens: dict[str, frozenset[str]] = {}
         self.base_url = ""  # set by the sandbox once the port is known
         self._lock = threading.Lock()
         self.load(world)
@@ -104,6 +161,11 @@ class CodeOceanApp:
         """Serve ``world`` (a private copy) from now on, forgetting runs started since."""
         with self._lock:
             self.world = world.copy()
+            for name in world.tokens:
+                self.named_tokens.setdefault(name, "COP_sandbox_" + secrets.token_hex(16))
+            self.tokens = {self.token: frozenset(SCOPES)}
+            for name, scopes in world.tokens.items():
+                self.tokens[self.named_tokens[name]] = frozenset(scopes)
             self._custom_fields = sorted(
                 {
                     key.lower()
@@ -118,400 +180,94 @@ class CodeOceanApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         try:
-            if request.path.startswith("/api/"):
-                self._authenticate(request)  # before routing, as the real service does
-            endpoint, args = _routes.bind_to_environ(environ).match()
+            api = request.path.startswith("/api/")
+            if api:
+                # as the real service: the token first, then the version, then the route
+                scopes = self._authenticate(request)
+                self._check_version(request)
+            try:
+                endpoint, args = _routes.bind_to_environ(environ).match()
+            except (NotFound, MethodNotAllowed):
+                if api and _real_api_route(environ):
+                    raise ApiError(
+                        501,
+                        f"The sandbox does not serve {request.method} {request.path}, a route "
+                        "of the CodeOcean API; aind_session.testing.codeocean_server lists "
+                        "what it serves.",
+                    ) from None
+                raise
+            if api:
+                self._check_scope(endpoint, scopes, request)
             response = getattr(self, f"_{endpoint}")(request, **args)
         except ApiError as exc:
-            response = _json({"message": exc.message}, exc.status)
+            response = json_response({"message": exc.message}, exc.status)
         except MethodNotAllowed:
-            response = _json({"message": f"Method {request.method} is not allowed here."}, 405)
+            response = json_response(
+                {"message": f"Method {request.method} is not allowed here."}, 405
+            )
         except NotFound:
-            response = _json({"message": f"No API route {request.path!r}."}, 404)
+            response = json_response({"message": f"No API route {request.path!r}."}, 404)
         except HTTPException as exc:
-            response = _json({"message": exc.description or exc.name}, exc.code or 500)
+            response = json_response({"message": exc.description or exc.name}, exc.code or 500)
         except Exception as exc:  # a sandbox bug still answers as the API does: JSON
-            response = _json(
+            response = json_response(
                 {"message": f"Internal error in the sandbox: {type(exc).__name__}: {exc}"}, 500
             )
         return response(environ, start_response)
 
-    def _authenticate(self, request: Request) -> None:
+    def _authenticate(self, request: Request) -> frozenset[str]:
         auth = request.authorization
         if auth is None or auth.type != "basic" or not auth.username:
             raise ApiError(
                 401, "Unauthorized: send the API token as the user name of HTTP Basic auth."
             )
-        if auth.username != self.token:
+        scopes = self.tokens.get(auth.username)
+        if scopes is None:
             raise ApiError(401, "Unauthorized: the API token is not valid.")
+        return scopes
 
-    # -- data assets -----------------------------------------------------------
-    def _search_assets(self, request: Request) -> Response:
-        body = _body(request, dict)
-        limit = _int(body, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-        offset = _int(body, "offset", 0, 0, None)
-        if body.get("next_token"):
-            offset = _decode_token(body["next_token"])
-        sort_field, sort_order = body.get("sort_field"), body.get("sort_order")
-        if sort_field is not None and sort_field not in SORT_FIELDS:
-            raise ApiError(400, f"sort_field must be one of {', '.join(SORT_FIELDS)}.")
-        if sort_order is not None and sort_order not in ("asc", "desc"):
-            raise ApiError(400, "sort_order must be 'asc' or 'desc'.")
-        if sort_order is not None and sort_field is None:
-            raise ApiError(400, "sort_order must be given together with sort_field.")
-        if body.get("type") is not None and body["type"] not in ASSET_TYPES:
-            raise ApiError(400, f"type must be one of {', '.join(ASSET_TYPES)}.")
-        if body.get("origin") not in (None, "internal", "external"):
-            raise ApiError(400, "origin must be 'internal' or 'external'.")
-        query = body.get("query") or ""
-        if not isinstance(query, str):
-            raise ApiError(400, "query must be a string.")
-        filters = body.get("filters") or []
-        if not isinstance(filters, list) or not all(
-            isinstance(f, dict) and isinstance(f.get("range") or {}, dict) for f in filters
-        ):
-            raise ApiError(400, "filters must be a list of {key, value | values | range} objects.")
-        terms = self._parse_query(query)
-        with self._lock:
-            assets = [a for a in self.world.data_assets.values() if self._matches(a, body, terms)]
-        if sort_field:
-            assets.sort(
-                key=lambda a: (a.get(sort_field) is None, a.get(sort_field) or 0, a["id"]),
-                reverse=sort_order == "desc",
-            )
-        else:
-            assets.sort(key=lambda a: (a["created"], a["id"]), reverse=True)
-        page = assets[offset : offset + limit]
-        has_more = offset + limit < len(assets)
-        result: dict[str, Any] = {"has_more": has_more, "results": [_public_asset(a) for a in page]}
-        if has_more:
-            result["next_token"] = page_token(offset + limit)
-        return _json(result)
-
-    def _parse_query(self, query: str) -> dict[str, list[str]]:
-        fields = sorted({*KNOWN_FIELDS, *self._custom_fields}, key=len, reverse=True)
-        pattern = re.compile(
-            r"(?:(?P<field>" + "|".join(map(re.escape, fields)) + r"):)?"
-            r"(?P<value>\"[^\"]*\"|\S+)",
-            re.IGNORECASE,
-        )
-        terms: dict[str, list[str]] = {}
-        for match in pattern.finditer(query):
-            field = (match["field"] or "").lower()
-            value = match["value"].strip('"').lower()
-            if value:
-                terms.setdefault(field, []).append(value)
-        return terms
-
-    def _matches(
-        self, asset: Mapping[str, Any], body: Mapping[str, Any], terms: Mapping[str, list[str]]
-    ) -> bool:
-        if bool(asset.get("archived")) != bool(body.get("archived")):
-            return False
-        if body.get("favorite") and not asset.get("favorite"):
-            return False
-        if body.get("type") and asset["type"] != body["type"]:
-            return False
-        if body.get("origin") and _origin(asset) != body["origin"]:
-            return False
-        for flt in body.get("filters") or []:
-            if not _filter_matches(asset, flt):
-                return False
-        name = asset["name"].lower()
-        description = (asset.get("description") or "").lower()
-        tags = [t.lower() for t in asset.get("tags") or []]
-        custom = {
-            str(k).lower(): str(v).lower() for k, v in (asset.get("custom_metadata") or {}).items()
-        }
-        provenance = asset.get("provenance") or {}
-        for field, values in terms.items():
-            if field == "":
-                haystacks = [name, description, *tags, *custom.values()]
-                if not all(any(v in h for h in haystacks) for v in values):
-                    return False
-                continue
-            if field == "name":
-                ok = any(
-                    v in name and not (self.name_quirk and len(v) > NAME_QUIRK_LENGTH)
-                    for v in values
-                )
-            elif field == "tag":
-                ok = any(v in tags for v in values)
-            elif field == "description":
-                ok = any(v in description for v in values)
-            elif field in ("run_script", "commit_id"):
-                key = "commit" if field == "commit_id" else field
-                ok = any(v == str(provenance.get(key) or "").lower() for v in values)
-            elif field == "contained_data_id":
-                contained = {
-                    str(c.get("id")).lower() for c in asset.get("contained_data_assets") or []
-                }
-                ok = any(v in contained for v in values)
-            else:
-                ok = any(v == custom.get(field) for v in values)
-            if not ok:
-                return False
-        return True
-
-    def _get_asset(self, request: Request, asset_id: str) -> Response:
-        return _json(_public_asset(self._asset(asset_id)))
-
-    def _asset(self, asset_id: str) -> dict[str, Any]:
-        with self._lock:
-            asset = self.world.data_assets.get(asset_id)
-        if asset is None:
-            raise ApiError(404, f"Data asset {asset_id} was not found.")
-        return asset
-
-    def _asset_files(self, request: Request, asset_id: str) -> Response:
-        asset = self._asset(asset_id)
-        path = _path_param(_body(request, dict).get("path"))
-        folder = self.world.asset_folder(asset)
-        files = {
-            key[len(folder) + 1 :]: len(data)
-            for key, data in self.world.s3.items()
-            if key.startswith(folder + "/")
-        }
-        return _json({"items": _list_folder(files, path, f"data asset {asset_id}")})
-
-    def _asset_file(self, asset_id: str, path: str) -> bytes:
-        asset = self._asset(asset_id)
-        data = self.world.s3.get(f"{self.world.asset_folder(asset)}/{path}")
-        if data is None:
-            raise ApiError(404, f"File {path!r} was not found in data asset {asset_id}.")
-        return data
-
-    def _asset_urls(self, request: Request, asset_id: str) -> Response:
-        path = _path_param(request.args.get("path"))
-        self._asset_file(asset_id, path)
-        return _json(self._urls("data_assets", asset_id, path))
-
-    def _asset_download_url(self, request: Request, asset_id: str) -> Response:
-        path = _path_param(request.args.get("path"))
-        self._asset_file(asset_id, path)
-        return _json({"url": self._urls("data_assets", asset_id, path)["download_url"]})
-
-    # -- computations ------------------------------------------------------------
-    def _computation(self, comp_id: str) -> dict[str, Any]:
-        with self._lock:
-            computation = self.world.computations.get(comp_id)
-        if computation is None:
-            raise ApiError(404, f"Computation {comp_id} was not found.")
-        return computation
-
-    def _get_computation(self, request: Request, comp_id: str) -> Response:
-        return _json(_public_computation(self._computation(comp_id)))
-
-    def _run(self, request: Request) -> Response:
-        body = _body(request, dict)
-        capsule, pipeline = body.get("capsule_id"), body.get("pipeline_id")
-        if bool(capsule) == bool(pipeline):
-            raise ApiError(400, "Give exactly one of capsule_id or pipeline_id.")
-        attached = []
-        for item in body.get("data_assets") or []:
-            if not isinstance(item, dict) or not item.get("id"):
-                raise ApiError(400, "Each item of data_assets needs an 'id'.")
-            asset = self._asset(str(item["id"]))
-            attached.append({"id": asset["id"], "mount": item.get("mount") or asset["mount"]})
-        plain = body.get("parameters") or []
-        named = body.get("named_parameters") or []
-        if not isinstance(plain, list) or not all(isinstance(v, (str, int, float)) for v in plain):
-            raise ApiError(400, "parameters must be a list of strings.")
-        if not isinstance(named, list) or not all(
-            isinstance(p, dict) and isinstance(p.get("param_name"), str) for p in named
-        ):
-            raise ApiError(400, "named_parameters must be a list of {param_name, value} objects.")
-        parameters = [{"value": str(v)} for v in plain]
-        parameters += [
-            {"param_name": p["param_name"], "value": str(p.get("value", ""))} for p in named
-        ]
-        with self._lock:
-            number = 1 + sum(
-                1
-                for c in self.world.computations.values()
-                if c.get("capsule_id") == (capsule or pipeline)
-            )
-            record = {
-                "id": str(uuid.uuid4()),
-                "created": int(time.time()),
-                "name": f"Run With Parameters {number}" if parameters else f"Run {number}",
-                "owner": SANDBOX_OWNER,
-                "owner_email": SANDBOX_EMAIL,
-                "run_time": 0,
-                "state": "initializing",
-                "has_results": False,
-                "data_assets": attached,
-                "parameters": parameters or None,
-                "capsule_id": capsule or pipeline,
-                "results": {},
-            }
-            if body.get("nextflow_profile"):
-                record["nextflow_profile"] = body["nextflow_profile"]
-            self.world.computations[record["id"]] = record
-        return _json(_public_computation(record))
-
-    def _results(self, request: Request, comp_id: str) -> Response:
-        computation = self._computation(comp_id)
-        path = _path_param(_body(request, dict).get("path"))
-        files = {p: len(text.encode()) for p, text in computation["results"].items()}
-        return _json({"items": _list_folder(files, path, f"computation {comp_id}")})
-
-    def _result_file(self, comp_id: str, path: str) -> bytes:
-        text = self._computation(comp_id)["results"].get(path)
-        if text is None:
-            raise ApiError(
-                404, f"File {path!r} was not found in the results of computation {comp_id}."
-            )
-        return str(text).encode()
-
-    def _result_urls(self, request: Request, comp_id: str) -> Response:
-        path = _path_param(request.args.get("path"))
-        self._result_file(comp_id, path)
-        return _json(self._urls("computations", comp_id, path))
-
-    def _result_download_url(self, request: Request, comp_id: str) -> Response:
-        path = _path_param(request.args.get("path"))
-        self._result_file(comp_id, path)
-        return _json({"url": self._urls("computations", comp_id, path)["download_url"]})
-
-    def _list_runs(self, request: Request, cap_id: str) -> Response:
-        with self._lock:
-            runs = [c for c in self.world.computations.values() if c.get("capsule_id") == cap_id]
-        if not runs:
-            kind = "Pipeline" if "/pipelines/" in request.path else "Capsule"
-            raise ApiError(404, f"{kind} {cap_id} was not found.")
-        runs.sort(key=lambda c: (c["created"], c["id"]), reverse=True)
-        return _json([_public_computation(c) for c in runs])
-
-    # -- downloads -------------------------------------------------------------
-    def _urls(self, kind: str, item_id: str, path: str) -> dict[str, str]:
-        url = f"{self.base_url}/_sandbox/download/{kind}/{item_id}/{quote(path)}"
-        return {"download_url": url, "view_url": url + "?view=1"}
-
-    def _download(self, request: Request, kind: str, item_id: str, path: str) -> Response:
-        if kind == "data_assets":
-            data = self._asset_file(item_id, path)
-        elif kind == "computations":
-            data = self._result_file(item_id, path)
-        else:
-            raise ApiError(404, f"Nothing to download at {request.path!r}.")
-        # as S3 answers a pre-signed URL: the object's ETag (its MD5) comes along
-        response = Response(data, mimetype="application/octet-stream")
-        response.headers["ETag"] = f'"{hashlib.md5(data).hexdigest()}"'
-        return response
-
-
-# -- helpers -------------------------------------------------------------------
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data), status=status, mimetype="application/json")
-
-
-def _body(request: Request, kind: type) -> Any:
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        return kind()
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ApiError(400, "The request body is not valid JSON.") from None
-    if not isinstance(body, kind):
-        raise ApiError(400, f"The request body must be a JSON {kind.__name__}.")
-    return body
-
-
-def _int(body: Mapping[str, Any], key: str, default: int, low: int, high: int | None) -> int:
-    value = body.get(key)
-    if value is None:
-        return default
-    if (
-        not isinstance(value, int)
-        or isinstance(value, bool)
-        or value < low
-        or (high and value > high)
-    ):
-        bound = f" and at most {high}" if high else ""
-        raise ApiError(400, f"{key} must be an integer of at least {low}{bound}, got {value!r}.")
-    return value
-
-
-def page_token(offset: int) -> str:
-    """The search ``next_token`` that asks for the page starting at ``offset``."""
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _decode_token(token: Any) -> int:
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(str(token).encode()))["offset"]
-        if isinstance(offset, int) and offset >= 0:
-            return offset
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise ApiError(400, "next_token is not valid; pass the token from the previous page as is.")
-
-
-def _path_param(value: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ApiError(400, "path must be a string.")
-    return value.strip("/")
-
-
-def _origin(asset: Mapping[str, Any]) -> str:
-    bucket = asset.get("source_bucket") or {}
-    if bucket.get("external") is not None:
-        return "external" if bucket["external"] else "internal"
-    external = bucket.get("origin") in ("aws", "gcp") and bucket.get("bucket") not in (
-        None,
-        CODEOCEAN_BUCKET,
-    )
-    return "external" if external else "internal"
-
-
-def _filter_matches(asset: Mapping[str, Any], flt: Any) -> bool:
-    if not isinstance(flt, dict) or not flt.get("key"):
-        raise ApiError(400, "Each filter needs a 'key'.")
-    key = str(flt["key"]).lower()
-    if key in ("name", "description"):
-        have = [str(asset.get(key) or "").lower()]
-    elif key in ("tag", "tags"):
-        have = [t.lower() for t in asset.get("tags") or []]
-    else:
-        custom = {str(k).lower(): v for k, v in (asset.get("custom_metadata") or {}).items()}
-        have = [] if custom.get(key) is None else [str(custom[key]).lower()]
-    wanted = [flt["value"]] if flt.get("value") is not None else list(flt.get("values") or [])
-    if flt.get("range"):
-        low, high = flt["range"].get("min"), flt["range"].get("max")
+    def _check_version(self, request: Request) -> None:
+        wanted = request.headers.get("Min-Server-Version")
+        if wanted is None:
+            return
         try:
-            numbers = [float(h) for h in have]
-        except ValueError:
-            numbers = []
-        hit = any((low is None or n >= low) and (high is None or n <= high) for n in numbers)
-    else:
-        hit = any(str(w).lower() in have for w in wanted)
-    return hit != bool(flt.get("exclude"))
+            version = _parse_version(wanted, "Min-Server-Version")
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        if version > _parse_version(self.server_version, "server_version"):
+            raise ApiError(
+                400,
+                f"The client needs server version {wanted} or newer (its Min-Server-Version "
+                f"header); this server is version {self.server_version}.",
+            )
+
+    def _check_scope(self, endpoint: str, scopes: frozenset[str], request: Request) -> None:
+        needed = ENDPOINT_SCOPES.get(endpoint)
+        if needed is not None and needed not in scopes:
+            raise ApiError(
+                403,
+                f"Forbidden: {request.method} {request.path} needs an access token with the "
+                f"{needed!r} scope.",
+            )
 
 
-def _list_folder(files: Mapping[str, int], path: str, owner: str) -> list[dict[str, Any]]:
-    prefix = f"{path}/" if path else ""
-    folders: dict[str, None] = {}
-    items = []
-    for name, size in sorted(files.items()):
-        if not name.startswith(prefix):
-            continue
-        head, sep, _ = name[len(prefix) :].partition("/")
-        if sep:
-            folders.setdefault(head)
-        else:
-            items.append({"name": head, "path": prefix + head, "type": "file", "size": size})
-    if path and not items and not folders:
-        raise ApiError(404, f"Folder {path!r} was not found in {owner}.")
-    return [{"name": f, "path": prefix + f, "type": "folder"} for f in folders] + items
+def _real_api_route(environ: dict[str, Any]) -> bool:
+    try:
+        _api.bind_to_environ(environ).match()
+    except HTTPException:
+        return False
+    return True
 
 
-def _public_asset(asset: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in asset.items() if k not in ASSET_INTERNAL and v is not None}
+def _parse_version(text: str, what: str) -> tuple[int, int, int]:
+    match = _VERSION.match(text.strip())
+    if match is None:
+        raise ValueError(f"{what} {text!r} is not a version like 4.8.0.")
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
 
 
-def _public_computation(computation: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in computation.items() if k not in COMPUTATION_INTERNAL and v is not None}
+def _sdk_min_server_version() -> str:
+    from aind_session.codeocean import sdk
+
+    return sdk.min_server_version()

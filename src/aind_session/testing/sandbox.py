@@ -97,6 +97,19 @@ class Sandbox:
     name_quirk
         Reproduce the real service's quirk that a ``name:`` search term longer
         than 20 characters matches nothing.
+    search
+        ``"loose"`` (the default, unless the environment variable
+        ``AIND_SANDBOX_SEARCH`` says ``strict``): CodeOcean searches also return
+        the near misses a real search index returns, so code that trusts a
+        search too much fails here as it would in production. ``"strict"``:
+        only what the documented rules match.
+    server_version
+        The CodeOcean version the sandbox says it is (default: the one the
+        installed SDK needs). An SDK that needs a newer server gets 400, as
+        from a real server.
+    run_seconds
+        How long a run takes, from ``initializing`` to ``completed`` (a
+        capsule's ``run_seconds`` in the world overrides it).
     codeocean_port, s3_port, docdb_port
         Ports to bind; 0 lets the OS choose a free one.
 
@@ -105,6 +118,9 @@ class Sandbox:
     denied_buckets
         Buckets whose every S3 request is answered 403 AccessDenied (a set you
         may change while it runs; :meth:`reset` empties it).
+    tokens
+        The world's named tokens: name -> secret value. Each has only the
+        scopes the world gives it (``sb.token`` has every scope).
     docdb
         The DocDB API (:class:`~aind_session.testing.docdb_server.DocDBApp`);
         its ``max_page_bytes`` may be lowered to make clients page
@@ -118,6 +134,9 @@ class Sandbox:
         faults: Faults | float | Mapping[str, Any] | None = None,
         *,
         name_quirk: bool = True,
+        search: str | None = None,
+        server_version: str | None = None,
+        run_seconds: float = 3.0,
         codeocean_port: int = 0,
         s3_port: int = 0,
         docdb_port: int = 0,
@@ -138,10 +157,21 @@ class Sandbox:
         self._s3_dirty = False
         self._servers: list[tuple[Any, threading.Thread]] = []
         self._saved_env: dict[str, str | None] = {}
-        self.codeocean = CodeOceanApp(self.world, self.token, name_quirk=name_quirk)
+        self.codeocean = CodeOceanApp(
+            self.world,
+            self.token,
+            name_quirk=name_quirk,
+            search=search or os.environ.get("AIND_SANDBOX_SEARCH") or "loose",
+            server_version=server_version,
+            run_seconds=run_seconds,
+        )
         self.docdb = DocDBApp(self.world)
         self._docdb_page_bytes = self.docdb.max_page_bytes
         self.env: dict[str, str] = {}
+
+    @property
+    def tokens(self) -> dict[str, str]:
+        return dict(self.codeocean.named_tokens)
 
     def __repr__(self) -> str:
         state = "running" if self._servers else "stopped"

@@ -1,9 +1,12 @@
 """The world file: what the sandbox's CodeOcean and S3 servers hold.
 
-One JSON document with four keys, all optional::
+One JSON document with these keys, all optional::
 
     {"data_assets": [{"id": "<uuid>", "name": "...", "created": 1702620828, ...}],
      "computations": [{"id": "<uuid>", "capsule_id": "<capsule or pipeline id>", ...}],
+     "capsules": [{"id": "<uuid>", "name": "...", ...}],
+     "pipelines": [{"id": "<uuid>", "name": "...", ...}],
+     "tokens": {"<name>": ["Data Asset - Read", ...]},
      "s3": {"<bucket>/<key>": "text" | <any other JSON value>},
      "docdb": {"<db>/<collection>": [{"_id": "<text>", ...}, ...]}}
 
@@ -13,6 +16,13 @@ One JSON document with four keys, all optional::
 - A computation takes any field of the SDK's ``Computation`` plus
   ``capsule_id`` (the capsule or pipeline it ran) and ``results`` (relative
   path -> file text, the files of its ``/results`` folder).
+- A capsule or pipeline takes any field of the SDK's ``Capsule`` (``id`` and
+  ``name`` required) plus the sandbox-only ``archived``, ``produces`` (relative
+  path -> file text: the results a run of it makes) and ``run_seconds`` (how
+  long its runs take; the sandbox's own setting when absent).
+- ``tokens`` names more API tokens and the scopes each has (the sandbox's own
+  token has every scope); the sandbox makes a secret value for each
+  (``Sandbox.tokens[name]``).
 - An ``s3`` value that is a string is stored as that text; any other JSON value
   is stored serialized. Buckets are created from the keys.
 - A ``docdb`` entry maps ``"<database>/<collection>"`` (e.g.
@@ -69,7 +79,14 @@ COMPUTATION_DEFAULTS: dict[str, Any] = {
 }
 ASSET_EXTRAS = frozenset({"archived", "favorite"})
 COMPUTATION_EXTRAS = frozenset({"capsule_id", "pipeline_id", "results"})
-TOP_LEVEL = ("data_assets", "computations", "s3", "docdb")
+CAPSULE_DEFAULTS: dict[str, Any] = {
+    "created": 0,
+    "owner": SANDBOX_OWNER,
+    "owner_email": SANDBOX_EMAIL,
+    "status": "non_release",
+}
+CAPSULE_EXTRAS = frozenset({"archived", "produces", "run_seconds"})
+TOP_LEVEL = ("data_assets", "computations", "capsules", "pipelines", "tokens", "s3", "docdb")
 
 
 class WorldError(ValueError):
@@ -85,6 +102,9 @@ class World:
     computations: dict[str, dict[str, Any]]
     s3: dict[str, bytes]
     docdb: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    capsules: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    pipelines: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    tokens: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     def copy(self) -> World:
         return World(
@@ -93,6 +113,9 @@ class World:
             copy.deepcopy(self.computations),
             dict(self.s3),
             copy.deepcopy(self.docdb),
+            copy.deepcopy(self.capsules),
+            copy.deepcopy(self.pipelines),
+            copy.deepcopy(self.tokens),
         )
 
     def asset_folder(self, asset: Mapping[str, Any]) -> str:
@@ -159,7 +182,7 @@ def _parse(raw: Any, source: str) -> World:
             f"{where} has unknown top-level key(s) {', '.join(map(repr, unknown))}; "
             f"allowed keys are {', '.join(map(repr, TOP_LEVEL))}."
         )
-    from aind_session.codeocean.sdk import Computation, DataAsset
+    from aind_session.codeocean.sdk import Capsule, Computation, DataAsset
 
     seen: dict[str, str] = {}
     assets = _records(
@@ -180,8 +203,23 @@ def _parse(raw: Any, source: str) -> World:
         COMPUTATION_EXTRAS,
         seen,
     )
+    capsules, pipelines = (
+        _records(
+            raw.get(section, []), section, where, Capsule, CAPSULE_DEFAULTS, CAPSULE_EXTRAS, seen
+        )
+        for section in ("capsules", "pipelines")
+    )
     objects = _objects(raw.get("s3", {}), where)
-    return World(source, assets, computations, objects, _docdb(raw.get("docdb", {}), where))
+    return World(
+        source,
+        assets,
+        computations,
+        objects,
+        _docdb(raw.get("docdb", {}), where),
+        capsules,
+        pipelines,
+        _tokens(raw.get("tokens", {}), where),
+    )
 
 
 def _records(
@@ -206,7 +244,7 @@ def _records(
         kind = section[:-1].replace("_", " ")
         if "id" not in entry:
             raise WorldError(f"{where}: {label} has no 'id'; give every {kind} a UUID id.")
-        if section == "data_assets" and not entry.get("name"):
+        if section != "computations" and not entry.get("name"):
             raise WorldError(f"{where}: {label} has no 'name'; every data asset needs one.")
         try:
             entry_id = str(uuid.UUID(str(entry["id"])))
@@ -231,6 +269,10 @@ def _records(
             record.setdefault("mount", record["name"])
             record.setdefault("archived", False)
             record.setdefault("favorite", False)
+        elif section in ("capsules", "pipelines"):
+            record.setdefault("slug", entry_id[:8])
+            record.setdefault("archived", False)
+            _check_capsule(record, where, label)
         else:
             record.setdefault("name", f"Run {index + 1}")
             record.setdefault("results", {})
@@ -296,6 +338,36 @@ def _check_types(record: dict[str, Any], where: str, label: str) -> None:
     for item in record.get("data_assets") or []:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             raise WorldError(f"{where}: {label} 'data_assets' items need a string 'id'.")
+
+
+def _check_capsule(record: dict[str, Any], where: str, label: str) -> None:
+    produces = record.setdefault("produces", {})
+    if not isinstance(produces, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in produces.items()
+    ):
+        raise WorldError(f"{where}: {label} 'produces' must map file paths to text.")
+    seconds = record.get("run_seconds")
+    if seconds is not None and (
+        isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0
+    ):
+        raise WorldError(f"{where}: {label} 'run_seconds' must be a number of seconds >= 0.")
+
+
+def _tokens(entries: Any, where: str) -> dict[str, list[str]]:
+    from aind_session.testing.codeocean_common import SCOPES
+
+    if not isinstance(entries, dict):
+        raise WorldError(f"{where}: 'tokens' must be an object mapping a name to its scopes.")
+    for name, scopes in entries.items():
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            raise WorldError(f"{where}: tokens[{name!r}] must be a list of scope names.")
+        unknown = sorted(set(scopes) - set(SCOPES))
+        if unknown:
+            raise WorldError(
+                f"{where}: tokens[{name!r}] has unknown scope(s) "
+                f"{', '.join(map(repr, unknown))}; scopes are {', '.join(map(repr, SCOPES))}."
+            )
+    return {name: list(scopes) for name, scopes in entries.items()}
 
 
 def _json_name(kind: type) -> str:

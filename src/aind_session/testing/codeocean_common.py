@@ -1,0 +1,187 @@
+"""What the sandbox's CodeOcean API modules share: routes with their scopes, JSON
+answers, and request bodies checked as the documentation says.
+
+Each module of the API (:mod:`~aind_session.testing.codeocean_search`,
+:mod:`~aind_session.testing.codeocean_assets`,
+:mod:`~aind_session.testing.codeocean_runs`) is a mixin of
+:class:`~aind_session.testing.codeocean_server.CodeOceanApp` that declares its
+routes with :func:`route` (path, methods, endpoint, the scope a token needs)
+and answers them with methods named ``_<endpoint>``.
+
+Request bodies (:func:`body`), as the API documentation promises: a body that
+is not ``application/json``, not valid JSON, not an object, holds a field the
+endpoint does not know, or a field of the wrong JSON type is a 400 with a JSON
+``{"message": ...}`` naming the field. ``null`` counts as absent (the SDK sends
+every field of its parameter classes, ``null`` when unset).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, cast
+
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Request, Response
+
+from aind_session.testing.http_server import ApiError
+
+__all__ = [
+    "ASSET_INTERNAL",
+    "COMPUTATION_INTERNAL",
+    "SCOPES",
+    "ApiError",
+    "body",
+    "int_field",
+    "json_response",
+    "list_folder",
+    "path_param",
+    "public_asset",
+    "public_computation",
+    "route",
+]
+
+# The scopes of a CodeOcean access token, as its "Select Scopes" dialog names
+# them (docs.codeocean.com, user guide, Code Ocean API: each endpoint lists the
+# scope it needs; searches and listings are reads).
+CAPSULE_READ = "Capsule - Read"
+CAPSULE_WRITE = "Capsule - Write"
+ASSET_READ = "Data Asset - Read"
+ASSET_WRITE = "Data Asset - Write"
+SCOPES = (CAPSULE_READ, CAPSULE_WRITE, ASSET_READ, ASSET_WRITE)
+
+COMPUTATION_INTERNAL = ("capsule_id", "pipeline_id", "results")
+ASSET_INTERNAL = ("archived", "favorite")
+
+# endpoint -> the scope a token needs for it
+ENDPOINT_SCOPES: dict[str, str] = {}
+
+# JSON type names, for messages
+_JSON_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+_JSON_NAMES.update({dict: "object", list: "array"})
+
+
+def route(path: str, methods: str, endpoint: str, scope: str | None) -> Rule:
+    """A route of the API: ``/api/v1/`` + ``path``, answered by ``_<endpoint>``,
+    open to tokens with ``scope`` (None: any valid token)."""
+    if scope is not None:
+        ENDPOINT_SCOPES[endpoint] = scope
+    prefix = "" if path.startswith("/") else "/api/v1/"
+    return Rule(prefix + path, methods=methods.split(), endpoint=endpoint)
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    """``data`` as the API's JSON answer."""
+    return Response(json.dumps(data), status=status, mimetype="application/json")
+
+
+def body(
+    request: Request,
+    fields: Mapping[str, type | tuple[type, ...]] | None = None,
+    *,
+    required: tuple[str, ...] = (),
+    kind: type = dict,
+) -> Any:
+    """The request's JSON body, checked: an object (``kind``) whose keys are among
+    ``fields`` (name -> JSON type(s); None: any key) and hold those types.
+
+    Absent and ``null`` fields are left out of the answer. Raises :class:`ApiError`
+    (400) naming what is wrong.
+    """
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        value: Any = kind()
+    else:
+        mimetype = request.mimetype or ""
+        if mimetype != "application/json":
+            raise ApiError(
+                400,
+                f"The request body must be sent as application/json, not {mimetype or 'untyped'}.",
+            )
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise ApiError(400, "The request body is not valid JSON.") from None
+    if not isinstance(value, kind):
+        raise ApiError(400, f"The request body must be a JSON {_JSON_NAMES.get(kind, 'value')}.")
+    if kind is not dict:
+        return value
+    value = {k: v for k, v in cast("dict[str, Any]", value).items() if v is not None}
+    if fields is not None:
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            raise ApiError(
+                400,
+                f"Unknown field(s) {', '.join(map(repr, unknown))} in the request body; "
+                f"known fields are {', '.join(sorted(fields))}.",
+            )
+        for name, types in fields.items():
+            if name in value:
+                check_type(name, value[name], types)
+    missing = [name for name in required if name not in value]
+    if missing:
+        raise ApiError(400, f"Missing required field(s) {', '.join(map(repr, missing))}.")
+    return value
+
+
+def check_type(name: str, value: Any, types: type | tuple[type, ...]) -> None:
+    """Raise a 400 unless ``value`` (of field ``name``) is of one of the JSON ``types``."""
+    wanted = types if isinstance(types, tuple) else (types,)
+    ok = isinstance(value, wanted) and not (isinstance(value, bool) and bool not in wanted)
+    if float in wanted and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        names = " or ".join(_JSON_NAMES.get(t, t.__name__) for t in wanted)
+        raise ApiError(400, f"Field {name!r} must be a JSON {names}, not {json.dumps(value)}.")
+
+
+def int_field(body: Mapping[str, Any], key: str, default: int, low: int, high: int | None) -> int:
+    """An integer field of ``body`` within ``[low, high]``, or ``default`` when absent."""
+    value = body.get(key)
+    if value is None:
+        return default
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or value < low
+        or (high and value > high)
+    ):
+        bound = f" and at most {high}" if high else ""
+        raise ApiError(400, f"{key} must be an integer of at least {low}{bound}, got {value!r}.")
+    return value
+
+
+def path_param(value: Any) -> str:
+    """A ``path`` parameter without its outer slashes ('' when absent)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ApiError(400, "path must be a string.")
+    return value.strip("/")
+
+
+def public_asset(asset: Mapping[str, Any]) -> dict[str, Any]:
+    """A data asset of the world as the API answers it."""
+    return {k: v for k, v in asset.items() if k not in ASSET_INTERNAL and v is not None}
+
+
+def public_computation(computation: Mapping[str, Any]) -> dict[str, Any]:
+    """A computation of the world as the API answers it."""
+    return {k: v for k, v in computation.items() if k not in COMPUTATION_INTERNAL and v is not None}
+
+
+def list_folder(files: Mapping[str, int], path: str, owner: str) -> list[dict[str, Any]]:
+    prefix = f"{path}/" if path else ""
+    folders: dict[str, None] = {}
+    items = []
+    for name, size in sorted(files.items()):
+        if not name.startswith(prefix):
+            continue
+        head, sep, _ = name[len(prefix) :].partition("/")
+        if sep:
+            folders.setdefault(head)
+        else:
+            items.append({"name": head, "path": prefix + head, "type": "file", "size": size})
+    if path and not items and not folders:
+        raise ApiError(404, f"Folder {path!r} was not found in {owner}.")
+    return [{"name": f, "path": prefix + f, "type": "folder"} for f in folders] + items
