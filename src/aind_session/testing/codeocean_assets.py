@@ -43,6 +43,10 @@ class AssetsMixin:
 
         def _result_file(self, comp_id: str, path: str) -> bytes: ...
 
+    def _prepare_assets(self) -> None:
+        """Called by ``load`` (under the lock) once the world is copied: fill in what
+        the world leaves out of its assets."""
+
     def _get_asset(self, request: Request, asset_id: str) -> Response:
         return json_response(public_asset(self._asset(asset_id)))
 

@@ -166,6 +166,7 @@ class CodeOceanApp(SearchMixin, AssetsMixin, RunsMixin):
             self.tokens = {self.token: frozenset(SCOPES)}
             for name, scopes in world.tokens.items():
                 self.tokens[self.named_tokens[name]] = frozenset(scopes)
+            self._prepare_assets()
             self._custom_fields = sorted(
                 {
                     key.lower()
