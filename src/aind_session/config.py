@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     codeocean_token: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices(TOKEN_VARIABLE, "codeocean_token"),
-        description="CodeOcean API token with the 'Datasets - Read' scope.",
+        description="CodeOcean API token with the 'Data Asset - Read' and 'Capsule - Read' scopes.",
     )
     codeocean_domain: str = Field(
         default=DEFAULT_DOMAIN,

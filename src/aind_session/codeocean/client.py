@@ -34,8 +34,10 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 SCOPE_HELP = (
-    'The token needs the "Datasets - Read" scope: create one in CodeOcean under '
-    "Account > Access Tokens and set it as CODE_OCEAN_API_TOKEN."
+    "The token needs read access to data assets and capsules (the scopes "
+    '"Data Asset - Read" and "Capsule - Read"; "Datasets - Read" and "Capsule - Read" '
+    "in older releases): create one in CodeOcean under Account > Access Tokens and set it as "
+    "CODE_OCEAN_API_TOKEN."
 )
 
 _clients: dict[str, Any] = {}
@@ -140,6 +142,8 @@ def _call(what: str, fn: Callable[..., T], *args: Any, _sent: int = 0, **kwargs:
                 f"while {what}. {SCOPE_HELP}"
             ) from None
         message = transport.excerpt(exc.message)
+        if status == 400 and "version" in message.lower():
+            raise errors.ConfigurationError(_too_old(domain, what, message)) from None
         if status == 404:
             raise errors.NotFoundError(
                 f"CodeOcean has no such item: {what} answered HTTP 404 ({message})."
@@ -160,6 +164,18 @@ def _call(what: str, fn: Callable[..., T], *args: Any, _sent: int = 0, **kwargs:
             f"({errors.tries(_sent + transport.tries_of(exc))}): {type(exc).__name__}. Check the network "
             "and CODE_OCEAN_DOMAIN."
         ) from None
+
+
+def _too_old(domain: str, what: str, message: str) -> str:
+    """The message for a server that refuses the SDK's ``Min-Server-Version`` (a 400)."""
+    release = ".".join(map(str, sdk.version()))
+    return (
+        f"CodeOcean at {domain} refused the request while {what}, as a server older than "
+        f"the installed codeocean SDK ({release}) needs: that release asks for server "
+        f"version {sdk.min_server_version()} or newer. Install the SDK release made for "
+        f"your CodeOcean (codeocean 0.12 asks for 4.0.0), or ask its administrators "
+        f"which version it runs. CodeOcean said: {message}"
+    )
 
 
 @cache.public_call()  # every try within the deadline of the call it serves

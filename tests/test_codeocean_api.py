@@ -1,0 +1,157 @@
+"""The sandbox's CodeOcean API as a whole: server versions, token scopes, routes it
+does not serve, bodies it refuses; and what the library says when the real
+service answers so."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from werkzeug.test import Client
+
+import aind_session
+from aind_session import errors
+from aind_session.codeocean import sdk
+from aind_session.testing import Sandbox
+from aind_session.testing.codeocean_common import ASSET_READ, CAPSULE_READ, SCOPES
+from aind_session.testing.codeocean_server import API_ROUTES, CodeOceanApp
+from aind_session.testing.world import WorldError, load_world
+
+TOKEN = "COP_test_token"
+MAIN = "ecephys_676909_2023-12-13_13-43-40"
+RAW = "16d46411-540a-4122-b47f-8cb2a15d593a"
+
+
+def api(client: Client, method: str, path: str, token: str = TOKEN, **kwargs: object) -> object:
+    return client.open(f"/api/v1/{path}", method=method, auth=(token, ""), **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def world():
+    world = load_world()
+    world.tokens = {"assets only": [ASSET_READ], "capsules only": [CAPSULE_READ], "none": []}
+    return world
+
+
+# -- server version ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("server", "asked", "status"),
+    [
+        ("4.8.0", "4.8.0", 200),
+        ("4.8.0", "4.0.0", 200),
+        ("4.10.0", "4.9.0", 200),  # numbers, not text: 10 > 9
+        ("4.7.9", "4.8.0", 400),
+        ("4.0.0", "4.8.0", 400),
+        ("4.8.0", "four", 400),  # a header of the wrong form
+        ("4.8.0", "4.8", 400),
+    ],
+)
+def test_min_server_version_is_answered_as_the_real_server_does(world, server, asked, status):
+    client = Client(CodeOceanApp(world, TOKEN, server_version=server))
+    response = api(client, "GET", f"data_assets/{RAW}", headers={"Min-Server-Version": asked})
+    assert response.status_code == status
+    if status == 400:
+        assert asked in response.get_json()["message"]
+
+
+def test_the_default_server_version_is_what_the_installed_sdk_needs(world):
+    app = CodeOceanApp(world, TOKEN)
+    assert app.server_version == sdk.min_server_version()
+
+
+def test_a_malformed_server_version_setting_is_refused():
+    with pytest.raises(ValueError, match="server_version 'new'"):
+        CodeOceanApp(load_world({}), TOKEN, server_version="new")
+
+
+def test_an_sdk_too_new_for_the_server_gets_a_message_saying_what_to_install(aind_settings):
+    with Sandbox(server_version="3.9.0"):
+        aind_session.clear_cache()
+        with pytest.raises(errors.ConfigurationError) as info:
+            aind_session.Session(MAIN).raw_data_asset
+    message = str(info.value)
+    assert sdk.min_server_version() in message  # what the installed SDK asks for
+    assert "codeocean 0.12 asks for 4.0.0" in message
+    assert "3.9.0" in message  # the server's own words, quoted
+
+
+# -- scopes --------------------------------------------------------------------------
+def test_a_token_lacking_the_scope_of_a_route_gets_403_naming_it(world):
+    app = CodeOceanApp(world, TOKEN)
+    client = Client(app)
+    assets_only, capsules_only = app.named_tokens["assets only"], app.named_tokens["capsules only"]
+    assert api(client, "GET", f"data_assets/{RAW}", assets_only).status_code == 200
+    response = api(client, "GET", f"data_assets/{RAW}", capsules_only)
+    assert response.status_code == 403
+    assert ASSET_READ in response.get_json()["message"]
+    search = api(client, "POST", "data_assets/search", app.named_tokens["none"], json={})
+    assert search.status_code == 403
+
+
+def test_the_sandbox_token_has_every_scope_and_named_tokens_are_secret(world):
+    app = CodeOceanApp(world, TOKEN)
+    assert app.tokens[TOKEN] == frozenset(SCOPES)
+    values = list(app.named_tokens.values())
+    assert len(set(values)) == 3 and all(v.startswith("COP_sandbox_") for v in values)
+    app.load(world)
+    assert list(app.named_tokens.values()) == values  # the same across a reload
+
+
+def test_a_world_token_with_an_unknown_scope_is_refused():
+    with pytest.raises(WorldError, match=r"unknown scope.*'Datasets - Everything'"):
+        load_world({"tokens": {"t": ["Datasets - Everything"]}})
+
+
+def test_the_library_names_the_scopes_when_its_token_lacks_one(aind_sandbox, aind_settings, world):
+    aind_sandbox.load(world)
+    aind_settings.set(CODE_OCEAN_API_TOKEN=aind_sandbox.tokens["capsules only"])
+    with pytest.raises(errors.AuthenticationError) as info:
+        aind_session.Session(MAIN).raw_data_asset
+    assert "HTTP 403" in str(info.value)
+    assert "Data Asset - Read" in str(info.value)
+    assert aind_sandbox.tokens["capsules only"] not in str(info.value)
+
+
+# -- routes ------------------------------------------------------------------------
+def test_every_route_of_the_real_api_is_served_or_a_501_never_a_404(world):
+    client = Client(CodeOceanApp(world, TOKEN))
+    for line in API_ROUTES:
+        methods, _, path = line.rpartition(" ")
+        for method in methods.split():
+            for kind in ("capsules", "pipelines"):
+                url = path.replace("<kind>", kind).replace("<i>", RAW).replace("<j>", RAW)
+                response = api(client, method, url, json={})
+                assert response.mimetype == "application/json", (method, url)
+                message = response.get_json()["message"] if response.status_code >= 400 else ""
+                # a 404 may say an id is unknown, never that the route is
+                assert not message.startswith("No API route"), (method, url)
+                assert response.status_code not in (405, 500), (method, url, message)
+
+
+def test_a_501_names_the_route(world):
+    client = Client(CodeOceanApp(world, TOKEN))
+    for line in API_ROUTES:
+        methods, _, path = line.rpartition(" ")
+        for method in methods.split():
+            url = path.replace("<kind>", "capsules").replace("<i>", RAW).replace("<j>", RAW)
+            response = api(client, method, url, json={})
+            if response.status_code == 501:
+                assert f"{method} /api/v1/{url}" in response.get_json()["message"]
+
+
+# -- bodies --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("data", "content_type", "said"),
+    [
+        ("query=x", "text/plain", "application/json"),
+        ("{not json", "application/json", "not valid JSON"),
+        ("[1, 2]", "application/json", "JSON object"),
+        (json.dumps({"query": "x", "colour": "blue"}), "application/json", "'colour'"),
+        (json.dumps({"limit": "ten"}), "application/json", "limit"),
+    ],
+)
+def test_a_bad_search_body_is_a_400_naming_the_problem(world, data, content_type, said):
+    client = Client(CodeOceanApp(world, TOKEN))
+    response = api(client, "POST", "data_assets/search", data=data, content_type=content_type)
+    assert response.status_code == 400
+    assert said in response.get_json()["message"]
