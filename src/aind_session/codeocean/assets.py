@@ -284,9 +284,20 @@ def _subject_data_assets(subject: str) -> tuple[DataAsset, ...]:
     answers = batch.gather([functools.partial(search_records, k) for k in keys])
     by_metadata, by_name = errors.raise_first(answers)
     holds_id = re.compile(rf"(?<![0-9]){re.escape(subject)}(?![0-9])")
-    unique = {r["id"]: r for r in by_metadata}
+    # a search also returns near misses (other subjects sharing digits, text that
+    # merely mentions the ID): only the subject's own are kept
+    unique = {r["id"]: r for r in by_metadata if _subject_of(r) == subject}
     unique.update({r["id"]: r for r in by_name if holds_id.search(str(r.get("name", "")))})
     return sort_by_created(map(build_data_asset, unique.values()))
+
+
+def _subject_of(record: dict[str, Any]) -> str | None:
+    """The subject a data asset's custom metadata names, normalized; None when none."""
+    value = (record.get("custom_metadata") or {}).get("subject id")
+    try:
+        return conventions.normalize_subject_id(str(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def choose_raw_data_asset(assets: Sequence[DataAsset], session_id: str) -> DataAsset | None:

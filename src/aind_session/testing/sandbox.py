@@ -121,6 +121,10 @@ class Sandbox:
     tokens
         The world's named tokens: name -> secret value. Each has only the
         scopes the world gives it (``sb.token`` has every scope).
+    codeocean
+        The CodeOcean API (:class:`~aind_session.testing.codeocean_server.CodeOceanApp`);
+        its ``server_version``, ``search_mode`` and ``run_seconds`` may be changed while it runs
+        (:meth:`reset` restores them).
     docdb
         The DocDB API (:class:`~aind_session.testing.docdb_server.DocDBApp`);
         its ``max_page_bytes`` may be lowered to make clients page
@@ -167,6 +171,11 @@ class Sandbox:
         )
         self.docdb = DocDBApp(self.world)
         self._docdb_page_bytes = self.docdb.max_page_bytes
+        self._codeocean_initial = (
+            self.codeocean.server_version,
+            self.codeocean.search_mode,
+            self.codeocean.run_seconds,
+        )
         self.env: dict[str, str] = {}
 
     @property
@@ -266,6 +275,11 @@ class Sandbox:
     def reset(self) -> None:
         """Back to the state just after start: world, latency, faults, empty request log."""
         world, self.latency, self.faults = self._initial
+        (
+            self.codeocean.server_version,
+            self.codeocean.search_mode,
+            self.codeocean.run_seconds,
+        ) = self._codeocean_initial
         self.denied_buckets.clear()
         self.docdb.max_page_bytes = self._docdb_page_bytes
         if self.world is not world:
