@@ -12,7 +12,6 @@ from werkzeug.test import Client
 import aind_session
 from aind_session import errors
 from aind_session.codeocean import sdk
-from aind_session.testing import Sandbox
 from aind_session.testing.codeocean_common import ASSET_READ, CAPSULE_READ, SCOPES
 from aind_session.testing.codeocean_server import API_ROUTES, CodeOceanApp
 from aind_session.testing.world import WorldError, load_world
@@ -64,11 +63,10 @@ def test_a_malformed_server_version_setting_is_refused():
         CodeOceanApp(load_world({}), TOKEN, server_version="new")
 
 
-def test_an_sdk_too_new_for_the_server_gets_a_message_saying_what_to_install(aind_settings):
-    with Sandbox(server_version="3.9.0"):
-        aind_session.clear_cache()
-        with pytest.raises(errors.ConfigurationError) as info:
-            aind_session.Session(MAIN).raw_data_asset
+def test_an_sdk_too_new_for_the_server_gets_a_message_saying_what_to_install(aind_sandbox):
+    aind_sandbox.codeocean.server_version = "3.9.0"  # reset by the next test's fixture
+    with pytest.raises(errors.ConfigurationError) as info:
+        aind_session.Session(MAIN).raw_data_asset
     message = str(info.value)
     assert sdk.min_server_version() in message  # what the installed SDK asks for
     assert "codeocean 0.12 asks for 4.0.0" in message
