@@ -153,3 +153,23 @@ def test_a_bad_search_body_is_a_400_naming_the_problem(world, data, content_type
     response = api(client, "POST", "data_assets/search", data=data, content_type=content_type)
     assert response.status_code == 400
     assert said in response.get_json()["message"]
+
+
+def test_the_sandbox_takes_the_sdk_only_through_the_shim():
+    """Every SDK release from 0.12 must start the sandbox: its modules never import a
+    module of the SDK that only some releases have (``codeocean.models`` is 0.17's)."""
+    import ast
+    import pathlib
+
+    import aind_session.testing
+
+    folder = pathlib.Path(aind_session.testing.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert name.split(".")[0] != "codeocean", (path.name, name)
