@@ -295,10 +295,32 @@ def list_result_files(comp_id: str) -> tuple[str, ...]:
         return ()
 
 
+def _files_visible(asset: DataAsset) -> bool:
+    """Whether any file of a ready asset can be seen: in its bucket for an asset kept
+    outside CodeOcean (whose files the API does not list), else through the API."""
+    from aind_session import s3
+    from aind_session.codeocean.assets import source_url
+
+    bucket = asset.source_bucket
+    url = source_url(asset)
+    if url is not None and url.startswith("s3://") and bucket.external is not False:
+        return s3.list_folder(url).exists
+    return bool(
+        request(
+            f"listing the files of data asset {asset.id}",
+            "POST",
+            f"data_assets/{asset.id}/files",
+            folder_names,
+            json={"path": ""},
+        )
+    )
+
+
 def wait_until_ready(
     asset: Any, check_files: bool = True, timeout: float = 60, interval: float = 5
 ) -> DataAsset:
-    """Poll until a data asset is ready (and, with ``check_files``, its files are visible).
+    """Poll until a data asset is ready (and, with ``check_files``, its files are visible:
+    through the API, or in its bucket when it is kept outside CodeOcean).
 
     Raises
     ------
@@ -325,16 +347,7 @@ def wait_until_ready(
                 f"Data asset {asset_id} failed to build: {model.failure_reason or 'no reason given'}."
             )
         if state == "ready":
-            if not check_files:
-                return model
-            files = request(
-                f"listing the files of data asset {asset_id}",
-                "POST",
-                f"data_assets/{asset_id}/files",
-                folder_names,
-                json={"path": ""},
-            )
-            if files:
+            if not check_files or _files_visible(model):
                 return model
             state = "ready, but no files visible yet"
         if time.monotonic() + interval > deadline:
