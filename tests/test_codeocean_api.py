@@ -175,25 +175,31 @@ def test_the_sandbox_takes_the_sdk_only_through_the_shim():
                 assert name.split(".")[0] != "codeocean", (path.name, name)
 
 
-def test_wait_until_ready_looks_for_an_external_assets_files_in_its_bucket(aind_sandbox):
-    """The API lists internal assets' files only: an external one's are looked for on S3."""
+def test_wait_until_ready_does_not_ask_the_api_for_an_external_assets_files(aind_sandbox):
+    """The API lists internal assets' files only (the sandbox refuses the rest, as
+    documented): an external asset is ready when it says so; an internal one when
+    its files are listed too."""
     from aind_session.codeocean import wait_until_ready
 
-    asset_id = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
+    external, internal = (
+        "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+        "1f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+    )
     world = {
         "data_assets": [
             {
-                "id": asset_id,
+                "id": external,
                 "name": "ecephys_700001_2024-01-01_00-00-00",
                 "source_bucket": {"origin": "aws", "bucket": "ext-bucket", "prefix": "p/q"},
-            }
+            },
+            {"id": internal, "name": "ecephys_700001_2024-01-01_00-00-00_sorted"},
         ],
-        "s3": {"ext-bucket/other/file.txt": "not the asset's"},
+        "s3": {"ext-bucket/p/q/data.bin": "x"},
     }
     aind_sandbox.load(world)
-    with pytest.raises(errors.NotReadyError, match="no files visible yet"):
-        wait_until_ready(asset_id, timeout=0.1, interval=0.05)
+    assert wait_until_ready(external, timeout=5, interval=0.05).id == external
     assert not [r for r in aind_sandbox.requests("codeocean") if r.path.endswith("/files")]
-    world["s3"] = {"ext-bucket/p/q/data.bin": "x"}
-    aind_sandbox.load(world)
-    assert wait_until_ready(asset_id, timeout=5, interval=0.05).id == asset_id
+    with pytest.raises(errors.NotReadyError, match="no files visible yet"):
+        wait_until_ready(internal, timeout=0.1, interval=0.05)
+    listed = [r.status for r in aind_sandbox.requests("codeocean") if r.path.endswith("/files")]
+    assert listed and set(listed) == {200}

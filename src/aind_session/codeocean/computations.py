@@ -296,15 +296,14 @@ def list_result_files(comp_id: str) -> tuple[str, ...]:
 
 
 def _files_visible(asset: DataAsset) -> bool:
-    """Whether any file of a ready asset can be seen: in its bucket for an asset kept
-    outside CodeOcean (whose files the API does not list), else through the API."""
-    from aind_session import s3
-    from aind_session.codeocean.assets import source_url
-
+    """Whether any file of a ready asset can be seen through the API. An asset kept
+    outside CodeOcean is made from files already in its bucket, which the API does
+    not list (it lists internal assets' files only): ready is enough there."""
     bucket = asset.source_bucket
-    url = source_url(asset)
-    if url is not None and url.startswith("s3://") and bucket.external is not False:
-        return s3.list_folder(url).exists
+    if bucket is not None and bucket.external:
+        return True
+    if bucket is not None and bucket.external is None and _outside_codeocean(bucket):
+        return True
     return bool(
         request(
             f"listing the files of data asset {asset.id}",
@@ -316,11 +315,20 @@ def _files_visible(asset: DataAsset) -> bool:
     )
 
 
+def _outside_codeocean(bucket: Any) -> bool:
+    """For a server that does not say ``external``: an S3 or GCS bucket named, and not
+    CodeOcean's own (whose names start ``codeocean-``)."""
+    origin = str(getattr(bucket.origin, "value", bucket.origin))
+    name = bucket.bucket or ""
+    return origin in ("aws", "gcp") and bool(name) and not name.startswith("codeocean-")
+
+
 def wait_until_ready(
     asset: Any, check_files: bool = True, timeout: float = 60, interval: float = 5
 ) -> DataAsset:
-    """Poll until a data asset is ready (and, with ``check_files``, its files are visible:
-    through the API, or in its bucket when it is kept outside CodeOcean).
+    """Poll until a data asset is ready (and, with ``check_files``, its files are visible
+    through the API; an asset kept outside CodeOcean has its files in its bucket
+    already, and the API does not list them: ready is enough there).
 
     Raises
     ------
