@@ -203,3 +203,24 @@ def test_wait_until_ready_does_not_ask_the_api_for_an_external_assets_files(aind
         wait_until_ready(internal, timeout=0.1, interval=0.05)
     listed = [r.status for r in aind_sandbox.requests("codeocean") if r.path.endswith("/files")]
     assert listed and set(listed) == {200}
+
+
+def test_a_presigned_url_past_its_expiry_is_refused_as_s3_refuses_it(aind_sandbox, monkeypatch):
+    import time
+
+    import requests
+    from codeocean import CodeOcean
+
+    client = CodeOcean(domain=aind_sandbox.codeocean_url, token=aind_sandbox.token)
+    folder = client.computations.list_computation_results("d2d434b4-b2bb-4ca9-92eb-334439282d6a")
+    path = next(item.path for item in folder.items if item.type == "file")
+    url = client.computations.get_result_file_urls(
+        "d2d434b4-b2bb-4ca9-92eb-334439282d6a", path
+    ).download_url
+    assert "X-Amz-Expires=" in url and aind_sandbox.s3_url in url
+    assert requests.get(url, timeout=10).status_code == 200
+    later = time.time() + aind_sandbox.codeocean.url_seconds + 60
+    monkeypatch.setattr(aind_sandbox.codeocean, "wall_clock", lambda: later)
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 403
+    assert "<Code>AccessDenied</Code>" in response.text and "Request has expired" in response.text
