@@ -129,6 +129,7 @@ _FIXED = {"CodeOcean": "codeocean", "Error": "codeocean.error"}
 _UNMODELLED = {
     "DataAsset": frozenset({"owner", "owner_email"}),
     "Computation": frozenset({"owner", "owner_email"}),
+    "Capsule": frozenset({"owner_email"}),
 }
 
 _lock = threading.Lock()

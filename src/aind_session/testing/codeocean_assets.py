@@ -23,7 +23,7 @@ Data Assets spec in ``api-evangelist/code-ocean``, generated from docs.codeocean
   guide's "Capturing a Result" starts from a result shown in the Timeline.
 - The answer is the new asset in state ``draft`` (SDK: creation "takes time. Use
   wait_until_ready()"); it becomes ``ready`` ``asset_ready_seconds`` after (by
-  ``clock``, both attributes of the app), or ``failed`` with a ``failure_reason``
+  ``wall_clock``, both attributes of the app), or ``failed`` with a ``failure_reason``
   when its source holds no files. Files of an internal asset appear when it is ready.
 - Custom metadata on create and update must use the deployment's fields with values
   of their type (SDK: "admin-defined custom fields ... string, number, or date");
@@ -222,7 +222,8 @@ class S3Link:
 class AssetsMixin:
     """The data-asset endpoints of :class:`~aind_session.testing.codeocean_server.CodeOceanApp`.
 
-    Attributes it adds to the app: ``clock`` (epoch seconds now; tests replace it),
+    Attributes it adds to the app: ``wall_clock`` (epoch seconds now, for ``created``,
+    readiness and URL expiry; tests replace it; runs keep their own ``clock``),
     ``asset_ready_seconds`` (how long a new asset stays a draft), ``url_seconds``
     (how long file URLs are valid) and ``s3`` (an :class:`S3Link`, set by a running
     sandbox; None: URLs point back at the app).
@@ -231,7 +232,7 @@ class AssetsMixin:
     world: Any
     base_url: str
     _lock: Any
-    clock: Callable[[], float] = time.time
+    wall_clock: Callable[[], float] = time.time  # a builtin: not bound as a method
     asset_ready_seconds: float = READY_SECONDS
     url_seconds: int = URL_SECONDS
     s3: S3Link | None = None
@@ -268,7 +269,7 @@ class AssetsMixin:
     def _settle(self, asset: dict[str, Any]) -> None:
         """A draft whose time has come becomes ready (its files stored) or failed."""
         pending = self._pending.get(asset["id"])
-        if pending is None or self.clock() < pending[0]:
+        if pending is None or self.wall_clock() < pending[0]:
             return
         del self._pending[asset["id"]]
         files = pending[1]
@@ -294,8 +295,8 @@ class AssetsMixin:
         for field in ("target", "data_asset_ids", "results_info"):
             if field in params:
                 raise _unserved(f"creating data assets with {field!r}")
-        source = params.get("source")
-        kinds = sorted(source or {})
+        source = {k: v for k, v in (params.get("source") or {}).items() if v is not None}
+        kinds = sorted(source)
         if kinds not in (["aws"], ["computation"]):
             if set(kinds) & {"gcp", "cloud_workstation"} and len(kinds) == 1:
                 raise _unserved(f"data assets from a source.{kinds[0]}")
@@ -306,7 +307,7 @@ class AssetsMixin:
         asset_id = str(uuid.uuid4())
         record: dict[str, Any] = {
             "id": asset_id,
-            "created": int(self.clock()),
+            "created": int(self.wall_clock()),
             "last_used": 0,
             "name": params["name"],
             "mount": params["mount"],
@@ -326,7 +327,7 @@ class AssetsMixin:
             files = self._computation_source(source["computation"], record)
         with self._lock:
             self.world.data_assets[asset_id] = record
-            self._pending[asset_id] = (self.clock() + self.asset_ready_seconds, files)
+            self._pending[asset_id] = (self.wall_clock() + self.asset_ready_seconds, files)
         return json_response(public_asset(record))
 
     def _aws_source(self, aws: Any, record: dict[str, Any]) -> dict[str, bytes]:
@@ -365,6 +366,7 @@ class AssetsMixin:
 
     def _computation_source(self, source: Any, record: dict[str, Any]) -> dict[str, bytes]:
         check_type("source.computation", source, dict)
+        source = {k: v for k, v in source.items() if v is not None}
         unknown = sorted(set(source) - {"id", "path"})
         if unknown:
             raise ApiError(
@@ -522,13 +524,13 @@ class AssetsMixin:
                 "download_url": self.s3.presign(bucket, key, self.url_seconds, download=True),
                 "view_url": self.s3.presign(bucket, key, self.url_seconds, download=False),
             }
-        signed = datetime.fromtimestamp(self.clock(), timezone.utc).strftime(_AMZ_DATE)
+        signed = datetime.fromtimestamp(self.wall_clock(), timezone.utc).strftime(_AMZ_DATE)
         query = {"X-Amz-Date": signed, "X-Amz-Expires": str(self.url_seconds)}
         url = f"{self.base_url}/_sandbox/download/{kind}/{item_id}/{quote(path)}?"
         return {"download_url": url + urlencode(query), "view_url": url + urlencode(query)}
 
     def _download(self, request: Request, kind: str, item_id: str, path: str) -> Response:
-        problem = presigned_url_problem(request.args, self.clock())
+        problem = presigned_url_problem(request.args, self.wall_clock())
         if problem is not None:  # as S3 refuses it
             xml = f"<Error><Code>AccessDenied</Code><Message>{problem}</Message></Error>"
             return Response(xml, status=403, mimetype="application/xml")
@@ -545,9 +547,14 @@ class AssetsMixin:
 
 
 def _external(asset: Mapping[str, Any]) -> bool:
-    from aind_session.testing.codeocean_search import _origin
-
-    return _origin(asset) == "external"
+    """Origin external, as searches tell it (codeocean_search): files outside CodeOcean."""
+    bucket = asset.get("source_bucket") or {}
+    if bucket.get("external") is not None:
+        return bool(bucket["external"])
+    return bucket.get("origin") in ("aws", "gcp") and bucket.get("bucket") not in (
+        None,
+        CODEOCEAN_BUCKET,
+    )
 
 
 def _unserved(what: str) -> ApiError:

@@ -1,38 +1,170 @@
-"""Searches of the sandbox's CodeOcean API: data assets (capsules and pipelines to come).
+"""Searches of the sandbox's CodeOcean API: data assets, capsules and pipelines.
 
-The rules, and what each rests on, are in the docstring of
-:mod:`aind_session.testing.codeocean_server`.
+Sources: [DA] https://docs.codeocean.com/user-guide/code-ocean-api/data-asset (Search
+Data Assets); [CA] https://docs.codeocean.com/user-guide/code-ocean-api/capsule (Search
+Capsules/Pipelines); [SDK] ``codeocean``'s search classes, alike in 0.12 (``data_asset.py``,
+``capsule.py``, ``components.py``) and 0.17 (``models/``); [sandbox]: where they are silent.
+
+Bodies: the fields ``DataAssetSearchParams`` / ``CapsuleSearchParams.to_dict()`` send
+(null when unset: absent); another field or a wrong JSON type is a 400 [SDK; ``body()``],
+so is a value outside the SDK's enums (``type``, ``origin``, ``ownership``, ``status``,
+``sort_field``, ``sort_order``) [SDK]. A filter is ``{key, value | values | range {min,
+max}, exclude}`` [DA, SDK]; another key, a wrong type or no value is a 400 [sandbox].
+``limit`` is 1 to 1000, default 100 [DA].
+
+Query
+- ``field:value`` terms and bare words; a field repeated is OR, different fields and bare
+  words AND; case-insensitive; a "quoted" value is one phrase [SDK]. A space may follow
+  the colon (``subject id: 676909``) [sandbox].
+- Data-asset fields: ``name``, ``tag``, ``run_script``, ``commit_id``, ``contained_data_id``
+  [SDK, DA], and each custom-metadata key (``subject id``) [sandbox: the library's own
+  searches use it]. Capsule fields: ``id``, ``name``, ``doi``, ``tag``, ``field``,
+  ``journal``, ``article``, and ``author``/``affiliation`` (searched in the article's
+  citation, the model's only place for them) [SDK]. ``description:`` is no field [SDK:
+  free text covers it]; an unknown ``word:value`` is one bare word, matched as written.
+- Values match part of a word: ``tag:bioinforma name:Saccro`` [DA example], so
+  ``subject id:67690`` finds 676909 and ``tag:sort`` "sorted"; ids, DOIs, run scripts and
+  commits only whole [sandbox: keywords]. Bare words search name, description, tags and
+  custom-metadata values (capsules: name, description, tags, field, article) [SDK].
+- A data-asset ``name:`` value over 20 characters matches nothing, near misses included,
+  as observed of the service (``name_quirk=False`` turns that off).
+
+Exact in both modes: ``archived`` true gives archived records only, else none [DA, CA];
+``favorite`` true favourites only (no capsule is one: the world has no such flag) [DA,
+CA]; ``type`` [DA]; ``origin`` external: files outside CodeOcean (``source_bucket``
+``external``, or an aws/gcp bucket not CodeOcean's) [DA]; ``status`` [CA]; ``filters``: a
+value equal to the whole field, case-insensitive, or in an inclusive range; ``exclude``
+inverts [DA]. ``ownership`` [DA, CA, SDK ``Ownership``]: ``created``: the token user's
+(owner :data:`~aind_session.testing.world.SANDBOX_OWNER`); ``shared``: others' that the
+user can see; ``private``: the user's and shared with no one, which in the sandbox is
+``created`` (the world records no sharing); absent: all [DA].
+
+Order: ``sort_field`` created, type, name, size (capsules: created, name, last_accessed)
+[DA, CA, SDK]; ``sort_order`` asc or desc, asc when absent [sandbox], ignored without
+``sort_field`` [DA, CA]. Records lacking the field come last either way, ties by id
+[sandbox]. Without ``sort_field``, a query with terms orders by relevance [CA; the same
+assumed for data assets]: full matches before near misses, then shorter names first (BM25
+scores a match in a shorter field higher), newest, id [sandbox]; without terms, data
+assets come newest first (default field created [DA]; newest first as the web UI lists)
+and capsules by name [CA].
+
+Near misses (``search="loose"``; ``"strict"`` gives only what the rules above match): a
+full-text index returns these, so code that trusts a search too much fails here as it
+would against the service. Deterministic:
+- (a) a fielded term also finds records whose text (name, description, tags, custom
+  values; capsules as bare words) merely holds its value, whatever the field: an index
+  scores the words a document holds anywhere (``name:676909`` finds an asset whose
+  description mentions 676909);
+- (b) a value of digits also finds records whose value for that field holds a run of
+  digits one digit off it or sharing all but its last digit: n-grams of other subjects'
+  IDs score too (``subject id:676909`` finds 676900 and 676908);
+- (c) the demo data asset deployments ship, "Example T1 and T2 MRI Images"
+  (:data:`DEMO_ASSET`), comes first in relevance order for every query with terms (a
+  popular document outranks better matches). It is in the world in loose mode only, so
+  ``GET data_assets/<id>`` serves it and searches without terms list it.
+
+Paging: ``next_token`` wins over ``offset`` [DA, SDK]. A token is opaque and bound to its
+search: the endpoint and every field but ``next_token``, ``offset`` and ``limit`` (the
+page size may change, as the SDK's iterators keep it). Sent with another search, or not
+made here, it is a 400 saying to pass it back with the search that returned it [sandbox].
 """
 
 from __future__ import annotations
 
 import base64
+import copy
+import functools
+import hashlib
 import json
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from aind_session.testing.codeocean_common import (
     ASSET_READ,
+    CAPSULE_READ,
     ApiError,
     body,
+    check_type,
     int_field,
     json_response,
     public_asset,
     route,
 )
-from aind_session.testing.world import CODEOCEAN_BUCKET
+from aind_session.testing.world import (
+    ASSET_DEFAULTS,
+    CAPSULE_EXTRAS,
+    CODEOCEAN_BUCKET,
+    SANDBOX_OWNER,
+)
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 NAME_QUIRK_LENGTH = 20
-KNOWN_FIELDS = ("name", "tag", "description", "run_script", "commit_id", "contained_data_id")
-SORT_FIELDS = ("created", "type", "name", "size")
+ASSET_FIELDS = ("name", "tag", "run_script", "commit_id", "contained_data_id")
+CAPSULE_FIELDS = (
+    "id",
+    "name",
+    "doi",
+    "tag",
+    "field",
+    "affiliation",
+    "journal",
+    "article",
+    "author",
+)
+WHOLE_VALUE_FIELDS = frozenset({"run_script", "commit_id", "contained_data_id", "id", "doi"})
 ASSET_TYPES = ("dataset", "result", "combined", "model")
+SORT_FIELDS: dict[str, tuple[str, ...]] = {"data_assets": ("created", "type", "name", "size")}
+SORT_FIELDS["capsules"] = SORT_FIELDS["pipelines"] = ("created", "name", "last_accessed")
+_COMMON: dict[str, type | tuple[type, ...]] = {
+    **dict.fromkeys(("query", "next_token", "sort_field", "sort_order", "ownership"), str),
+    **dict.fromkeys(("offset", "limit"), int),
+    **dict.fromkeys(("favorite", "archived"), bool),
+    "filters": list,
+}
+PARAMS = {"data_assets": {**_COMMON, "type": str, "origin": str}}
+PARAMS["capsules"] = PARAMS["pipelines"] = {**_COMMON, "status": str}
+ENUMS = {
+    "sort_order": ("asc", "desc"),
+    "ownership": ("private", "shared", "created"),
+    "type": ASSET_TYPES,
+    "origin": ("internal", "external"),
+    "status": ("release", "non_release"),
+}
+_FILTER_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "key": str,
+    "value": (str, float),
+    "values": list,
+    "range": dict,
+    "exclude": bool,
+}
+DEMO_ASSET_ID = "0b9f5e2c-6d1a-4c3e-9a7b-2e8d4f6a1c35"
+DEMO_ASSET: dict[str, Any] = {
+    "id": DEMO_ASSET_ID,
+    "name": "Example T1 and T2 MRI Images",
+    "mount": "Example T1 and T2 MRI Images",
+    "description": "Example T1- and T2-weighted MRI images of a human brain.",
+    "tags": ["MRI", "example", "neuroimaging"],
+    **ASSET_DEFAULTS,  # ready, a dataset, the sandbox user's
+    "created": 1577836800,
+    "size": 52428800,
+    "archived": False,
+    "favorite": False,
+}
 
-ROUTES = [route("data_assets/search", "POST", "search_assets", ASSET_READ)]
+ROUTES = [
+    route("data_assets/search", "POST", "search_assets", ASSET_READ),
+    route("capsules/search", "POST", "search_capsules", CAPSULE_READ),
+    route("pipelines/search", "POST", "search_pipelines", CAPSULE_READ),
+]
+
+_Terms = list[tuple[str, list[str]]]  # (field, values): "" is a bare word, one per group
+_STRICT, _NEAR = 1, 2  # relevance tiers; the demo asset is 0
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?")
 
 
 class SearchMixin:
@@ -40,162 +172,304 @@ class SearchMixin:
 
     world: Any
     name_quirk: bool
+    search_mode: str
     _lock: Any
-    _custom_fields: list[str]
 
-    def _search_assets(self, request: Request) -> Response:
-        params = body(request)
+    def _prepare_assets(self) -> None:
+        """Called by ``load`` once the world is copied: in loose mode the world also
+        holds the demo asset (unless it has an asset of that id)."""
+        super()._prepare_assets()  # type: ignore[misc]
+        if self.search_mode == "loose":
+            self.world.data_assets.setdefault(DEMO_ASSET_ID, copy.deepcopy(DEMO_ASSET))
+        self._answered = threading.local()
+
+    def last_search_key(self) -> str:
+        """What binds tokens to the search this thread's last search answered ('' for
+        none): :mod:`~aind_session.testing.faults` makes its tokens with it."""
+        return str(getattr(self._answered, "key", ""))
+
+    def _search(self, request: Request, kind: str) -> Response:
+        params = body(request, PARAMS[kind])
         limit = int_field(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         offset = int_field(params, "offset", 0, 0, None)
-        if params.get("next_token"):
-            offset = _decode_token(params["next_token"])
-        sort_field, sort_order = params.get("sort_field"), params.get("sort_order")
-        if sort_field is not None and sort_field not in SORT_FIELDS:
-            raise ApiError(400, f"sort_field must be one of {', '.join(SORT_FIELDS)}.")
-        if sort_order is not None and sort_order not in ("asc", "desc"):
-            raise ApiError(400, "sort_order must be 'asc' or 'desc'.")
-        if sort_order is not None and sort_field is None:
-            raise ApiError(400, "sort_order must be given together with sort_field.")
-        if params.get("type") is not None and params["type"] not in ASSET_TYPES:
-            raise ApiError(400, f"type must be one of {', '.join(ASSET_TYPES)}.")
-        if params.get("origin") not in (None, "internal", "external"):
-            raise ApiError(400, "origin must be 'internal' or 'external'.")
-        query = params.get("query") or ""
-        if not isinstance(query, str):
-            raise ApiError(400, "query must be a string.")
-        filters = params.get("filters") or []
-        if not isinstance(filters, list) or not all(
-            isinstance(f, dict) and isinstance(f.get("range") or {}, dict) for f in filters
-        ):
-            raise ApiError(400, "filters must be a list of {key, value | values | range} objects.")
-        terms = self._parse_query(query)
+        for name, allowed in [*ENUMS.items(), ("sort_field", SORT_FIELDS[kind])]:
+            if name in params and params[name] not in allowed:
+                raise ApiError(
+                    400, f"{name} must be one of {', '.join(allowed)}, not {params[name]!r}."
+                )
+        for flt in params.get("filters", []):
+            _check_filter(flt)
+        key = search_key(kind, params)
+        if "next_token" in params:
+            offset = _decode_token(params["next_token"], key)
+        self._answered.key = key
+        assets = kind == "data_assets"
         with self._lock:
-            assets = [a for a in self.world.data_assets.values() if self._matches(a, params, terms)]
-        if sort_field:
-            assets.sort(
-                key=lambda a: (a.get(sort_field) is None, a.get(sort_field) or 0, a["id"]),
-                reverse=sort_order == "desc",
-            )
-        else:
-            assets.sort(key=lambda a: (a["created"], a["id"]), reverse=True)
-        page = assets[offset : offset + limit]
-        has_more = offset + limit < len(assets)
-        result: dict[str, Any] = {"has_more": has_more, "results": [public_asset(a) for a in page]}
+            pool = self.world.data_assets if assets else getattr(self.world, kind)
+            records = list(pool.values())
+        # the custom-metadata keys of the assets served now (created ones too)
+        custom = {str(k) for r in records for k in (r.get("custom_metadata") or {})}
+        fields = [*ASSET_FIELDS, *custom] if assets else list(CAPSULE_FIELDS)
+        terms = _parse_query(params.get("query", ""), fields)
+        view = _asset_view if assets else _capsule_view
+        hits = []
+        for record in records:
+            tier = None if not _selected(record, params) else self._tier(record, terms, view)
+            if tier is not None:
+                hits.append((tier, record))
+        found = _ordered(hits, params, kind, bool(terms))
+        page = found[offset : offset + limit]
+        public = public_asset if assets else _public_capsule
+        has_more = offset + limit < len(found)
+        result: dict[str, Any] = {"has_more": has_more, "results": [public(r) for r in page]}
         if has_more:
-            result["next_token"] = page_token(offset + limit)
+            result["next_token"] = page_token(offset + limit, key)
         return json_response(result)
 
-    def _parse_query(self, query: str) -> dict[str, list[str]]:
-        fields = sorted({*KNOWN_FIELDS, *self._custom_fields}, key=len, reverse=True)
-        pattern = re.compile(
-            r"(?:(?P<field>" + "|".join(map(re.escape, fields)) + r"):)?"
-            r"(?P<value>\"[^\"]*\"|\S+)",
-            re.IGNORECASE,
-        )
-        terms: dict[str, list[str]] = {}
-        for match in pattern.finditer(query):
-            field = (match["field"] or "").lower()
-            value = match["value"].strip('"').lower()
-            if value:
-                terms.setdefault(field, []).append(value)
-        return terms
+    _search_assets = functools.partialmethod(_search, kind="data_assets")
+    _search_capsules = functools.partialmethod(_search, kind="capsules")
+    _search_pipelines = functools.partialmethod(_search, kind="pipelines")
 
-    def _matches(
-        self, asset: Mapping[str, Any], params: Mapping[str, Any], terms: Mapping[str, list[str]]
-    ) -> bool:
-        if bool(asset.get("archived")) != bool(params.get("archived")):
-            return False
-        if params.get("favorite") and not asset.get("favorite"):
-            return False
-        if params.get("type") and asset["type"] != params["type"]:
-            return False
-        if params.get("origin") and _origin(asset) != params["origin"]:
-            return False
-        for flt in params.get("filters") or []:
-            if not _filter_matches(asset, flt):
-                return False
-        name = asset["name"].lower()
-        description = (asset.get("description") or "").lower()
-        tags = [t.lower() for t in asset.get("tags") or []]
-        custom = {
-            str(k).lower(): str(v).lower() for k, v in (asset.get("custom_metadata") or {}).items()
-        }
-        provenance = asset.get("provenance") or {}
-        for field, values in terms.items():
-            if field == "":
-                haystacks = [name, description, *tags, *custom.values()]
-                if not all(any(v in h for h in haystacks) for v in values):
-                    return False
+    def _tier(
+        self,
+        record: Mapping[str, Any],
+        terms: _Terms,
+        view: Callable[[Mapping[str, Any]], tuple[dict[str, list[str]], list[str]]],
+    ) -> int | None:
+        """The relevance tier of a record for the query's terms, or None: no match."""
+        loose = self.search_mode == "loose"
+        by_field, text = view(record)
+        tier = _STRICT
+        for field, values in terms:
+            if self.name_quirk and field == "name" and view is _asset_view:
+                values = [v for v in values if len(v) <= NAME_QUIRK_LENGTH]
+                if not values:
+                    return None
+            if record.get("id") == DEMO_ASSET_ID and loose:
+                tier = 0
                 continue
-            if field == "name":
-                ok = any(
-                    v in name and not (self.name_quirk and len(v) > NAME_QUIRK_LENGTH)
-                    for v in values
-                )
-            elif field == "tag":
-                ok = any(v in tags for v in values)
-            elif field == "description":
-                ok = any(v in description for v in values)
-            elif field in ("run_script", "commit_id"):
-                key = "commit" if field == "commit_id" else field
-                ok = any(v == str(provenance.get(key) or "").lower() for v in values)
-            elif field == "contained_data_id":
-                contained = {
-                    str(c.get("id")).lower() for c in asset.get("contained_data_assets") or []
-                }
-                ok = any(v in contained for v in values)
-            else:
-                ok = any(v == custom.get(field) for v in values)
-            if not ok:
-                return False
-        return True
+            own = text if field == "" else by_field.get(field, [])
+            if any(_matches(field, v, own) for v in values):
+                continue
+            if loose and any(_near(v, own, text) for v in values):
+                tier = max(tier, _NEAR)
+                continue
+            return None
+        return tier if terms else _STRICT
 
 
-def page_token(offset: int) -> str:
-    """The search ``next_token`` that asks for the page starting at ``offset``."""
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+def search_key(kind: str, params: Mapping[str, Any]) -> str:
+    """What a page token of a search is bound to: the endpoint and every field of the
+    body but ``next_token``, ``offset`` and ``limit``."""
+    same = {k: v for k, v in params.items() if k not in ("next_token", "offset", "limit")}
+    text = json.dumps([kind, same], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _decode_token(token: Any) -> int:
+def page_token(offset: int, search: str) -> str:
+    """The ``next_token`` asking for the page at ``offset`` of the search whose
+    :func:`search_key` is ``search``."""
+    raw = json.dumps({"offset": offset, "search": search}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_token(token: Any, key: str) -> int:
     try:
-        offset = json.loads(base64.urlsafe_b64decode(str(token).encode()))["offset"]
-        if isinstance(offset, int) and offset >= 0:
-            return offset
+        decoded = json.loads(base64.urlsafe_b64decode(str(token).encode()))
+        offset, search = decoded["offset"], decoded["search"]
     except (ValueError, KeyError, TypeError):
-        pass
-    raise ApiError(400, "next_token is not valid; pass the token from the previous page as is.")
+        offset = search = None
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise ApiError(400, "next_token is not valid; pass the token from the previous page as is.")
+    if search != key:
+        raise ApiError(
+            400,
+            "next_token belongs to another search; pass it back with the same search that "
+            "returned it (every field but next_token, offset and limit unchanged).",
+        )
+    return offset
+
+
+def _parse_query(query: str, fields: list[str]) -> _Terms:
+    """The query's terms: one group per field (its values OR-ed), one per bare word."""
+    names = sorted({f.lower() for f in fields}, key=len, reverse=True)
+    pattern = re.compile(
+        r"(?<!\S)(?:(?P<field>" + "|".join(map(re.escape, names)) + r"):\s*)?"
+        r"(?P<value>\"[^\"]*\"|\S+)",
+        re.IGNORECASE,
+    )
+    grouped: dict[str, list[str]] = {}
+    words: list[str] = []
+    for match in pattern.finditer(query):
+        value = match["value"].strip('"').lower()
+        field = (match["field"] or "").lower()
+        if not value or (not field and value.rstrip(":") in names):
+            continue
+        if field:
+            grouped.setdefault(field, []).append(value)
+        else:
+            words.append(value)
+    return [*grouped.items(), *(("", [w]) for w in words)]
+
+
+def _matches(field: str, value: str, haystacks: list[str]) -> bool:
+    if field in WHOLE_VALUE_FIELDS:
+        return value in haystacks
+    return any(value in h for h in haystacks)
+
+
+def _near(value: str, own: list[str], text: list[str]) -> bool:
+    """Near miss (a): the value anywhere in the text; (b): a run of digits in the field
+    one digit off the value, or sharing all but its last digit."""
+    if any(value in t for t in text):
+        return True
+    if not value.isdigit() or len(value) < 2:
+        return False
+    for run in (r for h in own for r in re.findall(r"\d+", h)):
+        off = len(run) == len(value) and sum(a != b for a, b in zip(run, value, strict=False)) == 1
+        if off or run.startswith(value[:-1]):
+            return True
+    return False
+
+
+def _asset_view(asset: Mapping[str, Any]) -> tuple[dict[str, list[str]], list[str]]:
+    """A data asset's text by query field, and its free text (all lowercase)."""
+    provenance = asset.get("provenance") or {}
+    custom = {
+        str(k).lower(): str(v).lower() for k, v in (asset.get("custom_metadata") or {}).items()
+    }
+    name, tags = str(asset.get("name", "")).lower(), [t.lower() for t in asset.get("tags") or []]
+    by_field = {
+        "name": [name],
+        "tag": tags,
+        "run_script": [str(provenance.get("run_script") or "").lower()],
+        "commit_id": [str(provenance.get("commit") or "").lower()],
+        "contained_data_id": [
+            str(c.get("id")).lower() for c in asset.get("contained_data_assets") or []
+        ],
+        **{k: [v] for k, v in custom.items()},
+    }
+    return by_field, [name, str(asset.get("description") or "").lower(), *tags, *custom.values()]
+
+
+def _capsule_view(capsule: Mapping[str, Any]) -> tuple[dict[str, list[str]], list[str]]:
+    """A capsule's or pipeline's text by query field, and its free text (all lowercase)."""
+    article = {
+        k: str(v).lower() for k, v in (capsule.get("article") or {}).items() if v is not None
+    }
+    name = str(capsule.get("name", "")).lower()
+    tags = [t.lower() for t in capsule.get("tags") or []]
+    field, citation = str(capsule.get("field") or "").lower(), article.get("citation", "")
+    by_field = {
+        "id": [str(capsule.get("id", "")).lower(), str(capsule.get("slug") or "").lower()],
+        "name": [name],
+        "doi": [article.get("doi", "")],
+        "tag": tags,
+        "field": [field],
+        "journal": [article.get("journal_name", "")],
+        "article": [article.get("name", "")],
+        "author": [citation],
+        "affiliation": [citation],
+    }
+    description = str(capsule.get("description") or "").lower()
+    return by_field, [name, description, *tags, field, article.get("name", ""), citation]
+
+
+def _selected(record: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+    """Whether a record passes the structured parameters (exact in both modes)."""
+    if bool(record.get("archived")) != bool(params.get("archived")):
+        return False
+    if params.get("favorite") and not record.get("favorite"):
+        return False
+    ownership = params.get("ownership")
+    if ownership is not None and (record.get("owner") == SANDBOX_OWNER) != (ownership != "shared"):
+        return False
+    for name in ("type", "status"):
+        if name in params and record.get(name) != params[name]:
+            return False
+    if "origin" in params and _origin(record) != params["origin"]:
+        return False
+    return all(_filter_matches(record, flt) for flt in params.get("filters", []))
+
+
+def _ordered(
+    found: list[tuple[int, dict[str, Any]]], params: Mapping[str, Any], kind: str, terms: bool
+) -> list[dict[str, Any]]:
+    field = params.get("sort_field")
+    if field is not None:
+        have = sorted((r for _, r in found if r.get(field) is not None), key=lambda r: r["id"])
+        have.sort(key=lambda r: r[field], reverse=params.get("sort_order") == "desc")
+        return have + sorted((r for _, r in found if r.get(field) is None), key=lambda r: r["id"])
+    if terms:
+        found.sort(key=lambda f: (f[0], len(str(f[1]["name"])), -f[1]["created"], f[1]["id"]))
+    elif kind == "data_assets":
+        found.sort(key=lambda f: (-f[1]["created"], f[1]["id"]))
+    else:
+        found.sort(key=lambda f: (str(f[1]["name"]), f[1]["id"]))
+    return [r for _, r in found]
+
+
+def _public_capsule(capsule: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in capsule.items() if k not in CAPSULE_EXTRAS and v is not None}
 
 
 def _origin(asset: Mapping[str, Any]) -> str:
     bucket = asset.get("source_bucket") or {}
     if bucket.get("external") is not None:
         return "external" if bucket["external"] else "internal"
-    external = bucket.get("origin") in ("aws", "gcp") and bucket.get("bucket") not in (
-        None,
-        CODEOCEAN_BUCKET,
-    )
-    return "external" if external else "internal"
+    outside = bucket.get("bucket") not in (None, CODEOCEAN_BUCKET)
+    return "external" if bucket.get("origin") in ("aws", "gcp") and outside else "internal"
 
 
-def _filter_matches(asset: Mapping[str, Any], flt: Any) -> bool:
-    if not isinstance(flt, dict) or not flt.get("key"):
+def _check_filter(flt: Any) -> None:
+    if not isinstance(flt, dict):
+        raise ApiError(400, "Each item of filters must be an object {key, value | values | range}.")
+    given = {k: v for k, v in flt.items() if v is not None}
+    unknown = sorted(set(given) - set(_FILTER_FIELDS))
+    if unknown:
+        raise ApiError(
+            400,
+            f"Unknown field(s) {', '.join(map(repr, unknown))} in a filter; known fields "
+            f"are {', '.join(sorted(_FILTER_FIELDS))}.",
+        )
+    for name, types in _FILTER_FIELDS.items():
+        if name in given:
+            check_type(f"filters.{name}", given[name], types)
+    if not given.get("key"):
         raise ApiError(400, "Each filter needs a 'key'.")
+    for item in given.get("values", []):
+        check_type("filters.values[]", item, (str, float))
+    bounds = {k: v for k, v in given.get("range", {}).items() if v is not None}
+    if set(bounds) - {"min", "max"} or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in bounds.values()
+    ):
+        raise ApiError(400, "A filter's range holds numbers 'min' and/or 'max' only.")
+    if not ({"value", "values"} & set(given) or bounds):
+        raise ApiError(400, "Each filter needs a value, values or a range.")
+
+
+def _text(value: Any) -> str:
+    """A filter value as text: 12345.0 and 12345 are both '12345'."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).lower()
+
+
+def _filter_matches(record: Mapping[str, Any], flt: Mapping[str, Any]) -> bool:
     key = str(flt["key"]).lower()
     if key in ("name", "description"):
-        have = [str(asset.get(key) or "").lower()]
+        have = [str(record.get(key) or "").lower()]
     elif key in ("tag", "tags"):
-        have = [t.lower() for t in asset.get("tags") or []]
+        have = [t.lower() for t in record.get("tags") or []]
     else:
-        custom = {str(k).lower(): v for k, v in (asset.get("custom_metadata") or {}).items()}
-        have = [] if custom.get(key) is None else [str(custom[key]).lower()]
-    wanted = [flt["value"]] if flt.get("value") is not None else list(flt.get("values") or [])
-    if flt.get("range"):
-        low, high = flt["range"].get("min"), flt["range"].get("max")
-        try:
-            numbers = [float(h) for h in have]
-        except ValueError:
-            numbers = []
+        custom = {str(k).lower(): v for k, v in (record.get("custom_metadata") or {}).items()}
+        have = [] if custom.get(key) is None else [_text(custom[key])]
+    bounds = flt.get("range") or {}
+    if bounds:
+        low, high = bounds.get("min"), bounds.get("max")
+        numbers = [float(h) for h in have if _NUMBER.fullmatch(h)]
         hit = any((low is None or n >= low) and (high is None or n <= high) for n in numbers)
     else:
-        hit = any(str(w).lower() in have for w in wanted)
+        wanted = [flt["value"]] if flt.get("value") is not None else list(flt.get("values") or [])
+        hit = any(_text(w) in have for w in wanted)
     return hit != bool(flt.get("exclude"))

@@ -225,6 +225,10 @@ class Middleware:
         if service == "s3" and path.strip("/").partition("/")[0] in sandbox.denied_buckets:
             record(403)
             return _access_denied(start_response)
+        expired = _expired(query, sandbox) if service == "s3" else None
+        if expired is not None:  # moto checks no pre-signed URL's expiry: S3 does
+            record(403)
+            return _access_denied(start_response, expired)
         page = _page_request(service, method, path, query, environ)
         if page is not None and page.token in sandbox._bogus_tokens:
             record(400)  # the server refusing a cursor, not a new fault
@@ -401,7 +405,8 @@ def _rewrite_codeocean_page(fault: str, body: bytes, page: _Page, sandbox: Sandb
         return None
     answer["has_more"] = True
     answer.pop("next_token", None)
-    token = _next_token(fault, page, page_token(page.offset), sandbox)
+    first_page = page_token(page.offset, sandbox.codeocean.last_search_key())
+    token = _next_token(fault, page, first_page, sandbox)
     if token is not None:
         answer["next_token"] = token
     return json.dumps(answer).encode()
@@ -524,12 +529,24 @@ def _bogus_token_refused(service: Service, token: Any, start_response: Any) -> l
     )
 
 
-def _access_denied(start_response: Any) -> list[bytes]:
+def _access_denied(start_response: Any, message: str = "Access Denied") -> list[bytes]:
     body = (
-        b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
-        b"<Message>Access Denied</Message></Error>"
+        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+        f"<Message>{escape(message)}</Message></Error>"
     )
-    return _respond(start_response, 403, "application/xml", body)
+    return _respond(start_response, 403, "application/xml", body.encode())
+
+
+def _expired(query: str, sandbox: Sandbox) -> str | None:
+    """S3's refusal of a pre-signed URL past its expiry (by the CodeOcean app's clock,
+    which signed it), or None."""
+    if "X-Amz-Expires=" not in query:
+        return None
+    from urllib.parse import parse_qsl
+
+    from aind_session.testing.codeocean_assets import presigned_url_problem
+
+    return presigned_url_problem(dict(parse_qsl(query)), sandbox.codeocean.wall_clock())
 
 
 def _fault_response(
