@@ -224,3 +224,23 @@ def test_a_presigned_url_past_its_expiry_is_refused_as_s3_refuses_it(aind_sandbo
     response = requests.get(url, timeout=10)
     assert response.status_code == 403
     assert "<Code>AccessDenied</Code>" in response.text and "Request has expired" in response.text
+
+
+def test_a_subjects_assets_are_its_own_though_the_search_returns_near_misses(aind_sandbox):
+    """A loose search (as the real index answers) returns assets of other subjects and a
+    demo asset for ``subject id:676909``; the library keeps only the subject's own."""
+    from aind_session.codeocean import get_subject_data_assets, search_data_assets
+
+    aind_sandbox.codeocean.search_mode = "loose"  # restored by reset()
+    aind_session.clear_cache()
+    found = search_data_assets({"query": "subject id:676909"})
+    strangers = [a for a in found if (a.custom_metadata or {}).get("subject id") != "676909"]
+    assert strangers, "the loose search should return near misses"
+    mine = get_subject_data_assets(676909)
+    assert {a.id for a in strangers if "676909" not in a.name}.isdisjoint(a.id for a in mine)
+    for asset in mine:
+        assert (asset.custom_metadata or {}).get("subject id") == "676909" or "676909" in asset.name
+
+    aind_sandbox.codeocean.search_mode = "strict"
+    aind_session.clear_cache()
+    assert [a.id for a in get_subject_data_assets(676909)] == [a.id for a in mine]
