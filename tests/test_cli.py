@@ -689,6 +689,7 @@ SMALL_WORLD = {
             "data_assets": [{"id": SMALL_WORLD_ASSET_ID, "mount": SMALL_WORLD_SESSION}],
         }
     ],
+    "pipelines": [{"id": "1f8f159a-7670-47a9-baf1-078905fc9c2e", "name": "sorting pipeline"}],
     "s3": {f"aind-ephys-data/{SMALL_WORLD_SESSION}/subject.json": {"subject_id": "123456"}},
 }
 CLOSED_PORT_TOKEN = "COP_closed_port_token_0123456789abcdef"

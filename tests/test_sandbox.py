@@ -34,7 +34,7 @@ from urllib3.util import Retry
 
 from aind_session.testing import Faults, Request, Sandbox
 
-CAPSULE = "1f8f159a-7670-47a9-baf1-078905fc9c2e"
+CAPSULE = "eb5a26e4-a391-4d79-9da5-1ab65b71253f"  # a capsule of the sample world
 SUBPROCESS_TIMEOUT = 60
 
 
@@ -646,6 +646,7 @@ import pytest
 def aind_sandbox_world():
     return {
         "data_assets": [{"id": "00000000-0000-4000-8000-00000000000a", "name": "only_asset"}],
+        "capsules": [{"id": "00000000-0000-4000-8000-00000000000c", "name": "only_capsule"}],
         "s3": {"bucket-a/key.txt": "text"},
     }
 """
@@ -665,7 +666,8 @@ def test_environment_points_at_the_sandbox(aind_sandbox):
 
 def test_a_first_test_changes_the_sandbox(aind_sandbox):
     url = aind_sandbox.env["CODE_OCEAN_DOMAIN"] + "/api/v1/computations"
-    ran = requests.post(url, json={"capsule_id": "c"}, auth=(aind_sandbox.token, ""), timeout=10)
+    body = {"capsule_id": "00000000-0000-4000-8000-00000000000c"}
+    ran = requests.post(url, json=body, auth=(aind_sandbox.token, ""), timeout=10)
     s3 = boto3.client("s3")
     s3.put_object(Bucket="bucket-a", Key="key.txt", Body=b"changed")
     assert ran.status_code == 200
@@ -674,8 +676,9 @@ def test_a_first_test_changes_the_sandbox(aind_sandbox):
 
 def test_a_later_test_gets_it_reset(aind_sandbox):
     assert (aind_sandbox.latency, aind_sandbox.faults.rate, aind_sandbox.requests()) == (0.0, 0.0, [])
-    url = aind_sandbox.env["CODE_OCEAN_DOMAIN"] + "/api/v1/capsules/c/computations"
-    assert requests.get(url, auth=(aind_sandbox.token, ""), timeout=10).status_code == 404
+    capsule = "00000000-0000-4000-8000-00000000000c"
+    url = aind_sandbox.env["CODE_OCEAN_DOMAIN"] + f"/api/v1/capsules/{capsule}/computations"
+    assert requests.get(url, auth=(aind_sandbox.token, ""), timeout=10).json() == []
     body = boto3.client("s3").get_object(Bucket="bucket-a", Key="key.txt")["Body"].read()
     assert body == b"text"
 """

@@ -4,28 +4,17 @@ What the real service does was taken from the official SDK (``codeocean``
 0.17: the routes it calls, the bodies it sends, the models it parses) and its
 documentation. Where those are silent, this is what the sandbox assumes:
 
-- Search ``query``: ``field:value`` terms (value may be ``"quoted"``); the
-  same field repeated is OR, different fields AND; bare words must all match,
-  each somewhere in the name, description, tags or custom-metadata values.
-  Matching is case-insensitive: ``name:``/``description:`` and bare words are
-  substring matches, ``tag:`` and custom-metadata fields (``subject id:``)
-  match the whole value. A ``name:`` value longer than 20 characters matches
-  nothing, as on the real service (``name_quirk=False`` turns that off).
-- Without ``sort_field`` results come newest first (then by id), so paging is
-  stable. ``limit`` defaults to 100 and may be at most 1000; more is a 400.
-  ``next_token`` is opaque; when given, ``offset`` is ignored.
-- ``archived`` true returns only archived assets, otherwise archived assets are
-  left out; ``favorite`` true returns only favourites. ``origin`` external means
-  the asset's files stay in a bucket outside CodeOcean (``source_bucket``
-  with ``external`` true, or an ``aws``/``gcp`` bucket other than CodeOcean's).
+- Searches (data assets, capsules, pipelines): their query rules, order,
+  paging tokens and the near misses of loose mode, each with its source, are in
+  the docstring of :mod:`~aind_session.testing.codeocean_search`.
 - File listings (``/files``, ``/results``) show one folder level, folders first
-  as on the web UI; a folder that does not exist is a 404. Data asset files are
-  read from the world's S3 objects as loaded (later S3 writes are not seen).
-- File URLs point back at this server (``/_sandbox/download/...``), standing
-  in for pre-signed S3 URLs: no token is needed to fetch them, and like S3's
-  answers they carry the object's ``ETag`` (the MD5 of a single-part upload).
-- Capsule and pipeline computations are listed newest first; an id that no
-  computation ran is a 404.
+  as on the web UI; a folder that does not exist is a 404.
+- Data assets (create, update, archive, delete, permissions, custom metadata,
+  sizes, files of internal assets, pre-signed file URLs and their expiry): the
+  rules and their sources are in :mod:`~aind_session.testing.codeocean_assets`.
+- Capsules, pipelines and computations (runs that progress on a clock, run
+  parameters, what is served and what is not): the rules are in
+  :mod:`~aind_session.testing.codeocean_runs`.
 """
 
 from __future__ import annotations

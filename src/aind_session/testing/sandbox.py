@@ -235,6 +235,16 @@ class Sandbox:
             "AWS_EC2_METADATA_DISABLED": "true",
             "AIND_SESSION_DOCDB_URL": self.docdb_url,
         }
+        from aind_session.testing.codeocean_assets import S3Link
+
+        # file URLs are pre-signed for this S3; objects put for them make a reset reload S3
+        self.codeocean.s3 = S3Link(
+            s3_url,
+            self.env["AWS_ACCESS_KEY_ID"],
+            self.env["AWS_SECRET_ACCESS_KEY"],
+            REGION,
+            on_put=lambda: setattr(self, "_s3_dirty", True),
+        )
         unset = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
         for key in (*self.env, *unset):
             self._saved_env[key] = os.environ.get(key)
