@@ -48,10 +48,17 @@ def hint_computations(capsule_or_pipeline_id: str) -> None:
 
 @cache.cached(persist=COMPUTATIONS, remote=True)
 def _list_computations(capsule_id: str) -> tuple[Computation, ...]:
+    from aind_session.config import get_settings
+
     what = f"listing computations of capsule or pipeline {capsule_id}"
     check = list_of(record_of(computation_class))
     records = None
-    for route in ("capsules", "pipelines"):
+    # a pipeline's runs are under pipelines/ (capsules/ answers 404 for it): the one
+    # pipeline the library knows is asked there first, anything else as a capsule first
+    routes = ("capsules", "pipelines")
+    if capsule_id == get_settings().sorting_pipeline_id:
+        routes = routes[::-1]
+    for route in routes:
         try:
             records = request(what, "GET", f"{route}/{capsule_id}/computations", check)
             break

@@ -15,6 +15,23 @@ documentation. Where those are silent, this is what the sandbox assumes:
 - Capsules, pipelines and computations (runs that progress on a clock, run
   parameters, what is served and what is not): the rules are in
   :mod:`~aind_session.testing.codeocean_runs`.
+- The server and the token, before any route: a token that is not the
+  sandbox's nor one of the world's ``tokens`` is a 401; then the SDK's
+  ``Min-Server-Version`` header: a version newer than ``server_version``, or a
+  header not of the form ``X.Y.Z``, is a 400 (codeocean-sdk-python PR #50: the
+  server answers 400 Bad Request to a client needing a newer server or sending
+  a malformed version); then a token lacking the route's scope is a 403 naming
+  it (the scopes of docs.codeocean.com's access-token dialog:
+  :data:`~aind_session.testing.codeocean_common.SCOPES`).
+- Every route the SDK calls (0.12 to 0.17, :data:`API_ROUTES`) is served or
+  answers 501 with a JSON message naming it, never 404. Not served, each SDK
+  method with the reason: ``sync_capsule`` and ``sync_pipeline`` (a git remote
+  the sandbox does not have), ``transfer_data_asset`` (moving files between
+  storage, an administrator's task), ``get_capsule_app_panel`` and
+  ``get_pipeline_app_panel`` (the world holds no app panels), and
+  ``release_capsule``, ``release_pipeline``, ``get_release_job`` and
+  ``wait_until_release_completed`` (releases are not modelled). A route the
+  real API does not have is a 404 (``No API route ...``).
 """
 
 from __future__ import annotations
@@ -152,7 +169,7 @@ class CodeOceanApp(SearchMixin, AssetsMixin, RunsMixin):
             self.world = world.copy()
             for name in world.tokens:
                 self.named_tokens.setdefault(name, "COP_sandbox_" + secrets.token_hex(16))
-            self.tokens = {self.token: frozenset(SCOPES)}
+            self.tokens = {}  # the world's; ``self.token`` has every scope
             for name, scopes in world.tokens.items():
                 self.tokens[self.named_tokens[name]] = frozenset(scopes)
             self._prepare_assets()
@@ -211,10 +228,16 @@ class CodeOceanApp(SearchMixin, AssetsMixin, RunsMixin):
             raise ApiError(
                 401, "Unauthorized: send the API token as the user name of HTTP Basic auth."
             )
-        scopes = self.tokens.get(auth.username)
+        scopes = self.scopes_of(auth.username)
         if scopes is None:
             raise ApiError(401, "Unauthorized: the API token is not valid.")
         return scopes
+
+    def scopes_of(self, token: str) -> frozenset[str] | None:
+        """The scopes ``token`` has; None for a token this server did not issue."""
+        if token == self.token:
+            return frozenset(SCOPES)
+        return self.tokens.get(token)
 
     def _check_version(self, request: Request) -> None:
         wanted = request.headers.get("Min-Server-Version")

@@ -275,7 +275,12 @@ def subject_world(
             raw,
             _sorted_asset(rng, session_id, other, raw["id"], start + datetime.timedelta(days=2)),
         ]
-    world = {"data_assets": assets, "computations": computations, "s3": s3}
+    world = {
+        "data_assets": assets,
+        "computations": computations,
+        "pipelines": [{"id": SORTING_PIPELINE_ID, "name": "Spike sorting pipeline"}],
+        "s3": s3,
+    }
     if docdb:
         world["docdb"] = {"metadata_index_v2/data_assets": records}
     return world

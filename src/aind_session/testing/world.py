@@ -20,6 +20,9 @@ One JSON document with these keys, all optional::
   ``name`` required) plus the sandbox-only ``archived``, ``produces`` (relative
   path -> file text: the results a run of it makes) and ``run_seconds`` (how
   long its runs take; the sandbox's own setting when absent).
+- A capsule or pipeline that computations name but the world does not list is
+  made up: a capsule (a pipeline when named by ``pipeline_id``) that produces
+  nothing, so older worlds keep working.
 - ``tokens`` names more API tokens and the scopes each has (the sandbox's own
   token has every scope); the sandbox makes a secret value for each
   (``Sandbox.tokens[name]``).
@@ -209,6 +212,7 @@ def _parse(raw: Any, source: str) -> World:
         )
         for section in ("capsules", "pipelines")
     )
+    _implied_capsules(raw.get("computations", []), computations, capsules, pipelines)
     objects = _objects(raw.get("s3", {}), where)
     return World(
         source,
@@ -338,6 +342,37 @@ def _check_types(record: dict[str, Any], where: str, label: str) -> None:
     for item in record.get("data_assets") or []:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             raise WorldError(f"{where}: {label} 'data_assets' items need a string 'id'.")
+
+
+def _implied_capsules(
+    entries: list[Any],
+    computations: dict[str, dict[str, Any]],
+    capsules: dict[str, dict[str, Any]],
+    pipelines: dict[str, dict[str, Any]],
+) -> None:
+    """A capsule (or, named by ``pipeline_id``, a pipeline) for each id the computations
+    ran that the world does not list, so worlds written before those sections still
+    serve their runs; it produces nothing."""
+    for entry in entries:
+        ran = str(entry.get("capsule_id") or entry.get("pipeline_id") or "")
+        if not ran or ran in capsules or ran in pipelines:
+            continue
+        kind, section = (
+            ("Pipeline", pipelines) if not entry.get("capsule_id") else ("Capsule", capsules)
+        )
+        created = min(
+            (int(c.get("created") or 0) for c in computations.values() if c["capsule_id"] == ran),
+            default=0,
+        )
+        section[ran] = {
+            **CAPSULE_DEFAULTS,
+            "id": ran,
+            "name": f"{kind} {ran[:8]}",
+            "created": created,
+            "slug": ran[:8],
+            "archived": False,
+            "produces": {},
+        }
 
 
 def _check_capsule(record: dict[str, Any], where: str, label: str) -> None:
