@@ -248,3 +248,34 @@ def test_a_subjects_assets_are_its_own_though_the_search_returns_near_misses(ain
     aind_sandbox.codeocean.search_mode = "strict"
     aind_session.clear_cache()
     assert [a.id for a in get_subject_data_assets(676909)] == [a.id for a in mine]
+
+
+def test_a_search_sees_what_a_get_would_of_things_that_move_on_a_clock(world):
+    """A new data asset is a draft until its time comes: a search then says ready, as a
+    get would, without a get first."""
+    app = CodeOceanApp(world, TOKEN, search="strict")
+    client = Client(app)
+    now = [1_800_000_000.0]
+    app.wall_clock = lambda: now[0]  # type: ignore[method-assign]
+    made = api(
+        client,
+        "POST",
+        "data_assets",
+        json={
+            "name": "result of a run",
+            "tags": ["t"],
+            "mount": "result",
+            "source": {"computation": {"id": "d2d434b4-b2bb-4ca9-92eb-334439282d6a"}},
+        },
+    )
+    assert made.status_code == 200 and made.get_json()["state"] == "draft"
+
+    def searched() -> str:
+        found = api(client, "POST", "data_assets/search", json={"query": "name:result of"})
+        return next(
+            r["state"] for r in found.get_json()["results"] if r["id"] == made.get_json()["id"]
+        )
+
+    assert searched() == "draft"
+    now[0] += 3600
+    assert searched() == "ready"

@@ -8,7 +8,9 @@ a fake clock; the last section runs a capsule through the official SDK against a
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +34,7 @@ from werkzeug.test import Client, TestResponse
 from aind_session.codeocean.sdk import Folder, service_fields
 from aind_session.testing import Sandbox
 from aind_session.testing.codeocean_server import CodeOceanApp
-from aind_session.testing.world import World, load_world
+from aind_session.testing.world import World, WorldError, load_world
 
 TOKEN = "COP_runs_test_token"
 CAPSULE = "0c1a7f43-1b4e-4e4c-9a65-2f1e3c7a0001"
@@ -492,7 +494,7 @@ def test_starting_a_run_needs_the_capsule_write_scope() -> None:
     [
         ("GET", f"capsules/{CAPSULE}/app_panel"),
         ("POST", f"capsules/{CAPSULE}/sync"),
-        ("POST", f"pipelines/{PIPELINE}/release"),
+        ("POST", f"pipelines/{PIPELINE}/sync"),
     ],
 )
 def test_routes_not_served_are_a_501(client: Client, method: str, path: str) -> None:
@@ -500,17 +502,19 @@ def test_routes_not_served_are_a_501(client: Client, method: str, path: str) -> 
 
 
 # -- the SDK over real sockets -----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(WORLD, run_seconds=0.3) as sb:
-        yield sb
+@pytest.fixture
+def sandbox(aind_sandbox: Sandbox) -> Sandbox:
+    """The test run's sandbox (one runs per process), serving WORLD with short runs;
+    the next test's ``aind_sandbox`` restores both."""
+    aind_sandbox.load(WORLD)
+    aind_sandbox.codeocean.run_seconds = 0.3
+    return aind_sandbox
 
 
 @pytest.fixture
 def co(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> codeocean.CodeOcean:
     # wait_until_completed refuses a polling interval under 5 s: poll faster by its sleep
     monkeypatch.setattr(codeocean.computation, "sleep", lambda seconds: time.sleep(0.05))
-    sandbox.reset()
     return codeocean.CodeOcean(domain=sandbox.env["CODE_OCEAN_DOMAIN"], token=sandbox.token)
 
 
@@ -569,3 +573,280 @@ def test_sdk_pipelines_client_gets_a_pipeline_and_lists_its_runs(co: codeocean.C
     assert co.pipelines.get_pipeline(PIPELINE).name == "pipeline"
     runs = co.pipelines.list_computations(PIPELINE)
     assert runs[0].id == new.id
+
+
+# -- releases and app panels -------------------------------------------------------------------
+SHIPPED = "0c1a7f43-1b4e-4e4c-9a65-2f1e3c7a0006"
+BLOCKED = "0c1a7f43-1b4e-4e4c-9a65-2f1e3c7a0007"
+SHIPPED_PIPELINE = "0c1a7f43-1b4e-4e4c-9a65-2f1e3c7a0008"
+ORIGINAL = "0c1a7f43-1b4e-4e4c-9a65-2f1e3c7a0009"
+V1 = {"major_version": 1, "minor_version": 0, "release_time": 1700000000}
+V2 = {"major_version": 2, "minor_version": 1, "release_time": 1700001000}
+PANEL: dict[str, Any] = {
+    "general": {"title": "Sorter", "instructions": "Pick a probe."},
+    "parameters": [
+        {"name": "Probe", "type": "list", "param_name": "probe", "value_options": ["A", "B"]}
+    ],
+    "results": [{"file_name": "output"}],
+}
+RELEASE_WORLD: dict[str, Any] = {
+    **WORLD,
+    "capsules": [
+        *WORLD["capsules"],
+        {
+            "id": SHIPPED,
+            "name": "shipped",
+            "status": "release",
+            "versions": [V1, V2],
+            "run_seconds": 10,
+            "app_panel": PANEL,
+        },
+        {
+            "id": BLOCKED,
+            "name": "blocked",
+            "status": "release",
+            "versions": [V1],
+            "release_issues": {"missing_reproducible_run": True, "uncommitted_files": False},
+        },
+        {"id": ORIGINAL, "name": "original", "versions": [V1], "release_capsule": SHIPPED},
+    ],
+    "pipelines": [
+        *WORLD["pipelines"],
+        {"id": SHIPPED_PIPELINE, "name": "shipped pipeline", "versions": [V1], "run_seconds": 5},
+    ],
+}
+
+
+@pytest.fixture
+def rclient(clock: FakeClock) -> Client:
+    app = CodeOceanApp(load_world(RELEASE_WORLD), TOKEN)
+    app.clock = clock
+    app.wall_clock = lambda: 1_800_000_000.0 + clock.now
+    return Client(app)
+
+
+def release(client: Client, item: str, kind: str = "capsules", status: int = 200) -> Any:
+    response = api(client, "POST", f"{kind}/{item}/release")
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+def release_job(client: Client, item: str, job_id: str, kind: str = "capsules") -> Any:
+    response = api(client, "GET", f"{kind}/{item}/release/{job_id}")
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_release_job_goes_created_started_completed_on_the_clock(
+    rclient: Client, clock: FakeClock
+) -> None:
+    job = release(rclient, SHIPPED)
+    assert job["status"] == "created" and "release_version" not in job
+    clock.now += 1  # a fifth of the 10 s: still waiting
+    assert release_job(rclient, SHIPPED, job["job_id"])["status"] == "created"
+    clock.now += 4
+    started = release_job(rclient, SHIPPED, job["job_id"])
+    assert (started["status"], started["started"], started["duration"]) == (
+        "started",
+        1_800_001_002,
+        3,
+    )
+    assert "release_version" not in started
+    assert [
+        v["major_version"]
+        for v in api(rclient, "GET", f"capsules/{SHIPPED}").get_json()["versions"]
+    ] == [1, 2]
+    clock.now += 5
+    done = release_job(rclient, SHIPPED, job["job_id"])
+    assert done["status"] == "completed" and done["duration"] == 8
+    assert done["release_capsule"] == SHIPPED
+    assert done["release_version"] == {
+        "major_version": 3,
+        "minor_version": 0,
+        "release_time": 1_800_001_010,
+    }
+
+
+def test_a_completed_release_adds_a_version_that_runs_can_use(
+    rclient: Client, clock: FakeClock
+) -> None:
+    release(rclient, SHIPPED)
+    error(run(rclient, capsule_id=SHIPPED, version=3), 400)
+    clock.now += 10
+    # not polled: the capsule's own answer settles the job
+    answer = api(rclient, "GET", f"capsules/{SHIPPED}").get_json()
+    Capsule.from_dict(answer)
+    assert [(v["major_version"], v["minor_version"]) for v in answer["versions"]] == [
+        (1, 0),
+        (2, 1),
+        (3, 0),
+    ]
+    started(rclient, capsule_id=SHIPPED, version=3)
+    job = release(rclient, SHIPPED)
+    clock.now += 10
+    assert release_job(rclient, SHIPPED, job["job_id"])["release_version"]["major_version"] == 4
+
+
+def test_release_job_parses_into_the_sdk_model(rclient: Client, clock: FakeClock) -> None:
+    models = pytest.importorskip("codeocean.models.capsule")
+    if not hasattr(models, "CapsuleReleaseJob"):
+        pytest.skip("this codeocean SDK has no release jobs")
+    job = models.CapsuleReleaseJob.from_dict(release(rclient, SHIPPED))
+    assert job.status == models.CapsuleReleaseJobStatus.Created
+    clock.now += 10
+    done = models.CapsuleReleaseJob.from_dict(release_job(rclient, SHIPPED, job.job_id))
+    assert done.status == models.CapsuleReleaseJobStatus.Completed
+    assert done.release_version == models.Version(3, 0, 1_800_001_010)
+
+
+def test_release_of_an_original_names_its_release_capsule(
+    rclient: Client, clock: FakeClock
+) -> None:
+    job = release(rclient, ORIGINAL)
+    clock.now += 10
+    done = release_job(rclient, ORIGINAL, job["job_id"])
+    assert (done["release_capsule"], done["release_version"]["major_version"]) == (SHIPPED, 2)
+
+
+def test_a_pipeline_is_released_under_pipelines(rclient: Client, clock: FakeClock) -> None:
+    job = release(rclient, SHIPPED_PIPELINE, "pipelines")
+    clock.now += 5
+    done = release_job(rclient, SHIPPED_PIPELINE, job["job_id"], "pipelines")
+    assert done["release_version"]["major_version"] == 2
+    assert "was not found" in error(
+        api(rclient, "POST", f"capsules/{SHIPPED_PIPELINE}/release"), 404
+    )
+
+
+@pytest.mark.parametrize(
+    ("item", "status", "words"),
+    [
+        (CAPSULE, 400, "never been released"),
+        (RELEASED, 400, "archived"),
+        ("0c1a7f43-1b4e-4e4c-9a65-2f1e3c7a0999", 404, "was not found"),
+    ],
+)
+def test_release_of_a_capsule_never_released_archived_or_unknown_is_refused(
+    rclient: Client, item: str, status: int, words: str
+) -> None:
+    assert words in error(api(rclient, "POST", f"capsules/{item}/release"), status)
+
+
+def test_release_of_a_capsule_failing_its_requirements_is_a_403_of_flags(rclient: Client) -> None:
+    response = api(rclient, "POST", f"capsules/{BLOCKED}/release")
+    assert response.status_code == 403
+    assert response.get_json() == {"missing_reproducible_run": True}
+    models = pytest.importorskip("codeocean.models.capsule")
+    if hasattr(models, "CapsuleReleaseValidationIssues"):
+        issues = models.CapsuleReleaseValidationIssues.from_dict(response.get_json())
+        assert issues.missing_reproducible_run is True and issues.uncommitted_files is None
+
+
+def test_release_job_unknown_or_of_another_capsule_is_a_404(rclient: Client) -> None:
+    job = release(rclient, SHIPPED)
+    error(api(rclient, "GET", f"capsules/{SHIPPED}/release/{uuid.uuid4()}"), 404)
+    error(api(rclient, "GET", f"capsules/{BLOCKED}/release/{job['job_id']}"), 404)
+    assert release_job(rclient, SHIPPED, job["job_id"])["job_id"] == job["job_id"]
+
+
+def test_releasing_needs_capsule_write_and_reading_a_job_capsule_read() -> None:
+    world = load_world({**RELEASE_WORLD, "tokens": {"reader": ["Capsule - Read"]}})
+    app = CodeOceanApp(world, TOKEN)
+    client, reader = Client(app), app.named_tokens["reader"]
+    assert "Capsule - Write" in error(
+        api(client, "POST", f"capsules/{SHIPPED}/release", reader), 403
+    )
+    job = release(client, SHIPPED)
+    response = api(client, "GET", f"capsules/{SHIPPED}/release/{job['job_id']}", reader)
+    assert response.status_code == 200
+
+
+def test_app_panel_is_served_as_the_world_gives_it(rclient: Client) -> None:
+    from codeocean.capsule import AppPanel
+
+    response = api(rclient, "GET", f"capsules/{SHIPPED}/app_panel")
+    assert response.status_code == 200 and response.get_json() == PANEL
+    panel = AppPanel.from_dict(response.get_json())
+    assert panel.parameters and panel.parameters[0].value_options == ["A", "B"]
+    assert api(rclient, "GET", f"capsules/{SHIPPED}/app_panel?version=2").get_json() == PANEL
+
+
+@pytest.mark.parametrize("version", ["7", "x"])
+def test_app_panel_of_a_version_not_released_is_a_400(rclient: Client, version: str) -> None:
+    error(api(rclient, "GET", f"capsules/{SHIPPED}/app_panel?version={version}"), 400)
+
+
+def test_app_panel_is_not_answered_in_the_capsule(rclient: Client) -> None:
+    answer = api(rclient, "GET", f"capsules/{SHIPPED}").get_json()
+    assert "app_panel" not in answer and "release_issues" not in answer
+    assert "release_issues" not in api(rclient, "GET", f"capsules/{BLOCKED}").get_json()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("app_panel", {"parameters": [{"name": "p", "type": "slider"}]}, "not a valid AppPanel"),
+        ("app_panel", {"layout": "wide"}, "'layout'"),
+        ("app_panel", ["general"], "must be an object"),
+        ("release_issues", {"missing_tests": True}, "release_issues"),
+        ("release_issues", {"missing_metadata": "yes"}, "release_issues"),
+    ],
+)
+def test_world_with_a_bad_app_panel_or_release_issues_is_refused(
+    field: str, value: Any, words: str
+) -> None:
+    with pytest.raises(WorldError, match=re.escape(words)):
+        load_world({"capsules": [{"id": SHIPPED, "name": "x", field: value}]})
+
+
+def test_the_sample_worlds_released_capsule_can_be_released(clock: FakeClock) -> None:
+    app = CodeOceanApp(load_world(None), TOKEN)
+    app.clock = clock
+    client, nwb = Client(app), "70c124bf-e693-45a4-aeb1-c4b62c14d31e"
+    assert api(client, "GET", f"capsules/{nwb}/app_panel").status_code == 200
+    job = release(client, nwb)
+    clock.now += app.run_seconds
+    assert release_job(client, nwb, job["job_id"])["release_version"]["major_version"] == 3
+
+
+@pytest.fixture
+def released_co(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> Iterator[codeocean.CodeOcean]:
+    import codeocean.capsule
+
+    sandbox.load(RELEASE_WORLD)
+    monkeypatch.setattr(sandbox.codeocean, "clock", clock)
+
+    def sleep(seconds: float) -> None:  # the SDK's wait moves the sandbox's clock instead
+        clock.now += seconds
+
+    monkeypatch.setattr(codeocean.capsule, "sleep", sleep, raising=False)
+    yield codeocean.CodeOcean(domain=sandbox.env["CODE_OCEAN_DOMAIN"], token=sandbox.token)
+    sandbox.reset()
+
+
+def test_sdk_releases_a_capsule_and_waits_until_the_release_completes(
+    released_co: codeocean.CodeOcean,
+) -> None:
+    co = released_co
+    if not hasattr(co.capsules, "release_capsule"):
+        pytest.skip("this codeocean SDK has no releases (0.12 has none; 0.17 has)")
+    job = co.capsules.release_capsule(SHIPPED)
+    assert co.capsules.get_release_job(SHIPPED, job.job_id).status == "created"
+    done = co.capsules.wait_until_release_completed(SHIPPED, job, polling_interval=5, timeout=60)
+    assert (done.status, done.release_capsule) == ("completed", SHIPPED)
+    assert done.release_version is not None and done.release_version.major_version == 3
+    versions = co.capsules.get_capsule(SHIPPED).versions or []
+    assert [v.major_version for v in versions] == [1, 2, 3]
+    with pytest.raises(codeocean.error.Error) as info:
+        co.capsules.release_capsule(CAPSULE)
+    assert info.value.status_code == 400
+
+
+def test_sdk_reads_an_app_panel(released_co: codeocean.CodeOcean) -> None:
+    panel = released_co.capsules.get_capsule_app_panel(SHIPPED, version=1)
+    assert panel.general is not None and panel.general.title == "Sorter"
+    with pytest.raises(codeocean.error.Error) as info:
+        released_co.capsules.get_capsule_app_panel(CAPSULE)
+    assert info.value.status_code == 501

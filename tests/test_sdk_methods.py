@@ -10,6 +10,7 @@ runs with the newest SDK and with 0.12.0 (CI), so both are covered.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib
 import inspect
@@ -29,19 +30,13 @@ GROUPS = ("capsules", "pipelines", "computations", "data_assets", "custom_metada
 RAW = "16d46411-540a-4122-b47f-8cb2a15d593a"  # external: its files are in its own bucket
 INTERNAL = "e7f467f7-8ce3-4173-b593-3e53948adb30"  # its files are in CodeOcean's
 WORKSTATION = "5c0ffee0-0000-4000-8000-00000000c10d"  # a running cloud workstation
+SPARE_PIPELINE = "5c0ffee0-0000-4000-8000-0000000091e1"  # never released
+RELEASED = "70c124bf-e693-45a4-aeb1-c4b62c14d31e"  # a released capsule, with an app panel
 # SDK methods the sandbox does not serve: each answers 501 (method -> why)
 NOT_SERVED = {
     "capsules.sync_capsule": "needs a git remote; the sandbox has none",
     "pipelines.sync_pipeline": "needs a git remote; the sandbox has none",
     "data_assets.transfer_data_asset": "moves files between storage: admin-only",
-    "capsules.get_capsule_app_panel": "the world has no app panels",
-    "pipelines.get_pipeline_app_panel": "the world has no app panels",
-    "capsules.release_capsule": "releases are not modelled",
-    "capsules.get_release_job": "releases are not modelled",
-    "capsules.wait_until_release_completed": "releases are not modelled",
-    "pipelines.release_pipeline": "releases are not modelled",
-    "pipelines.get_release_job": "releases are not modelled",
-    "pipelines.wait_until_release_completed": "releases are not modelled",
 }
 _MODULES = (
     "codeocean.models.capsule",
@@ -148,7 +143,7 @@ def _in_test_deleting(c: Ctx) -> Any:
 # group.method -> the call, given the context
 CALLS: dict[str, Callable[[Ctx], Any]] = {
     "capsules.get_capsule": lambda c: c.client.capsules.get_capsule(c.capsule),
-    "capsules.get_capsule_app_panel": lambda c: c.client.capsules.get_capsule_app_panel(c.capsule),
+    "capsules.get_capsule_app_panel": lambda c: c.client.capsules.get_capsule_app_panel(RELEASED),
     "capsules.list_computations": lambda c: c.client.capsules.list_computations(c.capsule),
     "capsules.get_permissions": lambda c: c.client.capsules.get_permissions(c.capsule),
     "capsules.update_permissions": lambda c: c.client.capsules.update_permissions(
@@ -170,13 +165,13 @@ CALLS: dict[str, Callable[[Ctx], Any]] = {
     "capsules.search_pipelines_iterator": lambda c: c.client.capsules.search_pipelines_iterator(
         _search("p")
     ),
-    "capsules.release_capsule": lambda c: c.client.capsules.release_capsule(c.capsule),
+    "capsules.release_capsule": lambda c: c.client.capsules.release_capsule(RELEASED),
     "capsules.get_release_job": lambda c: c.client.capsules.get_release_job(
-        c.capsule, c.client.capsules.release_capsule(c.capsule).job_id
+        RELEASED, c.client.capsules.release_capsule(RELEASED).job_id
     ),
     "capsules.wait_until_release_completed": lambda c: (
         c.client.capsules.wait_until_release_completed(
-            c.capsule, c.client.capsules.release_capsule(c.capsule)
+            RELEASED, c.client.capsules.release_capsule(RELEASED)
         )
     ),
     "pipelines.get_pipeline": lambda c: c.client.pipelines.get_pipeline(c.pipeline),
@@ -307,6 +302,12 @@ def ctx(aind_sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ctx]:
         "cloud_workstation": True,
         "results": {},
     }
+    pipeline = world.pipelines[next(iter(world.pipelines))]  # released, with a panel
+    pipeline["status"] = "release"
+    pipeline["versions"] = [{"major_version": 1, "minor_version": 0, "release_time": 1_700_000}]
+    pipeline["app_panel"] = copy.deepcopy(world.capsules[RELEASED]["app_panel"])
+    world.pipelines[SPARE_PIPELINE] = {**pipeline, "id": SPARE_PIPELINE, "status": "non_release"}
+    world.pipelines[SPARE_PIPELINE].update(versions=None, name="never released")
     sandbox.load(world)
     monkeypatch.setattr(sandbox_app, "clock", lambda: now[0])  # load() keeps it; be sure
     client = CodeOcean(domain=sandbox.codeocean_url, token=sandbox.token)
@@ -399,11 +400,15 @@ def test_deleting(ctx: Ctx) -> None:
         computations.get_computation(run.id)
     assert info.value.status_code == 404
 
-    groups = [("capsules", "capsule", ctx.capsule)]
+    groups = [("capsules", "capsule", ctx.capsule, RELEASED)]
     if getattr(ctx.client, "pipelines", None) is not None:
-        groups.append(("pipelines", "pipeline", ctx.pipeline))
-    for group, kind, item in groups:
+        groups.append(("pipelines", "pipeline", SPARE_PIPELINE, ctx.pipeline))
+    for group, kind, item, released in groups:
         part = getattr(ctx.client, group)
+        getattr(part, f"archive_{kind}")(released, True)
+        with pytest.raises(sdk.Error) as info:  # a released one is kept
+            getattr(part, f"delete_{kind}")(released)
+        assert info.value.status_code == 403
         getattr(part, f"archive_{kind}")(item, True)  # only an archived one may be deleted
         getattr(part, f"delete_{kind}")(item)
         with pytest.raises(sdk.Error) as info:

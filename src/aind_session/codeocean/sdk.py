@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the names as the newest release spells them, for type checkers
     from codeocean import CodeOcean
     from codeocean.error import Error
-    from codeocean.models.capsule import Capsule
+    from codeocean.models.capsule import AppPanel, Capsule
     from codeocean.models.components import SearchFilter, SortOrder
     from codeocean.models.computation import (
         Computation,
@@ -65,6 +65,7 @@ if TYPE_CHECKING:  # the names as the newest release spells them, for type check
     from codeocean.models.folder import DownloadFileURL, FileURLs, Folder, FolderItem
 
 __all__ = [
+    "AppPanel",
     "Capsule",
     "CodeOcean",
     "Computation",
@@ -119,7 +120,7 @@ _GROUPS: dict[str, str] = {
         "data_asset",
     ),
     **dict.fromkeys(("SearchFilter", "SortOrder"), "components"),
-    "Capsule": "capsule",
+    **dict.fromkeys(("AppPanel", "Capsule"), "capsule"),
     **dict.fromkeys(("DownloadFileURL", "FileURLs", "Folder", "FolderItem"), "folder"),
 }
 # names in the same module in every release

@@ -54,6 +54,38 @@ models and docstrings; spec: the Capsules and Computations OpenAPI files of
   204) and deleted, running or not (204; spec). Data assets can be attached
   to or detached from a computation only while it runs and only if it is a
   cloud workstation (SDK docstring), else a 400.
+- Releases. ``POST .../release`` (Capsule Write) starts a release job and
+  answers the SDK's ``CapsuleReleaseJob``, status ``created``; ``GET
+  .../release/<job_id>`` (Capsule Read) answers it again. The job is worked
+  out when asked, from :attr:`RunsMixin.clock`, over the capsule's or
+  pipeline's ``run_seconds`` (else the app's): ``created`` the first fifth,
+  then ``started`` (with ``started``, wall time from ``wall_clock``, and
+  ``duration`` so far), then ``completed`` (SDK ``CapsuleReleaseJobStatus``;
+  the sandbox's jobs never fail or get canceled). Only later releases go
+  through the API, the first is made in the app: a capsule or pipeline that
+  was never released (neither ``status`` release nor any ``versions``, the
+  same test ``DELETE`` uses) is a 400 (SDK ``release_capsule`` docstring). An
+  archived one is a 400 too (assumed: the docs are silent; refusing is the
+  stricter choice). One whose world entry has ``release_issues`` (flags of the
+  SDK's ``CapsuleReleaseValidationIssues``) set true is a 403 whose body is
+  exactly those flags (SDK docstring: the body parses with
+  ``CapsuleReleaseValidationIssues.from_dict``). Once completed the job has
+  ``release_capsule`` (the entry's ``release_capsule`` if the world gives
+  one, else its own id: in the sandbox the record with ``versions`` is the
+  release) and ``release_version``, and the entry's ``versions`` gain it: the
+  next major version, minor 0, ``release_time`` when the job completed
+  (assumed from the docs: "Release a new version" in the app makes a new
+  version that runs select by its major number, the ``version`` of
+  ``RunParams``; minor versions are metadata-only updates, not made by a new
+  release). Jobs are settled whenever a capsule or pipeline route is called;
+  a search alone reads the entries as they are. An unknown job, or one of
+  another capsule, is a 404.
+- ``GET .../app_panel`` (Capsule Read; spec ``getCapsuleAppPanel``) answers
+  the world entry's ``app_panel`` as given (checked at load with the SDK's
+  ``AppPanel.from_dict``), for any released ``version`` (``?version=`` must be
+  one of the entry's major versions, else a 400, as for runs; the world gives
+  one panel for all versions). What the real service answers for a capsule
+  without an app panel is not documented, so that stays a 501.
 """
 
 from __future__ import annotations
@@ -81,7 +113,7 @@ from aind_session.testing.codeocean_common import (
     public_computation,
     route,
 )
-from aind_session.testing.world import SANDBOX_EMAIL, SANDBOX_OWNER
+from aind_session.testing.world import CAPSULE_EXTRAS, SANDBOX_EMAIL, SANDBOX_OWNER
 
 __all__ = ["ROUTES", "RunsMixin"]
 
@@ -114,12 +146,18 @@ ROUTES = [
     _route(f"{_KIND}/archive", "PATCH", "capsule_archive", CAPSULE_WRITE),
     _route(f"{_KIND}/data_assets", "POST", "capsule_attach", CAPSULE_WRITE),
     _route(f"{_KIND}/data_assets", "DELETE", "capsule_detach", CAPSULE_WRITE),
+    _route(f"{_KIND}/release", "POST", "capsule_release", CAPSULE_WRITE),
+    _route(f"{_KIND}/release/<job_id>", "GET", "capsule_release_job", CAPSULE_READ),
+    _route(f"{_KIND}/app_panel", "GET", "capsule_app_panel", CAPSULE_READ),
 ]
 
 _NOUN = {"capsules": "Capsule", "pipelines": "Pipeline"}
 # kept on records for the sandbox, never answered
-_CAPSULE_PRIVATE = ("archived", "produces", "run_seconds")
+_CAPSULE_PRIVATE = CAPSULE_EXTRAS
 _RUN = "_run"
+_JOB = "_job"
+# the fraction of a release job's time that it waits, created, before it starts
+_RELEASE_WAITS = 0.2
 _RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
     "capsule_id": str,
     "pipeline_id": str,
@@ -150,8 +188,12 @@ class RunsMixin:
     Attributes
     ----------
     clock
-        Seconds on a clock that only goes forward; runs progress by it
-        (replace it on an app to move time in tests).
+        Seconds on a clock that only goes forward; runs and release jobs
+        progress by it (replace it on an app to move time in tests).
+
+    Release jobs also read the app's ``wall_clock`` (epoch seconds, from
+    :class:`~aind_session.testing.codeocean_assets.AssetsMixin`) for the
+    times they answer.
     """
 
     world: Any
@@ -160,6 +202,7 @@ class RunsMixin:
     _capsule_extras_world: Any
     _capsule_extras_by_id: dict[str, dict[str, Any]]
     clock: Callable[[], float] = time.monotonic  # a builtin: not bound as a method
+    wall_clock: Callable[[], float]  # from AssetsMixin
 
     if TYPE_CHECKING:  # from CodeOceanApp
 
@@ -174,6 +217,7 @@ class RunsMixin:
     # -- records -----------------------------------------------------------------
     def _item(self, kind: str, item_id: str) -> dict[str, Any]:
         """The capsule (``kind`` capsules) or pipeline ``item_id``; call under the lock."""
+        self._settle_releases()
         record: dict[str, Any] | None = getattr(self.world, kind).get(item_id)
         if record is None:
             other = "pipelines" if kind == "capsules" else "capsules"
@@ -373,7 +417,7 @@ class RunsMixin:
             record = self._item(kind, cap_id)
             if not record["archived"]:
                 raise ApiError(403, f"{noun} {cap_id} is not archived; archive it before deleting.")
-            if record.get("status") == "release" or record.get("versions"):
+            if _released(record):
                 raise ApiError(403, f"{noun} {cap_id} has been released and cannot be deleted.")
             del getattr(self.world, kind)[cap_id]
             self._capsule_extras(cap_id)
@@ -433,9 +477,114 @@ class RunsMixin:
             extras["attached"] = _detach(extras["attached"], ids, cap_id)
         return Response(status=204)
 
+    # -- releases and app panels ------------------------------------------------------
+    def _capsule_release(self, request: Request, kind: str, cap_id: str) -> Response:
+        noun = _NOUN[kind]
+        with self._lock:
+            record = self._item(kind, cap_id)
+            if record.get("archived"):
+                raise ApiError(
+                    400, f"{noun} {cap_id} is archived; unarchive it before releasing it."
+                )
+            if not _released(record):
+                raise ApiError(
+                    400,
+                    f"{noun} {cap_id} has never been released; its first release is made in "
+                    "the app, the API releases only later versions.",
+                )
+            issues = {k: True for k, v in (record.get("release_issues") or {}).items() if v}
+            if issues:
+                return json_response(issues, 403)
+            job: dict[str, Any] = {
+                "job_id": str(uuid.uuid4()),
+                "status": "created",
+                _JOB: {
+                    "clock": self.clock(),
+                    "wall": self.wall_clock(),
+                    "seconds": float(record.get("run_seconds", self.run_seconds)),
+                    "kind": kind,
+                },
+            }
+            self._capsule_extras(cap_id).setdefault("releases", {})[job["job_id"]] = job
+            return json_response(_public_job(job))
+
+    def _capsule_release_job(
+        self, request: Request, kind: str, cap_id: str, job_id: str
+    ) -> Response:
+        with self._lock:
+            self._item(kind, cap_id)
+            job = self._capsule_extras(cap_id).get("releases", {}).get(job_id)
+            if job is None:
+                raise ApiError(
+                    404, f"Release job {job_id} of {_NOUN[kind].lower()} {cap_id} was not found."
+                )
+            return json_response(_public_job(job))
+
+    def _settle_releases(self) -> None:
+        """Bring every release job up to the clock (under the lock)."""
+        if getattr(self, "_capsule_extras_world", None) is not self.world:
+            return  # no job was started in this world
+        for cap_id, extras in self._capsule_extras_by_id.items():
+            for job in extras.get("releases", {}).values():
+                self._advance_release(cap_id, job)
+
+    def _advance_release(self, cap_id: str, job: dict[str, Any]) -> None:
+        if job["status"] == "completed":
+            return
+        state = job[_JOB]
+        record = getattr(self.world, state["kind"]).get(cap_id)
+        elapsed = max(0.0, self.clock() - state["clock"])
+        seconds = state["seconds"]
+        waits = seconds * _RELEASE_WAITS
+        if record is not None and elapsed >= seconds:
+            versions = list(record.get("versions") or [])
+            major = 1 + max((int(v["major_version"]) for v in versions), default=0)
+            version = {
+                "major_version": major,
+                "minor_version": 0,
+                "release_time": int(state["wall"] + seconds),
+            }
+            record["versions"] = [*versions, version]
+            job.update(
+                status="completed",
+                started=int(state["wall"] + waits),
+                duration=int(seconds - waits),
+                release_capsule=record.get("release_capsule") or cap_id,
+                release_version=dict(version),
+            )
+        elif elapsed >= waits:
+            job.update(
+                status="started",
+                started=int(state["wall"] + waits),
+                duration=int(min(elapsed, seconds) - waits),
+            )
+
+    def _capsule_app_panel(self, request: Request, kind: str, cap_id: str) -> Response:
+        raw = request.args.get("version")
+        with self._lock:
+            record = self._item(kind, cap_id)
+            panel = record.get("app_panel")
+            if panel is None:
+                raise ApiError(
+                    501,
+                    f"The sandbox does not know what the CodeOcean API answers for the app "
+                    f"panel of a {_NOUN[kind].lower()} that has none; give {cap_id} an "
+                    "'app_panel' in the world.",
+                )
+            if raw is not None:
+                try:
+                    version = int(raw)
+                except ValueError:
+                    raise ApiError(
+                        400, f"The query parameter 'version' must be an integer, not {raw!r}."
+                    ) from None
+                _check_version(record, version, kind)
+            return json_response(copy.deepcopy(panel))
+
     def _capsule_extras(self, item_id: str) -> dict[str, Any]:
         """What the sandbox keeps of a capsule or pipeline besides its record (under the
-        lock): attached data assets, permissions; forgotten when a world is loaded."""
+        lock): attached data assets, permissions, release jobs; forgotten when a world
+        is loaded."""
         if getattr(self, "_capsule_extras_world", None) is not self.world:
             self._capsule_extras_world, self._capsule_extras_by_id = self.world, {}
         extras: dict[str, Any] = self._capsule_extras_by_id.setdefault(item_id, {"attached": []})
@@ -463,6 +612,15 @@ class RunsMixin:
 # -- helpers ----------------------------------------------------------------------------
 def _public(computation: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in public_computation(computation).items() if k != _RUN}
+
+
+def _public_job(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: copy.deepcopy(v) for k, v in job.items() if k != _JOB}
+
+
+def _released(record: dict[str, Any]) -> bool:
+    """Whether a capsule or pipeline has been released (as ``DELETE`` judges it)."""
+    return record.get("status") == "release" or bool(record.get("versions"))
 
 
 def _objects(

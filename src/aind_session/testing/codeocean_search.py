@@ -79,7 +79,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
@@ -183,6 +183,10 @@ class SearchMixin:
             self.world.data_assets.setdefault(DEMO_ASSET_ID, copy.deepcopy(DEMO_ASSET))
         self._answered = threading.local()
 
+    if TYPE_CHECKING:  # from CodeOceanApp
+
+        def _settle_all(self) -> None: ...
+
     def last_search_key(self) -> str:
         """What binds tokens to the search this thread's last search answered ('' for
         none): :mod:`~aind_session.testing.faults` makes its tokens with it."""
@@ -205,6 +209,7 @@ class SearchMixin:
         self._answered.key = key
         assets = kind == "data_assets"
         with self._lock:
+            self._settle_all()  # drafts due to be ready, releases due to be done
             pool = self.world.data_assets if assets else getattr(self.world, kind)
             records = list(pool.values())
         # the custom-metadata keys of the assets served now (created ones too)

@@ -27,11 +27,10 @@ documentation. Where those are silent, this is what the sandbox assumes:
   answers 501 with a JSON message naming it, never 404. Not served, each SDK
   method with the reason: ``sync_capsule`` and ``sync_pipeline`` (a git remote
   the sandbox does not have), ``transfer_data_asset`` (moving files between
-  storage, an administrator's task), ``get_capsule_app_panel`` and
-  ``get_pipeline_app_panel`` (the world holds no app panels), and
-  ``release_capsule``, ``release_pipeline``, ``get_release_job`` and
-  ``wait_until_release_completed`` (releases are not modelled). A route the
-  real API does not have is a 404 (``No API route ...``).
+  storage, an administrator's task), and the app panel of a capsule or
+  pipeline whose world entry gives none (what the service answers then is
+  not documented). A route the real API does not have is a 404 (``No API
+  route ...``).
 """
 
 from __future__ import annotations
@@ -232,6 +231,15 @@ class CodeOceanApp(SearchMixin, AssetsMixin, RunsMixin):
         if scopes is None:
             raise ApiError(401, "Unauthorized: the API token is not valid.")
         return scopes
+
+    def _settle_all(self) -> None:
+        """Bring what moves on a clock up to it (under the lock), so that a search sees
+        what a get would: drafts become ready, release jobs finish."""
+        for asset_id in list(self._pending):
+            asset = self.world.data_assets.get(asset_id)
+            if asset is not None:
+                self._settle(asset)
+        self._settle_releases()
 
     def scopes_of(self, token: str) -> frozenset[str] | None:
         """The scopes ``token`` has; None for a token this server did not issue."""

@@ -18,8 +18,12 @@ One JSON document with these keys, all optional::
   path -> file text, the files of its ``/results`` folder).
 - A capsule or pipeline takes any field of the SDK's ``Capsule`` (``id`` and
   ``name`` required) plus the sandbox-only ``archived``, ``produces`` (relative
-  path -> file text: the results a run of it makes) and ``run_seconds`` (how
-  long its runs take; the sandbox's own setting when absent).
+  path -> file text: the results a run of it makes), ``run_seconds`` (how
+  long its runs and release jobs take; the sandbox's own setting when absent),
+  ``app_panel`` (what ``GET .../app_panel`` answers: an object the SDK's
+  ``AppPanel`` parses) and ``release_issues`` (flags of the SDK's
+  ``CapsuleReleaseValidationIssues``, true for a release requirement it does
+  not meet; see :data:`RELEASE_ISSUES`).
 - A capsule or pipeline that computations name but the world does not list is
   made up: a capsule (a pipeline when named by ``pipeline_id``) that produces
   nothing, so older worlds keep working.
@@ -88,7 +92,21 @@ CAPSULE_DEFAULTS: dict[str, Any] = {
     "owner_email": SANDBOX_EMAIL,
     "status": "non_release",
 }
-CAPSULE_EXTRAS = frozenset({"archived", "produces", "run_seconds"})
+CAPSULE_EXTRAS = frozenset({"archived", "produces", "run_seconds", "app_panel", "release_issues"})
+# the flags of the SDK's CapsuleReleaseValidationIssues (codeocean 0.17; 0.12 has none)
+RELEASE_ISSUES = frozenset(
+    {
+        "missing_reproducible_run",
+        "uncommitted_files",
+        "missing_metadata",
+        "non_default_branch",
+        "git_out_of_sync",
+        "unreleased_pipeline_capsules",
+        "missing_release_functionality",
+        "invalid_app_panel",
+        "unreleased_post_run_capsule",
+    }
+)
 TOP_LEVEL = ("data_assets", "computations", "capsules", "pipelines", "tokens", "s3", "docdb")
 
 
@@ -386,6 +404,41 @@ def _check_capsule(record: dict[str, Any], where: str, label: str) -> None:
         isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0
     ):
         raise WorldError(f"{where}: {label} 'run_seconds' must be a number of seconds >= 0.")
+    if record.get("app_panel") is not None:
+        _check_app_panel(record["app_panel"], where, label)
+    issues = record.get("release_issues")
+    if issues is not None and (
+        not isinstance(issues, dict)
+        or set(issues) - RELEASE_ISSUES
+        or not all(isinstance(v, bool) for v in issues.values())
+    ):
+        raise WorldError(
+            f"{where}: {label} 'release_issues' must map flags of the SDK's "
+            f"CapsuleReleaseValidationIssues ({', '.join(sorted(RELEASE_ISSUES))}) to "
+            "true or false."
+        )
+
+
+def _check_app_panel(panel: Any, where: str, label: str) -> None:
+    from aind_session.codeocean import sdk
+
+    sdk.load()  # the SDK's modules import each other: import them all, once
+    from aind_session.codeocean.sdk import AppPanel
+
+    known = {f.name for f in dataclasses.fields(AppPanel)}
+    unknown = sorted(set(panel) - known) if isinstance(panel, dict) else None
+    if unknown is None or unknown:
+        raise WorldError(
+            f"{where}: {label} 'app_panel' must be an object with only the fields of the "
+            f"SDK's AppPanel ({', '.join(sorted(known))})"
+            + (f"; unknown: {', '.join(map(repr, unknown))}." if unknown else ".")
+        )
+    try:
+        AppPanel.from_dict(panel)
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise WorldError(
+            f"{where}: {label} 'app_panel' is not a valid AppPanel: {type(exc).__name__}: {exc}."
+        ) from None
 
 
 def _tokens(entries: Any, where: str) -> dict[str, list[str]]:
