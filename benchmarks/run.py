@@ -265,7 +265,9 @@ class _Local:
     def __init__(self, payload: dict[str, Any], latency_ms: float) -> None:
         from aind_session.testing import Sandbox
 
-        self.sb = Sandbox(payload["world"], latency=latency_ms / 1000)
+        # strict searches: a row's requests are then a function of its world alone
+        # (the near misses of loose searches are the suite's business, not a cost)
+        self.sb = Sandbox(payload["world"], latency=latency_ms / 1000, search="strict")
 
     def __enter__(self) -> _Local:
         self.sb.start()
