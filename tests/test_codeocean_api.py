@@ -279,3 +279,47 @@ def test_a_search_sees_what_a_get_would_of_things_that_move_on_a_clock(world):
     assert searched() == "draft"
     now[0] += 3600
     assert searched() == "ready"
+
+
+@pytest.mark.parametrize(
+    ("message", "too_old"),
+    [
+        ("The client needs server version 4.8.0 or newer", True),
+        ("Min-Server-Version 4.8.0 is not supported", True),
+        ("version 9 is not a released version of capsule x", False),
+        ("sort_field must be one of created, name, not 'version'.", False),
+    ],
+)
+def test_only_a_400_about_the_server_version_reads_as_a_server_too_old(message, too_old):
+    from aind_session.codeocean.client import _version_refused
+
+    assert _version_refused(message) is too_old
+
+
+def test_a_bare_word_that_is_a_field_name_is_a_word(world):
+    """``tag`` alone is a word to find (it is in no name here), not a field to skip;
+    ``tag:`` with no value is no term at all."""
+    client = Client(CodeOceanApp(world, TOKEN, search="strict"))
+
+    def count(query: str) -> int:
+        found = api(client, "POST", "data_assets/search", json={"query": query, "limit": 1000})
+        return len(found.get_json()["results"])
+
+    everything = count("")
+    assert count("tag:") == everything
+    assert count("tag") < everything
+
+
+def test_private_ownership_leaves_out_what_was_shared(world):
+    client = Client(CodeOceanApp(world, TOKEN, search="strict"))
+
+    def private() -> set[str]:
+        found = api(
+            client, "POST", "data_assets/search", json={"ownership": "private", "limit": 1000}
+        )
+        return {r["id"] for r in found.get_json()["results"]}
+
+    assert RAW in private()
+    shared = api(client, "POST", f"data_assets/{RAW}/permissions", json={"everyone": "viewer"})
+    assert shared.status_code == 204
+    assert RAW not in private()

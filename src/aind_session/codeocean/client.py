@@ -142,7 +142,7 @@ def _call(what: str, fn: Callable[..., T], *args: Any, _sent: int = 0, **kwargs:
                 f"while {what}. {SCOPE_HELP}"
             ) from None
         message = transport.excerpt(exc.message)
-        if status == 400 and "version" in message.lower():
+        if status == 400 and _version_refused(message):
             raise errors.ConfigurationError(_too_old(domain, what, message)) from None
         if status == 404:
             raise errors.NotFoundError(
@@ -164,6 +164,14 @@ def _call(what: str, fn: Callable[..., T], *args: Any, _sent: int = 0, **kwargs:
             f"({errors.tries(_sent + transport.tries_of(exc))}): {type(exc).__name__}. Check the network "
             "and CODE_OCEAN_DOMAIN."
         ) from None
+
+
+def _version_refused(message: str) -> bool:
+    """Whether a 400 is the server refusing the SDK's ``Min-Server-Version`` header:
+    its message names the header or a server version (a 400 about a capsule's
+    version, say, is not)."""
+    said = message.lower()
+    return "min-server-version" in said or "server version" in said
 
 
 def _too_old(domain: str, what: str, message: str) -> str:

@@ -31,14 +31,17 @@ Data Assets spec in ``api-evangelist/code-ocean``, generated from docs.codeocean
   no admin, so it derives the fields from the world's assets: each key used, typed
   ``number`` if every value is a number, else ``string`` (dates, epoch numbers, look
   like numbers: a deployment's ``date`` fields are not told apart).
-- Update (``PUT data_assets/<id>``) needs ``name``, ``description``, ``tags`` and
-  ``mount`` (OpenAPI ``required``; the SDK's ``DataAssetUpdateParams`` leaves them
-  optional, the documentation does not), plus optional ``custom_metadata``.
+- Update (``PUT data_assets/<id>``) takes any of ``name``, ``description``,
+  ``tags``, ``mount`` and ``custom_metadata`` and changes those given (the SDK's
+  ``DataAssetUpdateParams`` makes every field optional, where its
+  ``DataAssetParams`` for a new asset requires ``name``, ``tags`` and ``mount``:
+  the vendor's SDK is taken over a third-party spec that marks them required).
 - Archive (``PATCH data_assets/<id>/archive?archive=true|false``, required,
   OpenAPI), delete and permission updates answer 204 with no body (OpenAPI).
-  Permissions (SDK ``Permissions``; OpenAPI requires ``users``, ``groups`` and
-  ``everyone``) check each role against the SDK's enums; an asset never shared
-  has its owner as the only user and ``everyone`` ``none``.
+  Permissions (SDK ``Permissions``, every field optional: those given replace the
+  asset's) check each role against the SDK's enums; an asset never shared has its
+  owner as the only user and ``everyone`` ``none`` (shared with
+  :mod:`~aind_session.testing.codeocean_runs`, in ``codeocean_common``).
 - ``size`` (bytes) and ``files`` (count) come from the asset's S3 objects when the
   world does not give them (SDK ``DataAsset``: "Size in bytes", "Number of files").
 - Files and file URLs cover internal assets only (SDK: "within an internal data
@@ -60,12 +63,13 @@ Data Assets spec in ``api-evangelist/code-ocean``, generated from docs.codeocean
   storages), GCP and Cloud Workstation sources, combined assets
   (``data_asset_ids``), ``target`` (external results), ``results_info``,
   ``endpoint_name`` and ``use_input_bucket`` are not served: a 501 names them.
-- Searches read the world as stored: a new asset shows its last state seen by a
-  ``GET`` of it.
+- A search first brings drafts due to be ready up to the clock, so it says what a
+  ``GET`` would.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -82,11 +86,15 @@ from aind_session.testing.codeocean_common import (
     ASSET_READ,
     ASSET_WRITE,
     ApiError,
+    archive_flag,
     body,
     check_type,
+    default_permissions,
+    is_external,
     json_response,
     list_folder,
     path_param,
+    permissions_update,
     public_asset,
     route,
 )
@@ -140,15 +148,6 @@ _UPDATE_FIELDS: dict[str, type | tuple[type, ...]] = {
     "mount": str,
     "custom_metadata": dict,
 }
-_PERMISSION_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "users": list,
-    "groups": list,
-    "everyone": str,
-    "share_assets": bool,
-}
-USER_ROLES = ("owner", "editor", "viewer")
-GROUP_ROLES = ("owner", "editor", "viewer", "discoverable")
-EVERYONE_ROLES = ("viewer", "discoverable", "none")
 
 
 def presigned_url_problem(query: Mapping[str, str], now: float) -> str | None:
@@ -277,7 +276,7 @@ class AssetsMixin:
             asset["state"] = "failed"
             asset["failure_reason"] = "The source holds no files to make the data asset from."
             return
-        if not _external(asset):
+        if not is_external(asset):
             folder = self.world.asset_folder(asset)
             for path, data in files.items():
                 self.world.s3[f"{folder}/{path}"] = data
@@ -287,7 +286,9 @@ class AssetsMixin:
         asset.update(state="ready", size=sum(map(len, files.values())), files=len(files))
 
     def _get_asset(self, request: Request, asset_id: str) -> Response:
-        return json_response(public_asset(self._asset(asset_id)))
+        asset = self._asset(asset_id)
+        with self._lock:  # another thread may be settling it
+            return json_response(public_asset(asset))
 
     def _create_asset(self, request: Request) -> Response:
         params = body(request, _CREATE_FIELDS, required=("name", "tags", "mount"))
@@ -400,22 +401,20 @@ class AssetsMixin:
         }
 
     def _update_asset(self, request: Request, asset_id: str) -> Response:
-        params = body(request, _UPDATE_FIELDS, required=("name", "description", "tags", "mount"))
+        params = body(request, _UPDATE_FIELDS)
         _check_names(params)
         if "custom_metadata" in params:
             self._check_custom(params["custom_metadata"])
         asset = self._asset(asset_id)
         with self._lock:
             asset.update(params)
-        return json_response(public_asset(asset))
+            return json_response(public_asset(asset))
 
     def _archive_asset(self, request: Request, asset_id: str) -> Response:
-        value = request.args.get("archive", "").lower()
-        if value not in ("true", "false"):
-            raise ApiError(400, "Query parameter 'archive' is required: true or false.")
+        archive = archive_flag(request)
         asset = self._asset(asset_id)
         with self._lock:
-            asset["archived"] = value == "true"
+            asset["archived"] = archive
         return Response(status=204)
 
     def _delete_asset(self, request: Request, asset_id: str) -> Response:
@@ -428,23 +427,19 @@ class AssetsMixin:
     # -- permissions and custom metadata ---------------------------------------
     def _get_permissions(self, request: Request, asset_id: str) -> Response:
         asset = self._asset(asset_id)
-        default = {
-            "users": [{"email": asset.get("owner_email") or SANDBOX_EMAIL, "role": "owner"}],
-            "groups": [],
-            "everyone": "none",
-        }
         with self._lock:
-            return json_response(self._permissions.get(asset_id, default))
+            return json_response(copy.deepcopy(self._permissions_of(asset)))
+
+    def _permissions_of(self, asset: Mapping[str, Any]) -> dict[str, Any]:
+        """An asset's permissions, kept apart from its record (under the lock)."""
+        owner = asset.get("owner_email") or SANDBOX_EMAIL
+        return self._permissions.setdefault(asset["id"], default_permissions(owner))
 
     def _set_permissions(self, request: Request, asset_id: str) -> Response:
-        params = body(request, _PERMISSION_FIELDS, required=("users", "groups", "everyone"))
-        _check_roles(params["users"], "users", "email", USER_ROLES)
-        _check_roles(params["groups"], "groups", "group", GROUP_ROLES)
-        if params["everyone"] not in EVERYONE_ROLES:
-            raise ApiError(400, f"Field 'everyone' must be one of {', '.join(EVERYONE_ROLES)}.")
-        self._asset(asset_id)
+        update = permissions_update(request)
+        asset = self._asset(asset_id)
         with self._lock:
-            self._permissions[asset_id] = {k: params[k] for k in ("users", "groups", "everyone")}
+            self._permissions_of(asset).update(copy.deepcopy(update))
         return Response(status=204)
 
     def _custom_schema(self) -> dict[str, str]:
@@ -476,7 +471,7 @@ class AssetsMixin:
     # -- files and URLs ----------------------------------------------------------
     def _internal(self, asset_id: str) -> dict[str, Any]:
         asset = self._asset(asset_id)
-        if _external(asset):
+        if is_external(asset):
             raise ApiError(
                 400,
                 f"Data asset {asset_id} is external (its files stay in s3://"
@@ -546,17 +541,6 @@ class AssetsMixin:
         return response
 
 
-def _external(asset: Mapping[str, Any]) -> bool:
-    """Origin external, as searches tell it (codeocean_search): files outside CodeOcean."""
-    bucket = asset.get("source_bucket") or {}
-    if bucket.get("external") is not None:
-        return bool(bucket["external"])
-    return bucket.get("origin") in ("aws", "gcp") and bucket.get("bucket") not in (
-        None,
-        CODEOCEAN_BUCKET,
-    )
-
-
 def _unserved(what: str) -> ApiError:
     return ApiError(
         501,
@@ -574,17 +558,3 @@ def _check_names(params: Mapping[str, Any]) -> None:
     tags = params.get("tags")
     if tags is not None and not all(isinstance(t, str) for t in tags):
         raise ApiError(400, "Field 'tags' must be a JSON array of strings.")
-
-
-def _check_roles(items: list[Any], field: str, key: str, roles: tuple[str, ...]) -> None:
-    for item in items:
-        if (
-            not isinstance(item, dict)
-            or not isinstance(item.get(key), str)
-            or item.get("role") not in roles
-        ):
-            raise ApiError(
-                400,
-                f"Each item of {field!r} needs a string {key!r} and a 'role' among "
-                f"{', '.join(roles)}, not {item!r}.",
-            )

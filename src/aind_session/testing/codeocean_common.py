@@ -33,6 +33,7 @@ __all__ = [
     "ApiError",
     "body",
     "int_field",
+    "is_external",
     "json_response",
     "list_folder",
     "path_param",
@@ -185,3 +186,79 @@ def list_folder(files: Mapping[str, int], path: str, owner: str) -> list[dict[st
     if path and not items and not folders:
         raise ApiError(404, f"Folder {path!r} was not found in {owner}.")
     return [{"name": f, "path": prefix + f, "type": "folder"} for f in folders] + items
+
+
+# Permissions (SDK ``Permissions``: every field optional; roles of its ``UserRole``,
+# ``GroupRole`` and ``EveryoneRole``), the same for data assets, capsules and pipelines
+ROLES = {
+    "users": ("email", ("owner", "editor", "viewer")),
+    "groups": ("group", ("owner", "editor", "viewer", "discoverable")),
+}
+EVERYONE_ROLES = ("viewer", "discoverable", "none")
+_PERMISSION_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "users": list,
+    "groups": list,
+    "everyone": str,
+    "share_assets": bool,
+}
+
+
+def default_permissions(owner_email: str) -> dict[str, Any]:
+    """What an item's permissions are until changed: its owner, and no one else."""
+    return {
+        "users": [{"email": owner_email, "role": "owner"}],
+        "groups": [],
+        "everyone": "none",
+        "share_assets": False,
+    }
+
+
+def permissions_update(request: Request) -> dict[str, Any]:
+    """The fields of a permissions ``POST``, checked: those given replace the item's."""
+    update = body(request, _PERMISSION_FIELDS)
+    for name, (key, roles) in ROLES.items():
+        for item in update.get(name, []):
+            if (
+                not isinstance(item, dict)
+                or set(item) - {key, "role"}
+                or not isinstance(item.get(key), str)
+                or item.get("role") not in roles
+            ):
+                raise ApiError(
+                    400,
+                    f"Each item of {name!r} is {{{key!r}: text, 'role': one of "
+                    f"{', '.join(roles)}}}, not {json.dumps(item)}.",
+                )
+    if update.get("everyone", "none") not in EVERYONE_ROLES:
+        raise ApiError(
+            400,
+            f"Field 'everyone' must be one of {', '.join(EVERYONE_ROLES)}, "
+            f"not {json.dumps(update['everyone'])}.",
+        )
+    return update
+
+
+def archive_flag(request: Request) -> bool:
+    """The ``archive`` query parameter of an archive ``PATCH`` (the SDK sends it so)."""
+    value = request.args.get("archive", "").lower()
+    if value not in ("true", "false"):
+        raise ApiError(
+            400,
+            f"Give the query parameter 'archive' as true or false, not "
+            f"{request.args.get('archive')!r}.",
+        )
+    return value == "true"
+
+
+def is_external(asset: Mapping[str, Any]) -> bool:
+    """Whether an asset's files stay outside CodeOcean (origin ``external``): its
+    ``source_bucket`` says so (``external``), or, where it does not, names an S3 or
+    GCS bucket that is not one of CodeOcean's own (named ``codeocean-...``, as the
+    library tells them apart too)."""
+    bucket = asset.get("source_bucket") or {}
+    if bucket.get("external") is not None:
+        return bool(bucket["external"])
+    name = str(bucket.get("bucket") or "")
+    return (
+        bucket.get("origin") in ("aws", "gcp") and bool(name) and not name.startswith("codeocean-")
+    )

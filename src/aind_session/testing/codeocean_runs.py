@@ -34,8 +34,12 @@ models and docstrings; spec: the Capsules and Computations OpenAPI files of
   computations in the world: a run answers those, with the parameters it gave
   each; naming a process the sandbox does not know is a 400.
 - ``GET capsules/<id>`` and ``pipelines/<id>`` answer the SDK's ``Capsule``
-  (sandbox-only fields left out); a capsule asked for as a pipeline, or the
-  other way round, is a 404. Their ``computations`` are listed newest first;
+  (sandbox-only fields left out). The ``capsules/`` routes, and a run's
+  ``capsule_id``, take a pipeline's id too: the API documentation of the
+  releases before the SDK had a pipelines client says "the id of the
+  capsule/pipeline" (docs.codeocean.com v2.11, Capsule API), and SDK 0.12
+  reaches pipelines only so. The ``pipelines/`` routes take pipelines only (a
+  capsule there is a 404 saying what it is). Their ``computations`` are listed newest first;
   ``[]`` for one without runs, a 404 for an unknown id.
 - ``PATCH .../archive?archive=true|false`` archives (the SDK sends a query
   parameter), 204. ``DELETE`` removes only an archived capsule or pipeline
@@ -77,9 +81,8 @@ models and docstrings; spec: the Capsules and Computations OpenAPI files of
   (assumed from the docs: "Release a new version" in the app makes a new
   version that runs select by its major number, the ``version`` of
   ``RunParams``; minor versions are metadata-only updates, not made by a new
-  release). Jobs are settled whenever a capsule or pipeline route is called;
-  a search alone reads the entries as they are. An unknown job, or one of
-  another capsule, is a 404.
+  release). Jobs are settled whenever a capsule or pipeline route is called,
+  and before every search. An unknown job, or one of another capsule, is a 404.
 - ``GET .../app_panel`` (Capsule Read; spec ``getCapsuleAppPanel``) answers
   the world entry's ``app_panel`` as given (checked at load with the SDK's
   ``AppPanel.from_dict``), for any released ``version`` (``?version=`` must be
@@ -105,11 +108,15 @@ from aind_session.testing.codeocean_common import (
     CAPSULE_READ,
     CAPSULE_WRITE,
     ApiError,
+    archive_flag,
     body,
     check_type,
+    default_permissions,
+    is_external,
     json_response,
     list_folder,
     path_param,
+    permissions_update,
     public_computation,
     route,
 )
@@ -172,11 +179,6 @@ _RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
 _ASSET_ITEM = {"id": str, "mount": str}
 _NAMED_ITEM = {"param_name": str, "value": str}
 _PROCESS_ITEM = {"name": str, "parameters": list, "named_parameters": list}
-_ROLES = {
-    "users": ("email", ("owner", "editor", "viewer")),
-    "groups": ("group", ("owner", "editor", "viewer", "discoverable")),
-}
-_EVERYONE = ("viewer", "discoverable", "none")
 # where each state ends, as a fraction of the run's duration
 _PHASES = (("initializing", 0.2), ("running", 0.8), ("finalizing", 1.0))
 
@@ -216,9 +218,12 @@ class RunsMixin:
 
     # -- records -----------------------------------------------------------------
     def _item(self, kind: str, item_id: str) -> dict[str, Any]:
-        """The capsule (``kind`` capsules) or pipeline ``item_id``; call under the lock."""
+        """The capsule (``kind`` capsules: or pipeline) or pipeline ``item_id``; call
+        under the lock."""
         self._settle_releases()
         record: dict[str, Any] | None = getattr(self.world, kind).get(item_id)
+        if record is None and kind == "capsules":
+            record = self.world.pipelines.get(item_id)
         if record is None:
             other = "pipelines" if kind == "capsules" else "capsules"
             hint = ""
@@ -248,7 +253,8 @@ class RunsMixin:
 
     # -- computations ------------------------------------------------------------
     def _get_computation(self, request: Request, comp_id: str) -> Response:
-        return json_response(_public(self._computation(comp_id)))
+        with self._lock:  # another thread may be advancing it
+            return json_response(_public(self._computation_locked(comp_id)))
 
     def _rename_computation(self, request: Request, comp_id: str) -> Response:
         name = request.args.get("name", "").strip()
@@ -359,7 +365,7 @@ class RunsMixin:
             number = 1 + len(runs)
             computation: dict[str, Any] = {
                 "id": str(uuid.uuid4()),
-                "created": int(time.time()),
+                "created": int(self.wall_clock()),
                 "name": f"Run With Parameters {number}" if parameters else f"Run {number}",
                 "owner": SANDBOX_OWNER,
                 "owner_email": SANDBOX_EMAIL,
@@ -429,11 +435,9 @@ class RunsMixin:
         return Response(status=204)
 
     def _capsule_archive(self, request: Request, kind: str, cap_id: str) -> Response:
-        value = request.args.get("archive", "").lower()
-        if value not in ("true", "false"):
-            raise ApiError(400, "Give the query parameter 'archive' as true or false.")
+        archive = archive_flag(request)
         with self._lock:
-            self._item(kind, cap_id)["archived"] = value == "true"
+            self._item(kind, cap_id)["archived"] = archive
         return Response(status=204)
 
     def _capsule_permissions(self, request: Request, kind: str, cap_id: str) -> Response:
@@ -441,20 +445,7 @@ class RunsMixin:
             return json_response(copy.deepcopy(self._capsule_permissions_of(kind, cap_id)))
 
     def _capsule_set_permissions(self, request: Request, kind: str, cap_id: str) -> Response:
-        fields = {"users": list, "groups": list, "everyone": str, "share_assets": bool}
-        update = body(request, fields)
-        for name, (key, roles) in _ROLES.items():
-            for item in _objects(
-                update.get(name, []), name, {key: str, "role": str}, (key, "role")
-            ):
-                if item["role"] not in roles:
-                    raise ApiError(
-                        400, f"{name}: role {item['role']!r} is not one of {', '.join(roles)}."
-                    )
-        if update.get("everyone", "none") not in _EVERYONE:
-            raise ApiError(
-                400, f"everyone: {update['everyone']!r} is not one of {', '.join(_EVERYONE)}."
-            )
+        update = permissions_update(request)
         with self._lock:
             self._capsule_permissions_of(kind, cap_id).update(copy.deepcopy(update))
         return Response(status=204)
@@ -593,7 +584,7 @@ class RunsMixin:
     def _capsule_permissions_of(self, kind: str, item_id: str) -> dict[str, Any]:
         record = self._item(kind, item_id)
         permissions: dict[str, Any] = self._capsule_extras(item_id).setdefault(
-            "permissions", _default_permissions(record)
+            "permissions", default_permissions(record.get("owner_email") or SANDBOX_EMAIL)
         )
         return permissions
 
@@ -729,7 +720,7 @@ def _attach(
         mount = item.get("mount") or asset["mount"]
         attached[:] = [a for a in attached if a["id"] != asset["id"]]
         attached.append({"id": asset["id"], "mount": mount})
-        external = bool((asset.get("source_bucket") or {}).get("external"))
+        external = is_external(asset)
         ready = asset.get("state") == "ready"
         results.append({"id": asset["id"], "mount": mount, "ready": ready, "external": external})
     return results
@@ -741,12 +732,3 @@ def _detach(attached: list[dict[str, Any]], ids: list[str], owner: str) -> list[
     if missing:
         raise ApiError(400, f"Data asset(s) {', '.join(missing)} are not attached to {owner}.")
     return [a for a in attached if a["id"] not in ids]
-
-
-def _default_permissions(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "users": [{"email": record.get("owner_email") or SANDBOX_EMAIL, "role": "owner"}],
-        "groups": [],
-        "everyone": "none",
-        "share_assets": False,
-    }

@@ -36,8 +36,8 @@ CA]; ``type`` [DA]; ``origin`` external: files outside CodeOcean (``source_bucke
 value equal to the whole field, case-insensitive, or in an inclusive range; ``exclude``
 inverts [DA]. ``ownership`` [DA, CA, SDK ``Ownership``]: ``created``: the token user's
 (owner :data:`~aind_session.testing.world.SANDBOX_OWNER`); ``shared``: others' that the
-user can see; ``private``: the user's and shared with no one, which in the sandbox is
-``created`` (the world records no sharing); absent: all [DA].
+user can see; ``private``: the user's and shared with no one (the world records no
+sharing: only permissions changed through the API share); absent: all [DA].
 
 Order: ``sort_field`` created, type, name, size (capsules: created, name, last_accessed)
 [DA, CA, SDK]; ``sort_order`` asc or desc, asc when absent [sandbox], ignored without
@@ -90,6 +90,7 @@ from aind_session.testing.codeocean_common import (
     body,
     check_type,
     int_field,
+    is_external,
     json_response,
     public_asset,
     route,
@@ -97,7 +98,6 @@ from aind_session.testing.codeocean_common import (
 from aind_session.testing.world import (
     ASSET_DEFAULTS,
     CAPSULE_EXTRAS,
-    CODEOCEAN_BUCKET,
     SANDBOX_OWNER,
 )
 
@@ -149,12 +149,23 @@ DEMO_ASSET: dict[str, Any] = {
     "mount": "Example T1 and T2 MRI Images",
     "description": "Example T1- and T2-weighted MRI images of a human brain.",
     "tags": ["MRI", "example", "neuroimaging"],
-    **ASSET_DEFAULTS,  # ready, a dataset, the sandbox user's
+    **ASSET_DEFAULTS,  # ready, a dataset
+    "owner": "00000000-0000-4000-8000-0000000000de",  # the deployment's, not the user's
+    "owner_email": "admin@example.org",
     "created": 1577836800,
+    # its files stay in a public bucket (so none is listed, and none needs serving)
+    "source_bucket": {
+        "origin": "aws",
+        "bucket": "example-public-datasets",
+        "prefix": "mri/t1-t2",
+        "external": True,
+    },
     "size": 52428800,
+    "files": 2,
     "archived": False,
     "favorite": False,
 }
+SEARCH_MODES = ("loose", "strict")
 
 ROUTES = [
     route("data_assets/search", "POST", "search_assets", ASSET_READ),
@@ -172,20 +183,57 @@ class SearchMixin:
 
     world: Any
     name_quirk: bool
-    search_mode: str
     _lock: Any
+    _search_mode: str = "loose"
+
+    @property
+    def search_mode(self) -> str:
+        """``"loose"`` or ``"strict"``; changing it takes effect at once (the demo asset
+        comes or goes with it)."""
+        return self._search_mode
+
+    @search_mode.setter
+    def search_mode(self, mode: str) -> None:
+        if mode not in SEARCH_MODES:
+            raise ValueError(f"search must be one of {', '.join(SEARCH_MODES)}, not {mode!r}.")
+        self._search_mode = mode
+        if getattr(self, "world", None) is not None:
+            with self._lock:
+                self._place_demo()
 
     def _prepare_assets(self) -> None:
         """Called by ``load`` once the world is copied: in loose mode the world also
         holds the demo asset (unless it has an asset of that id)."""
         super()._prepare_assets()  # type: ignore[misc]
-        if self.search_mode == "loose":
-            self.world.data_assets.setdefault(DEMO_ASSET_ID, copy.deepcopy(DEMO_ASSET))
+        self._demo_placed = False
+        self._place_demo()
         self._answered = threading.local()
+
+    def _place_demo(self) -> None:
+        """The demo asset in the world in loose mode, not in strict (under the lock)."""
+        assets = self.world.data_assets
+        if self._search_mode == "loose" and DEMO_ASSET_ID not in assets:
+            assets[DEMO_ASSET_ID] = copy.deepcopy(DEMO_ASSET)
+            self._demo_placed = True
+        elif self._search_mode == "strict" and self._demo_placed:
+            assets.pop(DEMO_ASSET_ID, None)
+            self._demo_placed = False
 
     if TYPE_CHECKING:  # from CodeOceanApp
 
         def _settle_all(self) -> None: ...
+
+    def _shared_ids(self, kind: str) -> set[str]:
+        """Ids of the records of ``kind`` whose permissions were changed to share them
+        (under the lock); the world itself records no sharing."""
+        if kind == "data_assets":
+            table: Mapping[str, Any] = getattr(self, "_permissions", {})
+        elif getattr(self, "_capsule_extras_world", None) is self.world:
+            extras = getattr(self, "_capsule_extras_by_id", {})
+            table = {i: e["permissions"] for i, e in extras.items() if "permissions" in e}
+        else:
+            table = {}
+        return {item_id for item_id, p in table.items() if _is_shared(p)}
 
     def last_search_key(self) -> str:
         """What binds tokens to the search this thread's last search answered ('' for
@@ -211,7 +259,8 @@ class SearchMixin:
         with self._lock:
             self._settle_all()  # drafts due to be ready, releases due to be done
             pool = self.world.data_assets if assets else getattr(self.world, kind)
-            records = list(pool.values())
+            records = [dict(r) for r in pool.values()]  # as they are now: read without the lock
+            shared = self._shared_ids(kind)
         # the custom-metadata keys of the assets served now (created ones too)
         custom = {str(k) for r in records for k in (r.get("custom_metadata") or {})}
         fields = [*ASSET_FIELDS, *custom] if assets else list(CAPSULE_FIELDS)
@@ -219,7 +268,8 @@ class SearchMixin:
         view = _asset_view if assets else _capsule_view
         hits = []
         for record in records:
-            tier = None if not _selected(record, params) else self._tier(record, terms, view)
+            chosen = _selected(record, params, record.get("id") in shared)
+            tier = self._tier(record, terms, view) if chosen else None
             if tier is not None:
                 hits.append((tier, record))
         found = _ordered(hits, params, kind, bool(terms))
@@ -308,8 +358,8 @@ def _parse_query(query: str, fields: list[str]) -> _Terms:
     for match in pattern.finditer(query):
         value = match["value"].strip('"').lower()
         field = (match["field"] or "").lower()
-        if not value or (not field and value.rstrip(":") in names):
-            continue
+        if not value or (not field and value.endswith(":") and value[:-1] in names):
+            continue  # a field given no value: no term (a bare word like it is one)
         if field:
             grouped.setdefault(field, []).append(value)
         else:
@@ -380,14 +430,26 @@ def _capsule_view(capsule: Mapping[str, Any]) -> tuple[dict[str, list[str]], lis
     return by_field, [name, description, *tags, field, article.get("name", ""), citation]
 
 
-def _selected(record: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
-    """Whether a record passes the structured parameters (exact in both modes)."""
+def _is_shared(permissions: Mapping[str, Any]) -> bool:
+    users = permissions.get("users") or []
+    return (
+        permissions.get("everyone", "none") != "none"
+        or bool(permissions.get("groups"))
+        or any(u.get("role") != "owner" for u in users)
+    )
+
+
+def _selected(record: Mapping[str, Any], params: Mapping[str, Any], shared: bool) -> bool:
+    """Whether a record passes the structured parameters (exact in both modes);
+    ``shared``: its permissions let someone other than its owner see it."""
     if bool(record.get("archived")) != bool(params.get("archived")):
         return False
     if params.get("favorite") and not record.get("favorite"):
         return False
     ownership = params.get("ownership")
     if ownership is not None and (record.get("owner") == SANDBOX_OWNER) != (ownership != "shared"):
+        return False
+    if ownership == "private" and shared:
         return False
     for name in ("type", "status"):
         if name in params and record.get(name) != params[name]:
@@ -419,11 +481,7 @@ def _public_capsule(capsule: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _origin(asset: Mapping[str, Any]) -> str:
-    bucket = asset.get("source_bucket") or {}
-    if bucket.get("external") is not None:
-        return "external" if bucket["external"] else "internal"
-    outside = bucket.get("bucket") not in (None, CODEOCEAN_BUCKET)
-    return "external" if bucket.get("origin") in ("aws", "gcp") and outside else "internal"
+    return "external" if is_external(asset) else "internal"
 
 
 def _check_filter(flt: Any) -> None:

@@ -103,7 +103,6 @@ _api = Map(
         for methods, _, path in (line.rpartition(" ") for line in API_ROUTES)
     ]
 )
-SEARCH_MODES = ("loose", "strict")
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
@@ -148,8 +147,6 @@ class CodeOceanApp(SearchMixin, AssetsMixin, RunsMixin):
         search: str = "loose",
         run_seconds: float = 3.0,
     ) -> None:
-        if search not in SEARCH_MODES:
-            raise ValueError(f"search must be one of {', '.join(SEARCH_MODES)}, not {search!r}.")
         self.token = token
         self.name_quirk = name_quirk
         self.search_mode = search

@@ -123,7 +123,8 @@ class Sandbox:
         scopes the world gives it (``sb.token`` has every scope).
     codeocean
         The CodeOcean API (:class:`~aind_session.testing.codeocean_server.CodeOceanApp`);
-        its ``server_version``, ``search_mode`` and ``run_seconds`` may be changed while it runs
+        its ``server_version``, ``search_mode``, ``run_seconds``, ``name_quirk``,
+        clocks (``clock``, ``wall_clock``) and delays may be changed while it runs
         (:meth:`reset` restores them).
     docdb
         The DocDB API (:class:`~aind_session.testing.docdb_server.DocDBApp`);
@@ -171,11 +172,20 @@ class Sandbox:
         )
         self.docdb = DocDBApp(self.world)
         self._docdb_page_bytes = self.docdb.max_page_bytes
-        self._codeocean_initial = (
-            self.codeocean.server_version,
-            self.codeocean.search_mode,
-            self.codeocean.run_seconds,
-        )
+        # what a test may change on the app, restored by reset()
+        self._codeocean_initial = {
+            name: getattr(self.codeocean, name)
+            for name in (
+                "server_version",
+                "search_mode",
+                "run_seconds",
+                "name_quirk",
+                "clock",
+                "wall_clock",
+                "asset_ready_seconds",
+                "url_seconds",
+            )
+        }
         self.env: dict[str, str] = {}
 
     @property
@@ -285,11 +295,8 @@ class Sandbox:
     def reset(self) -> None:
         """Back to the state just after start: world, latency, faults, empty request log."""
         world, self.latency, self.faults = self._initial
-        (
-            self.codeocean.server_version,
-            self.codeocean.search_mode,
-            self.codeocean.run_seconds,
-        ) = self._codeocean_initial
+        for name, value in self._codeocean_initial.items():
+            setattr(self.codeocean, name, value)
         self.denied_buckets.clear()
         self.docdb.max_page_bytes = self._docdb_page_bytes
         if self.world is not world:
