@@ -91,7 +91,9 @@ def test_the_sandbox_token_has_every_scope_and_named_tokens_are_secret(world):
     client = Client(app)
     for route in ("data_assets/search", "capsules/search", "pipelines/search"):
         assert api(client, "POST", route, json={}).status_code == 200
-    assert TOKEN not in app.tokens and SCOPES
+    assert app.scopes_of(TOKEN) == frozenset(SCOPES)
+    assert TOKEN not in app.tokens  # checked by value: a test may change app.token
+    assert app.scopes_of("COP_never_issued") is None
     values = list(app.named_tokens.values())
     assert len(set(values)) == 3 and all(v.startswith("COP_sandbox_") for v in values)
     app.load(world)

@@ -157,7 +157,9 @@ def path_param(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise ApiError(400, "path must be a string.")
+        raise ApiError(
+            400, f"path must be a string (a folder or file path), not {json.dumps(value)}."
+        )
     return value.strip("/")
 
 

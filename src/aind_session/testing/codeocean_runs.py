@@ -685,7 +685,12 @@ def _processes(
         raise ApiError(
             400,
             f"Pipeline {pipeline_id} has no process named {', '.join(map(repr, unknown))}"
-            + (f"; its processes are {', '.join(map(repr, by_name))}." if by_name else "."),
+            + (
+                f"; its processes are {', '.join(map(repr, by_name))}."
+                if by_name
+                else " (the sandbox knows a pipeline's processes from the 'processes' of "
+                "its computations in the world, and none lists any)."
+            ),
         )
     if known is None:
         return None

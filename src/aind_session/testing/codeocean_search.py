@@ -499,7 +499,7 @@ def _check_filter(flt: Any) -> None:
         if name in given:
             check_type(f"filters.{name}", given[name], types)
     if not given.get("key"):
-        raise ApiError(400, "Each filter needs a 'key'.")
+        raise ApiError(400, f"Each filter needs a 'key' (a field name); got {json.dumps(flt)}.")
     for item in given.get("values", []):
         check_type("filters.values[]", item, (str, float))
     bounds = {k: v for k, v in given.get("range", {}).items() if v is not None}

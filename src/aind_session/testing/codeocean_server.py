@@ -169,15 +169,6 @@ class CodeOceanApp(SearchMixin, AssetsMixin, RunsMixin):
             for name, scopes in world.tokens.items():
                 self.tokens[self.named_tokens[name]] = frozenset(scopes)
             self._prepare_assets()
-            self._custom_fields = sorted(
-                {
-                    key.lower()
-                    for asset in self.world.data_assets.values()
-                    for key in (asset.get("custom_metadata") or {})
-                },
-                key=len,
-                reverse=True,
-            )
 
     # -- WSGI ------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

@@ -267,7 +267,7 @@ def _records(
         if "id" not in entry:
             raise WorldError(f"{where}: {label} has no 'id'; give every {kind} a UUID id.")
         if section != "computations" and not entry.get("name"):
-            raise WorldError(f"{where}: {label} has no 'name'; every data asset needs one.")
+            raise WorldError(f"{where}: {label} has no 'name'; every {kind} needs one.")
         try:
             entry_id = str(uuid.UUID(str(entry["id"])))
         except ValueError:
