@@ -107,22 +107,37 @@ def body(
         raise ApiError(400, f"The request body must be a JSON {_JSON_NAMES.get(kind, 'value')}.")
     if kind is not dict:
         return value
-    value = {k: v for k, v in cast("dict[str, Any]", value).items() if v is not None}
+    return checked_object(value, fields, "The request body", required)
+
+
+def checked_object(
+    value: Any,
+    fields: Mapping[str, type | tuple[type, ...]] | None,
+    where: str,
+    required: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """``value``, a JSON object (named ``where`` in messages) whose keys are among
+    ``fields`` (None: any) and hold those JSON types, with ``required`` given;
+    ``null`` fields are left out. Else a 400 naming what is wrong."""
+    if not isinstance(value, dict):
+        raise ApiError(400, f"{where} must be a JSON object, not {json.dumps(value)}.")
+    item = {k: v for k, v in cast("dict[str, Any]", value).items() if v is not None}
     if fields is not None:
-        unknown = sorted(set(value) - set(fields))
+        unknown = sorted(set(item) - set(fields))
         if unknown:
             raise ApiError(
                 400,
-                f"Unknown field(s) {', '.join(map(repr, unknown))} in the request body; "
+                f"{where} has unknown field(s) {', '.join(map(repr, unknown))}; "
                 f"known fields are {', '.join(sorted(fields))}.",
             )
+        inner = "" if where == "The request body" else f"{where}."
         for name, types in fields.items():
-            if name in value:
-                check_type(name, value[name], types)
-    missing = [name for name in required if name not in value]
+            if name in item:
+                check_type(inner + name, item[name], types)
+    missing = [name for name in required if name not in item]
     if missing:
-        raise ApiError(400, f"Missing required field(s) {', '.join(map(repr, missing))}.")
-    return value
+        raise ApiError(400, f"{where} lacks the required field(s) {', '.join(map(repr, missing))}.")
+    return item
 
 
 def check_type(name: str, value: Any, types: type | tuple[type, ...]) -> None:

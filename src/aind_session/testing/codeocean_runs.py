@@ -110,7 +110,7 @@ from aind_session.testing.codeocean_common import (
     ApiError,
     archive_flag,
     body,
-    check_type,
+    checked_object,
     default_permissions,
     is_external,
     json_response,
@@ -620,27 +620,9 @@ def _objects(
     """``value``, a list of JSON objects with only ``fields`` (a 400 otherwise)."""
     if not isinstance(value, list):
         raise ApiError(400, f"{name} must be a JSON array.")
-    items = []
-    for index, raw in enumerate(value):
-        where = f"{name}[{index}]"
-        if not isinstance(raw, dict):
-            raise ApiError(400, f"{where} must be a JSON object, not {raw!r}.")
-        item = {k: v for k, v in raw.items() if v is not None}
-        unknown = sorted(set(item) - set(fields))
-        if unknown:
-            raise ApiError(
-                400,
-                f"{where} has unknown field(s) {', '.join(map(repr, unknown))}; "
-                f"known fields are {', '.join(sorted(fields))}.",
-            )
-        for key, types in fields.items():
-            if key in item:
-                check_type(f"{where}.{key}", item[key], types)
-        missing = [key for key in required if key not in item]
-        if missing:
-            raise ApiError(400, f"{where} needs the field(s) {', '.join(map(repr, missing))}.")
-        items.append(item)
-    return items
+    return [
+        checked_object(raw, fields, f"{name}[{index}]", required) for index, raw in enumerate(value)
+    ]
 
 
 def _strings(value: Any, name: str) -> list[str]:

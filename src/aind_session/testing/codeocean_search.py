@@ -89,6 +89,7 @@ from aind_session.testing.codeocean_common import (
     ApiError,
     body,
     check_type,
+    checked_object,
     int_field,
     is_external,
     json_response,
@@ -485,19 +486,7 @@ def _origin(asset: Mapping[str, Any]) -> str:
 
 
 def _check_filter(flt: Any) -> None:
-    if not isinstance(flt, dict):
-        raise ApiError(400, "Each item of filters must be an object {key, value | values | range}.")
-    given = {k: v for k, v in flt.items() if v is not None}
-    unknown = sorted(set(given) - set(_FILTER_FIELDS))
-    if unknown:
-        raise ApiError(
-            400,
-            f"Unknown field(s) {', '.join(map(repr, unknown))} in a filter; known fields "
-            f"are {', '.join(sorted(_FILTER_FIELDS))}.",
-        )
-    for name, types in _FILTER_FIELDS.items():
-        if name in given:
-            check_type(f"filters.{name}", given[name], types)
+    given = checked_object(flt, _FILTER_FIELDS, "A filter ({key, value | values | range})")
     if not given.get("key"):
         raise ApiError(400, f"Each filter needs a 'key' (a field name); got {json.dumps(flt)}.")
     for item in given.get("values", []):
