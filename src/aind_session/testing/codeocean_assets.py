@@ -41,7 +41,7 @@ Data Assets spec in ``api-evangelist/code-ocean``, generated from docs.codeocean
   Permissions (SDK ``Permissions``, every field optional: those given replace the
   asset's) check each role against the SDK's enums; an asset never shared has its
   owner as the only user and ``everyone`` ``none`` (shared with
-  :mod:`~aind_session.testing.codeocean_runs`, in ``codeocean_common``).
+  :mod:`~aind_session.testing.codeocean_capsules`, in ``codeocean_common``).
 - ``size`` (bytes) and ``files`` (count) come from the asset's S3 objects when the
   world does not give them (SDK ``DataAsset``: "Size in bytes", "Number of files").
 - Files and file URLs cover internal assets only (SDK: "within an internal data

@@ -3,6 +3,7 @@ answers, and request bodies checked as the documentation says.
 
 Each module of the API (:mod:`~aind_session.testing.codeocean_search`,
 :mod:`~aind_session.testing.codeocean_assets`,
+:mod:`~aind_session.testing.codeocean_capsules`,
 :mod:`~aind_session.testing.codeocean_runs`) is a mixin of
 :class:`~aind_session.testing.codeocean_server.CodeOceanApp` that declares its
 routes with :func:`route` (path, methods, endpoint, the scope a token needs)

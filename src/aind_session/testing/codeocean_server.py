@@ -14,7 +14,9 @@ documentation. Where those are silent, this is what the sandbox assumes:
   rules and their sources are in :mod:`~aind_session.testing.codeocean_assets`.
 - Capsules, pipelines and computations (runs that progress on a clock, run
   parameters, what is served and what is not): the rules are in
-  :mod:`~aind_session.testing.codeocean_runs`.
+  :mod:`~aind_session.testing.codeocean_capsules` (capsules and pipelines,
+  their releases and app panels) and :mod:`~aind_session.testing.codeocean_runs`
+  (computations).
 - The server and the token, before any route: a token that is not the
   sandbox's nor one of the world's ``tokens`` is a 401; then the SDK's
   ``Min-Server-Version`` header: a version newer than ``server_version``, or a
@@ -45,8 +47,14 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
-from aind_session.testing import codeocean_assets, codeocean_runs, codeocean_search
+from aind_session.testing import (
+    codeocean_assets,
+    codeocean_capsules,
+    codeocean_runs,
+    codeocean_search,
+)
 from aind_session.testing.codeocean_assets import AssetsMixin
+from aind_session.testing.codeocean_capsules import CapsulesMixin
 from aind_session.testing.codeocean_common import (
     ENDPOINT_SCOPES,
     SCOPES,
@@ -60,7 +68,14 @@ from aind_session.testing.world import World
 
 __all__ = ["CodeOceanApp", "page_token", "public_asset"]
 
-_routes = Map([*codeocean_search.ROUTES, *codeocean_assets.ROUTES, *codeocean_runs.ROUTES])
+_routes = Map(
+    [
+        *codeocean_search.ROUTES,
+        *codeocean_assets.ROUTES,
+        *codeocean_runs.ROUTES,
+        *codeocean_capsules.ROUTES,
+    ]
+)
 
 # Every route of the real API that an SDK release (0.12 to 0.17) calls, read
 # from the SDK's sources: one the sandbox does not serve is a 501, not a 404
@@ -106,7 +121,7 @@ _api = Map(
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
-class CodeOceanApp(SearchMixin, AssetsMixin, RunsMixin):
+class CodeOceanApp(SearchMixin, AssetsMixin, RunsMixin, CapsulesMixin):
     """The CodeOcean API as a WSGI application over a :class:`World`.
 
     Parameters
