@@ -310,10 +310,45 @@ def test_sessions_lists_the_sessions_of_every_subject_given(cli):
     assert rows[-1][0] == RUNNING
 
 
-def test_sessions_says_on_stderr_when_nothing_matches(cli):
-    run = cli("sessions", "676909", "--platform", "FIP")
+def test_sessions_says_on_stderr_when_nothing_matches_naming_the_flags_given(cli):
+    run = cli("sessions", "676909", "--platform", "FIP", "--start-date", "2023-01-01")
     assert run.out == ""
-    assert run.err_lines == ["No sessions found for subject(s) 676909 with these filters."]
+    assert run.err_lines == [
+        "No sessions found for subject 676909 with --platform FIP --start-date 2023-01-01."
+    ]
+
+
+def test_sessions_of_a_subject_with_none_says_no_filter_it_was_not_given(cli):
+    run = cli("sessions", "686740")
+    assert run.err_lines[0] == "No sessions found for subject 686740."
+
+
+def test_version_names_the_package_and_the_sdk_and_exits_0(cli):
+    from importlib import metadata
+
+    run = cli("--version")
+    assert run.code == 0
+    assert run.out.strip() == (
+        f"aind-session {metadata.version('aind-session')} "
+        f"(codeocean SDK {metadata.version('codeocean')})"
+    )
+
+
+class _ClosedPipe:
+    """stdout whose reader has gone (``| head``): every write fails as a closed pipe does."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(aind_sandbox, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert main(["sessions", "676909", "--json"]) == 0
+    said = capsys.readouterr().err  # warnings of the answer itself may be there
+    assert "Broken pipe" not in said and "aind-session: error" not in said
 
 
 def test_sessions_lists_each_session_once_when_a_subject_is_given_twice(cli):

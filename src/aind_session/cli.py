@@ -6,10 +6,12 @@
     aind-session sessions SUBJECT... [--platform P] [--date D | --start-date D --end-date D]
     aind-session assets SESSION
     aind-session sandbox [--world FILE] [--latency-ms N]
+    aind-session --version
 
 Exit codes: 0 found, 1 not found, a remote error or an answer that could not be
 found out (shown as "unknown" with its reason), 2 bad usage or bad input.
-Errors are one or two lines on stderr; ``--debug`` adds the traceback.
+Errors are one or two lines on stderr; ``--debug`` adds the traceback. A reader
+that closes the pipe early (``... --json | head``) ends the command quietly, with 0.
 
 This module parses the arguments and calls the commands, which are in
 :mod:`aind_session.cli_commands` (and re-exported here); how their answers are
@@ -66,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="aind-session",
         description="Find the CodeOcean data assets, S3 folders and sorting results of AIND sessions.",
     )
+    parser.add_argument(
+        "--version", action=_Version, nargs=0, help="print the versions of aind-session and its SDK"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     info = sub.add_parser("info", parents=[common], help="everything about one or more sessions")
@@ -113,7 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "sandbox":
                 return _run_sandbox(args)
             with _maybe_sandbox(args.sandbox):
-                return int(COMMANDS[args.command](args))
+                code = int(COMMANDS[args.command](args))
+            sys.stdout.flush()  # here, so that a reader gone is seen here
+            return code
+        except BrokenPipeError:  # the reader closed the pipe (``| head``): it had enough
+            _stdout_to_devnull()
+            return EXIT_OK
         except KeyboardInterrupt:
             print("aind-session: interrupted", file=sys.stderr)
             return 130
@@ -137,6 +147,39 @@ def main(argv: Sequence[str] | None = None) -> int:
                     file=sys.stderr,
                 )
             return EXIT_USAGE if _is_bad_input(exc) else EXIT_NOT_FOUND
+
+
+class _Version(argparse.Action):
+    """``--version``, read from the packages' metadata only when asked (a run that does
+    not ask pays nothing for it)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(_version())
+        parser.exit()
+
+
+def _version() -> str:
+    """``aind-session X (codeocean SDK Y)``, from the installed packages' metadata (no
+    SDK imported)."""
+    from importlib import metadata
+
+    def of(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return f"aind-session {of('aind-session')} (codeocean SDK {of('codeocean')})"
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so that nothing more is written to a closed pipe, not
+    even Python's last flush at exit (which would print a traceback)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout (a test's)
+        pass
 
 
 def _sandbox_last(argv: list[str]) -> list[str]:
@@ -189,7 +232,8 @@ def _maybe_sandbox(world: str | None) -> Iterator[None]:
         from aind_session.testing.sandbox import Sandbox
     except ImportError:
         raise errors.ConfigurationError(
-            "--sandbox needs the sandbox extra: pip install 'aind-session[sandbox]'"
+            "--sandbox needs the sandbox extra: from a clone of aind-session, "
+            "pip install '.[sandbox]' (the package of that name on the index is another)"
         ) from None
     with Sandbox(world or None):
         yield

@@ -145,10 +145,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         if rows:
             print(sessions_table(rows, style))
         else:
-            print(
-                f"No sessions found for subject(s) {', '.join(subjects)} with these filters.",
-                file=sys.stderr,
-            )
+            print(f"No sessions found for {_asked(subjects, args)}.", file=sys.stderr)
     unknown = [r for r in rows if r["unknown"]]
     for row in unknown:
         fields = ", ".join(row["unknown"])
@@ -215,3 +212,15 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sessions": cmd_sessions,
     "assets": cmd_assets,
 }
+
+
+def _asked(subjects: list[str], args: argparse.Namespace) -> str:
+    """What ``sessions`` was asked, as the flags given: ``subject 123 with --platform
+    ecephys``, or the subject(s) alone when no filter was given."""
+    flags = [
+        f"--{name.replace('_', '-')} {value}"
+        for name in ("platform", "date", "start_date", "end_date")
+        if (value := getattr(args, name, None)) is not None
+    ]
+    who = f"subject{'s' if len(subjects) > 1 else ''} {', '.join(subjects)}"
+    return f"{who} with {' '.join(flags)}" if flags else who

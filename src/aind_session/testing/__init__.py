@@ -1,6 +1,6 @@
 """The sandbox: a local CodeOcean API, S3 server and DocDB API loaded from a world file.
 
-Install with ``pip install aind-session[sandbox]``. Start one with
+Install from a clone with ``pip install '.[sandbox]'``. Start one with
 :class:`Sandbox`; the pytest fixtures ``aind_sandbox`` and ``aind_sandbox_session``
 come with the package as a pytest plugin.
 """

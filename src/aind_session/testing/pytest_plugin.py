@@ -1,6 +1,6 @@
 """pytest fixtures for code that uses aind-session, registered as a pytest plugin.
 
-Installed with ``aind-session[sandbox]``; pytest finds it by its ``pytest11``
+Installed with the ``sandbox`` extra (``pip install '.[sandbox]'`` from a clone); pytest finds it by its ``pytest11``
 entry point, so any project can use the fixtures without importing anything:
 
 - ``aind_sandbox_session`` (session scope): one running :class:`Sandbox` for
