@@ -307,9 +307,9 @@ def _files_visible(asset: DataAsset) -> bool:
     outside CodeOcean is made from files already in its bucket, which the API does
     not list (it lists internal assets' files only): ready is enough there."""
     bucket = asset.source_bucket
-    if bucket is not None and bucket.external:
-        return True
-    if bucket is not None and bucket.external is None and _outside_codeocean(bucket):
+    if bucket is not None and (
+        bucket.external or (bucket.external is None and _outside_codeocean(bucket))
+    ):
         return True
     return bool(
         request(

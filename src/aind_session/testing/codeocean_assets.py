@@ -495,22 +495,35 @@ class AssetsMixin:
         return bytes(data)
 
     def _asset_urls(self, request: Request, asset_id: str) -> Response:
-        path = path_param(request.args.get("path"))
-        self._asset_file(asset_id, path)
-        return json_response(self._urls("data_assets", asset_id, path))
+        return self._file_urls(request, "data_assets", asset_id)
 
     def _asset_download_url(self, request: Request, asset_id: str) -> Response:
-        path = path_param(request.args.get("path"))
-        self._asset_file(asset_id, path)
-        return json_response({"url": self._urls("data_assets", asset_id, path)["download_url"]})
+        return self._file_urls(request, "data_assets", asset_id, single=True)
 
-    def _urls(self, kind: str, item_id: str, path: str) -> dict[str, str]:
+    def _file(self, kind: str, item_id: str, path: str) -> bytes:
+        """A data asset's file (kind ``data_assets``) or a computation's result file
+        (``computations``); a 404 when there is none."""
+        if kind == "computations":
+            return self._result_file(item_id, path)
+        return self._asset_file(item_id, path)
+
+    def _file_urls(
+        self, request: Request, kind: str, item_id: str, *, single: bool = False
+    ) -> Response:
+        """The answer of a ``.../urls`` route (both URLs) or of a ``.../download_url``
+        one (``single``): for the file ``?path=`` names, which must exist."""
+        path = path_param(request.args.get("path"))
+        urls = self._urls(kind, item_id, path, self._file(kind, item_id, path))
+        return json_response({"url": urls["download_url"]} if single else urls)
+
+    def _urls(self, kind: str, item_id: str, path: str, data: bytes) -> dict[str, str]:
         """Download and view URLs of a data asset's file or a computation's result
-        file (kind ``data_assets`` or ``computations``), valid ``url_seconds``."""
+        file (kind ``data_assets`` or ``computations``; ``data``: the file, already
+        read), valid ``url_seconds``."""
         if self.s3 is not None:
             if kind == "computations":
                 bucket, key = RESULTS_BUCKET, f"{item_id}/results/{path}"
-                self.s3.put(bucket, key, self._result_file(item_id, path))
+                self.s3.put(bucket, key, data)
             else:
                 folder = self.world.asset_folder(self._asset(item_id))
                 bucket, _, prefix = f"{folder}/{path}".partition("/")
@@ -529,12 +542,9 @@ class AssetsMixin:
         if problem is not None:  # as S3 refuses it
             xml = f"<Error><Code>AccessDenied</Code><Message>{problem}</Message></Error>"
             return Response(xml, status=403, mimetype="application/xml")
-        if kind == "data_assets":
-            data = self._asset_file(item_id, path)
-        elif kind == "computations":
-            data = self._result_file(item_id, path)
-        else:
+        if kind not in ("data_assets", "computations"):
             raise ApiError(404, f"Nothing to download at {request.path!r}.")
+        data = self._file(kind, item_id, path)
         # as S3 answers a pre-signed URL: the object's ETag (its MD5) comes along
         response = Response(data, mimetype="application/octet-stream")
         response.headers["ETag"] = f'"{hashlib.md5(data).hexdigest()}"'

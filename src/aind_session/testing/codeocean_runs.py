@@ -131,7 +131,9 @@ class RunsMixin:
 
         def _asset(self, asset_id: str) -> dict[str, Any]: ...
 
-        def _urls(self, kind: str, item_id: str, path: str) -> dict[str, str]: ...
+        def _file_urls(
+            self, request: Request, kind: str, item_id: str, *, single: bool = False
+        ) -> Response: ...
 
     if TYPE_CHECKING:  # from CapsulesMixin
 
@@ -226,14 +228,10 @@ class RunsMixin:
         return str(text).encode()
 
     def _result_urls(self, request: Request, comp_id: str) -> Response:
-        path = path_param(request.args.get("path"))
-        self._result_file(comp_id, path)
-        return json_response(self._urls("computations", comp_id, path))
+        return self._file_urls(request, "computations", comp_id)
 
     def _result_download_url(self, request: Request, comp_id: str) -> Response:
-        path = path_param(request.args.get("path"))
-        self._result_file(comp_id, path)
-        return json_response({"url": self._urls("computations", comp_id, path)["download_url"]})
+        return self._file_urls(request, "computations", comp_id, single=True)
 
     # -- starting a run -------------------------------------------------------------
     def _run(self, request: Request) -> Response:
