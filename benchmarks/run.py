@@ -93,6 +93,13 @@ BENCHMARKS = [
         "indexed",
         warm_repeat=3,
     ),
+    Benchmark(
+        "sessions_table",
+        "sessions_table x 1,000 sessions, every column",
+        "sessions",
+        warm_repeat=1,
+    ),
+    Benchmark("first", "first question of a fresh process", "subject"),
 ]
 BY_NAME = {b.name: b for b in BENCHMARKS}
 
@@ -217,7 +224,75 @@ def _prepare(name: str, params: dict[str, Any]) -> Operation:
 
         return _nothing, describe_all, check
 
+    if name == "sessions_table":
+        return _prepare_sessions_table(params)
     raise SystemExit(f"unknown benchmark {name!r}")
+
+
+def _prepare_sessions_table(params: dict[str, Any]) -> Operation:
+    """``aind_session.sessions_table`` of 1,000 sessions given by ID, every column, one
+    batch (no progress callback: the fewest rounds). The memory cache holds 50,000
+    answers: their 7,000-odd do not fit the default 4,096, and warm would ask again."""
+    import logging
+
+    import aind_session
+
+    ids = list(params["session_ids"])
+
+    def setup() -> None:
+        os.environ["AIND_SESSION_CACHE_MAXSIZE"] = "50000"
+        aind_session.clear_cache()  # the settings read again
+
+    rounds: list[str] = []  # the batch's rounds, from its debug log
+
+    class Rounds(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("batch round"):
+                rounds.append(record.getMessage())
+
+    def table() -> Any:
+        log = logging.getLogger("aind_session.batch")
+        handler, level = Rounds(), log.level
+        log.addHandler(handler)
+        log.setLevel(logging.DEBUG)
+        try:
+            return aind_session.sessions_table(sessions=ids)
+        finally:
+            log.removeHandler(handler)
+            log.setLevel(level)
+
+    def check(frame: Any) -> str | None:
+        if len(rounds) > 2:
+            return f"{len(rounds)} rounds, not 2: {rounds}"
+        unknown = [(i, u) for i, u in frame["unknown"].items() if u]
+        if unknown:
+            return f"{len(unknown)} row(s) with unknown columns, e.g. {unknown[0]}"
+        if len(frame) != len(ids) or not (frame["sorted"].all() and frame["docdb_record"].all()):
+            return f"{len(frame)} rows, not all sorted and indexed"
+        return None
+
+    return setup, table, check
+
+
+def _sessions_table_lower(world: dict[str, Any], params: dict[str, Any]) -> str:
+    """The searches (one per 20-character prefix), the pipeline's runs and DocDB's
+    summaries (both collections, 100 names a query) at once; then every S3 request:
+    per session its raw folder, per sorted asset its folder, ``output`` and
+    ``processing.json``."""
+    from aind_session.config import Settings
+
+    ids = params["session_ids"]
+    assets = world["data_assets"]
+    prefixes = {sid[:20].lower() for sid in ids}
+    searches = sum(_pages(sum(p in a["name"].lower() for a in assets)) for p in prefixes)
+    n_sorted = sum("_sorted_" in a["name"] for a in assets)
+    s3 = len(ids) + 3 * n_sorted
+    docdb = 2 * math.ceil(len(ids) / 100)
+    in_flight = Settings.model_fields["s3_max_concurrency"].default
+    return (
+        f"2 ({searches + 1 + s3} + {docdb} DocDB); {math.ceil(s3 / in_flight)} at "
+        f"{in_flight} in flight"
+    )
 
 
 def _warm_up_servers(sb: Any) -> None:
@@ -495,6 +570,220 @@ def measure_sandbox(repeat: int) -> dict[str, Any]:
     return out
 
 
+# -- the first question of a one-question script ---------------------------------------
+FIRST_MARGIN_MS = 100.0  # target: wall <= imports floor + round-trips floor + this
+
+
+@dataclasses.dataclass(frozen=True)
+class FirstQuestion:
+    name: str
+    label: str
+    needs: tuple[str, ...]  # the packages its answer cannot do without
+    round_trips: int  # its lower bound in the subject world
+
+
+FIRST_QUESTIONS = [
+    FirstQuestion(
+        "raw_data_asset", "Session(id).raw_data_asset", ("pydantic_settings", "codeocean"), 1
+    ),
+    FirstQuestion(
+        "raw_data_dir",
+        "Session(id).raw_data_dir",
+        ("pydantic_settings", "codeocean", "s3fs", "upath"),
+        2,
+    ),
+    FirstQuestion(
+        "modalities", "Session(id).modalities", ("pydantic_settings", "codeocean", "s3fs"), 2
+    ),
+    FirstQuestion("get_sessions", "get_sessions(subject)", ("pydantic_settings", "codeocean"), 2),
+    FirstQuestion(
+        "info",
+        "aind-session info ID (CLI)",
+        ("aind_session.cli", "pydantic_settings", "codeocean", "s3fs", "upath"),
+        2,
+    ),
+]
+
+
+def _first_command(question: FirstQuestion, params: dict[str, Any]) -> list[str]:
+    """The whole one-question program: a fresh interpreter asking ``question``."""
+    sid = params["session_id"]
+    if question.name == "info":
+        script = Path(sys.executable).with_name("aind-session")
+        if script.exists():
+            return [sys.executable, str(script), "info", sid]
+        code = f"import sys\nfrom aind_session.cli import main\nsys.exit(main(['info', {sid!r}]))"
+        return [sys.executable, "-c", code]
+    expr = {
+        "raw_data_asset": "s.raw_data_asset.name",
+        "raw_data_dir": "s.raw_data_dir.as_posix()",
+        "modalities": "s.modalities",
+        "get_sessions": f"len(aind_session.get_sessions({params['subject_id']!r}))",
+    }[question.name]
+    code = (
+        f"import aind_session\ns = aind_session.Session({sid!r})\n"
+        f"print({RESULT_MARK!r} + repr({expr}))"
+    )
+    return [sys.executable, "-c", code]
+
+
+def _first_answer_problem(
+    question: FirstQuestion, params: dict[str, Any], done: subprocess.CompletedProcess[str]
+) -> str | None:
+    """What is wrong with the answer of a one-question program; None when it is right."""
+    sid = params["session_id"]
+    if done.returncode != 0:
+        return f"exit status {done.returncode}: {done.stderr.strip()[-300:]}"
+    if question.name == "info":
+        return None if sid in done.stdout else f"{sid} not in the output"
+    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_MARK)]
+    got = lines[-1][len(RESULT_MARK) :] if lines else None
+    want = {
+        "raw_data_asset": repr(sid),
+        "raw_data_dir": repr(f"s3://{wg.RAW_BUCKET}/{sid}"),
+        "modalities": repr(("behavior", "ecephys")),
+        "get_sessions": repr(params["sessions"]),
+    }[question.name]
+    return None if got == want else f"expected {want}, got {got}"
+
+
+def _timed(
+    command: list[str], env: dict[str, str]
+) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Wall and CPU (user + system) seconds of a child process, and what it did."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=CHILD_TIMEOUT, check=False, env=env
+    )
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done
+
+
+def measure_first(
+    world: dict[str, Any], payload_path: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Each first question as a one-question program in a fresh interpreter, against a
+    sandbox in a process of its own, next to its floors measured in the same run:
+    a fresh interpreter importing only ``aind_session`` and the packages the question
+    needs (whole processes both: start-up and exit count alike), and its lower-bound
+    round trips times the latency. Interleaved, so that drift hits all alike."""
+    sandbox = _Remote(payload_path, args.latency_ms)
+    sandbox.proc = subprocess.Popen(
+        sandbox.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    answer = sandbox._ask("env")
+    if not answer:
+        raise SystemExit("the sandbox process did not start; see its error above")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AIND_SESSION_"))}
+    base.pop("CODE_OCEAN_API_TOKEN", None)
+    base.pop("CODE_OCEAN_DOMAIN", None)
+    base.update(json.loads(answer))
+    out: dict[str, Any] = {"questions": []}
+    runs = max(args.repeat, MIN_RUNS)
+    try:
+        with tempfile.TemporaryDirectory(prefix="aind-session-first-") as home:
+            for question in FIRST_QUESTIONS:
+                params = {
+                    **_params("raw_data_asset", world),
+                    **_params("get_sessions", world),
+                }
+                command = _first_command(question, params)
+                floor_command = [
+                    sys.executable,
+                    "-c",
+                    "import " + ", ".join(["aind_session", *question.needs]),
+                ]
+                walls, floors, requests, problems = [], [], [], []
+                cpus, floor_cpus = [], []
+                for i in range(runs):
+                    # no cache from an earlier run (the CLI's is in the user's cache folder)
+                    env = {
+                        **base,
+                        "HOME": home,
+                        "XDG_CACHE_HOME": os.path.join(home, f"cache-{question.name}-{i}"),
+                    }
+                    floor_wall, floor_cpu, _ = _timed(floor_command, env)
+                    floors.append(floor_wall)
+                    floor_cpus.append(floor_cpu)
+                    sandbox.clear()
+                    wall, cpu, done = _timed(command, env)
+                    walls.append(wall)
+                    cpus.append(cpu)
+                    requests.append(sandbox.requests())
+                    problem = _first_answer_problem(question, params, done)
+                    if problem:
+                        problems.append(problem)
+                out["questions"].append(
+                    {
+                        "question": question,
+                        "wall": _median(walls),
+                        "walls": walls,
+                        "imports": _median(floors),
+                        "cpu": _median(cpus),
+                        "imports_cpu": _median(floor_cpus),
+                        "round_trips": question.round_trips * args.latency_ms / 1000,
+                        "requests": requests,
+                        "problems": problems,
+                    }
+                )
+    finally:
+        sandbox._ask("quit")
+        sandbox.proc.wait(timeout=30)
+    out["runs"] = runs
+    return out
+
+
+def _first_table(row: dict[str, Any], verdicts: list[tuple[str, bool]]) -> str:
+    """The first-question table: each program's wall time next to its two floors."""
+    header = [
+        "first question (fresh process)",
+        "requests: CodeOcean / S3 / DocDB",
+        "floor: imports (packages needed)",
+        "floor: round trips x latency",
+        "median wall",
+        "over floors",
+        "target",
+    ]
+    lines = []
+    for q in row["first"]["questions"]:
+        question: FirstQuestion = q["question"]
+        counts = [
+            _spread([sum(r[0] == service for r in rs) for rs in q["requests"]])
+            for service in ("codeocean", "s3", "docdb")
+        ]
+        floor = q["imports"] + q["round_trips"]
+        label = f"{question.name} within floors + {FIRST_MARGIN_MS:g} ms"
+        ok = q["wall"] <= floor + FIRST_MARGIN_MS / 1000 and not q["problems"]
+        verdicts.append((label, ok))
+        target = f"{label}: {'PASS' if ok else 'FAIL'}"
+        if q["problems"]:
+            target += f" (answer wrong: {q['problems'][0]})"
+        lines.append(
+            [
+                question.label,
+                " / ".join(counts),
+                f"{_fmt_time(q['imports'])} ({', '.join(question.needs)})",
+                f"{_fmt_time(q['round_trips'])} ({question.round_trips})",
+                _fmt_time(q["wall"]),
+                f"{(q['wall'] - floor) * 1000:+.0f} ms",
+                target,
+            ]
+        )
+    widths = [max(len(header[i]), *(len(line[i]) for line in lines)) for i in range(len(header))]
+    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |"]
+    out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    out += [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |"
+        for line in lines
+    ]
+    return "\n".join(out)
+
+
 def _pages(n: int) -> int:
     return max(1, math.ceil(n / PAGE))
 
@@ -544,6 +833,8 @@ def lower_bound(name: str, world: dict[str, Any], params: dict[str, Any]) -> str
             f"{rounds} ({total + linked} + 2 DocDB); {math.ceil(total / in_flight)} at "
             f"{in_flight} in flight"
         )
+    if name == "sessions_table":
+        return _sessions_table_lower(world, params)
     return "?"
 
 
@@ -577,6 +868,8 @@ def _params(name: str, world: dict[str, Any]) -> dict[str, Any]:
             "asset_id": record["other_identifiers"]["Code Ocean"][0],
             "session_ids": sorted([*wg.raw_session_ids(world, SUBJECT_ID), linked]),
         }
+    if name == "sessions_table":
+        return {"session_ids": wg.raw_session_ids(world)}
     return {}
 
 
@@ -670,11 +963,15 @@ def run(args: argparse.Namespace) -> int:
             payload_path = os.path.join(tmp, f"{name}.pickle")
             with open(payload_path, "wb") as f:
                 pickle.dump({"world": loaded, "params": params}, f)
+            if name == "first":
+                rows.append({"bench": bench, "first": measure_first(world, payload_path, args)})
+                continue
             results = _run_benchmark(name, payload_path, args)
             rows.append(
                 {"bench": bench, "results": results, "lower": lower_bound(name, world, params)}
             )
     table, verdicts = _table(rows, args.repeat)
+    table += "".join("\n\n" + _first_table(row, verdicts) for row in rows if "first" in row)
     notes = [line for row in rows for line in _notes(row, args, args.verbose)]
     load_after = os.getloadavg()[0]
     failed = [label for label, ok in verdicts if not ok]
@@ -725,6 +1022,8 @@ def _table(rows: list[dict[str, Any]], repeat: int) -> tuple[str, list[tuple[str
 
     for row in rows:
         bench: Benchmark = row["bench"]
+        if "first" in row:  # a table of its own (see _first_table)
+            continue
         if "import" in row:
             info = row["import"]
             targets = [
@@ -793,6 +1092,8 @@ def _table(rows: list[dict[str, Any]], repeat: int) -> tuple[str, list[tuple[str
             targets.append(verdict("session.docdb 1 request", max(docdb) + total <= 1))
         elif bench.name == "raw_data_asset_linked":
             targets.append(verdict("linked raw asset: 2 CodeOcean requests", max(co) <= 2))
+        elif bench.name == "sessions_table":  # summaries of 100 names a query, 2 collections
+            targets.append(verdict("sessions_table DocDB 20 requests", max(docdb) <= 20))
         targets.append(verdict(f"{bench.name} warm 0 requests", warm_requests == 0))
         problems = [res["problem"] for res in results if res["problem"]]
         if problems:
@@ -811,7 +1112,7 @@ def _table(rows: list[dict[str, Any]], repeat: int) -> tuple[str, list[tuple[str
             ]
         )
     widths = [
-        max(len(header[i]), *(len(line[i]) for line in lines)) for i in range(len(header) - 1)
+        max([len(header[i]), *(len(line[i]) for line in lines)]) for i in range(len(header) - 1)
     ]
     out = [
         "| "
@@ -831,6 +1132,24 @@ def _table(rows: list[dict[str, Any]], repeat: int) -> tuple[str, list[tuple[str
 def _notes(row: dict[str, Any], args: argparse.Namespace, verbose: bool) -> list[str]:
     """Lines under the table: CPU, memory, first-use imports; with ``verbose``, the requests."""
     bench: Benchmark = row["bench"]
+    if "first" in row:
+        first = row["first"]
+        return [
+            f"- first question: each a fresh `python -c` (the CLI: the `aind-session` script) "
+            f"against the sandbox in its own process, {first['runs']} runs, medians; the imports "
+            f"floor is a fresh `python -c 'import aind_session, <packages needed>'`, run "
+            f"before each; target: wall <= both floors + {FIRST_MARGIN_MS:g} ms; walls: "
+            + "; ".join(
+                f"{q['question'].name} " + ", ".join(f"{w * 1000:.0f}" for w in q["walls"]) + " ms"
+                for q in first["questions"]
+            )
+            + "; CPU (user + system, medians), the question's process vs its imports floor's: "
+            + "; ".join(
+                f"{q['question'].name} {q['cpu'] * 1000:.0f} vs {q['imports_cpu'] * 1000:.0f} ms"
+                for q in first["questions"]
+            )
+            + "."
+        ]
     if "import" in row:
         info = row["import"]
         slowest = ", ".join(f"{module} {us / 1000:.1f} ms" for module, us in info["slowest"])

@@ -13,9 +13,7 @@ whose job is to print it (a test checks it appears only in its export line).
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import logging
 import os
 import re
 import shutil
@@ -23,7 +21,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +29,7 @@ import pytest
 import aind_session
 from aind_session.cli import main
 from aind_session.testing import Faults
+from conftest import Run
 
 MAIN = "ecephys_676909_2023-12-13_13-43-40"
 MAIN_RAW_ID = "16d46411-540a-4122-b47f-8cb2a15d593a"
@@ -45,8 +44,7 @@ INFO_KEYS = [
     "id",
     "platform",
     "subject_id",
-    "date",
-    "time",
+    "start_time",
     "raw_data_asset",
     "raw_data_dir",
     "modalities",
@@ -60,10 +58,10 @@ SESSION_ROW_KEYS = [
     "id",
     "platform",
     "subject_id",
-    "date",
+    "start_time",
     "uploaded",
     "sorted",
-    "latest_sorting_failed",
+    "latest_sorting_status",
     "unknown",
 ]
 ASSET_ROW_KEYS = ["id", "name", "created", "type", "kind"]
@@ -73,52 +71,7 @@ SANDBOX_TOKEN_PREFIX = "COP_sandbox_"  # every sandbox token starts with it
 
 
 # -- running the command line in-process ---------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Run:
-    """What one command line run did: its exit code and what it printed."""
-
-    code: int | str | None
-    out: str
-    err: str
-
-    @property
-    def err_lines(self) -> list[str]:
-        return self.err.strip().splitlines()
-
-
-@pytest.fixture
-def cli(aind_sandbox, capsys) -> Callable[..., Run]:
-    """Run ``aind-session ARGS...`` in-process; returns a `Run`.
-
-    `main` configures logging on the root logger, as the real entry point
-    does once per process. Each run starts from a root logger with no handler,
-    so that logging lands on the captured stderr exactly as it would in a
-    terminal; the root logger and ``aind_session.codeocean`` (whose level
-    `main` has set in the past) are put back afterwards. Usage errors raise
-    ``SystemExit`` in argparse; its code is the exit code. Every run is
-    checked for the token.
-    """
-
-    def run(*argv: str) -> Run:
-        root = logging.getLogger()
-        codeocean_logger = logging.getLogger("aind_session.codeocean")
-        saved = (root.handlers[:], root.level, codeocean_logger.level)
-        secrets = {aind_sandbox.token, os.environ.get("CODE_OCEAN_API_TOKEN")} - {None, ""}
-        root.handlers.clear()
-        try:
-            code: int | str | None = main(list(argv))
-        except SystemExit as exc:
-            code = exc.code
-        finally:
-            root.handlers[:] = saved[0]
-            root.setLevel(saved[1])
-            codeocean_logger.setLevel(saved[2])
-        out, err = capsys.readouterr()
-        for secret in secrets:
-            assert secret not in out + err, f"the token was printed by aind-session {argv}"
-        return Run(code, out, err)
-
-    return run
+# `cli` (a run of the command line in-process) and `Run` are in conftest.py
 
 
 @pytest.fixture
@@ -247,7 +200,7 @@ def test_sessions_prints_a_table_of_id_platform_date_uploaded_sorted_and_latest_
     assert out.splitlines()[0].split() == [
         "ID",
         "PLATFORM",
-        "DATE",
+        "START",
         "UPLOADED",
         "SORTED",
         "LATEST",
@@ -276,14 +229,15 @@ def test_sessions_says_whether_ecephys_sessions_are_sorted_and_leaves_others_bla
 
 def test_sessions_says_sorted_when_an_older_sorting_is_usable_and_that_the_latest_failed(cli):
     rows = {row[0]: row[5:] for row in table_rows(cli("sessions", "676909").out)}
-    assert rows[MAIN] == ["yes", "failed"]  # three good sortings, the newest failed
+    assert rows[MAIN] == ["yes", "error"]  # three good sortings, the newest failed
     assert rows["ecephys_676909_2023-12-14_12-43-11"] == ["yes", "ok"]
     assert rows["behavior_676909_2023-12-15_09-30-00"] == ["-", "-"]
 
 
 def test_sessions_json_says_sorted_and_that_the_latest_sorting_failed(cli):
-    row = next(r for r in json.loads(cli("sessions", "676909", "--json").out) if r["id"] == MAIN)
-    assert (row["sorted"], row["latest_sorting_failed"]) == (True, True)
+    rows = json.loads(cli("sessions", "676909", "--json").out)["sessions"]
+    row = next(r for r in rows if r["id"] == MAIN)
+    assert (row["sorted"], row["latest_sorting_status"]) == (True, "error")
 
 
 def test_sessions_keeps_only_the_platform_asked_for(cli):
@@ -404,76 +358,95 @@ def test_json_output_is_one_json_document(cli, argv):
     json.loads(cli(*argv, "--json").out)
 
 
+def info_json(cli, *sessions: str) -> list[dict]:
+    """The sessions of ``info --json``."""
+    doc = json.loads(cli("info", *sessions, "--json").out)
+    assert (doc["contract"], doc["command"]) == (1, "info")
+    return doc["sessions"]
+
+
 def test_info_json_has_the_raw_data_asset_and_dir(cli):
-    summary = json.loads(cli("info", MAIN, "--json").out)
+    [summary] = info_json(cli, MAIN)
     assert summary["raw_data_asset"]["id"] == MAIN_RAW_ID
     assert summary["raw_data_dir"] == MAIN_RAW_DIR
 
 
 def test_info_json_keys_are_stable(cli):
-    assert list(json.loads(cli("info", MAIN, "--json").out)) == INFO_KEYS
+    assert list(info_json(cli, MAIN)[0]) == INFO_KEYS
 
 
 def test_info_json_describes_each_sorted_asset(cli):
-    summary = json.loads(cli("info", MAIN, "--json").out)
+    [summary] = info_json(cli, MAIN)
     by_id = {entry["id"]: entry for entry in summary["sorted_data_assets"]}
     good = by_id["a782c5e4-a16b-495d-baea-7ca9ba29015c"]
-    assert (good["sorter"], good["probes"], good["error"]) == (
+    assert (good["sorter"], good["probes"], good["status"]) == (
         "kilosort4",
         ["ProbeA", "ProbeB", "ProbeF"],
-        False,
+        "ok",
     )
-    assert by_id["30d6d645-0ec1-4d71-b088-6af2b1c0feaa"]["error"] is True
+    assert by_id["30d6d645-0ec1-4d71-b088-6af2b1c0feaa"]["status"] == "error"
 
 
 def test_info_json_lists_running_pipeline_computations(cli):
-    summary = json.loads(cli("info", RUNNING, "--json").out)
+    [summary] = info_json(cli, RUNNING)
     assert summary["running_pipeline_computations"] == [
         {
             "id": "31299b75-98af-4a99-906a-819bf1e759f2",
             "name": summary["running_pipeline_computations"][0]["name"],
             "state": "running",
-            "created": "2024-05-02 09:15:33 UTC",
+            "created": "2024-05-02T09:15:33+00:00",
         }
     ]
 
 
 def test_info_json_says_why_a_section_is_empty(cli):
-    summary = json.loads(cli("info", NO_ASSET, "--json").out)
+    [summary] = info_json(cli, NO_ASSET)
     assert summary["raw_data_asset"] is None
     assert list(summary["problems"]) == ["raw_data_asset"]
     assert summary["raw_data_dir"] == f"s3://aind-ephys-data/{NO_ASSET}"
 
 
 def test_info_json_of_several_sessions_is_a_list_in_the_order_given(cli):
-    summaries = json.loads(cli("info", RUNNING, MAIN, "--json").out)
-    assert [s["id"] for s in summaries] == [RUNNING, MAIN]
+    assert [s["id"] for s in info_json(cli, RUNNING, MAIN)] == [RUNNING, MAIN]
+
+
+def test_info_json_of_one_session_has_the_shape_of_several(cli):
+    one, two = (json.loads(cli("info", *s, "--json").out) for s in ([MAIN], [MAIN, RUNNING]))
+    assert list(one) == list(two) == ["contract", "command", "sessions"]
+    assert one["sessions"] == two["sessions"][:1]
 
 
 def test_sessions_json_has_stable_keys_and_the_table_values(cli):
-    rows = json.loads(cli("sessions", "676909", "700000", "--json").out)
+    doc = json.loads(cli("sessions", "676909", "700000", "--json").out)
+    assert (doc["subjects"], doc["columns"]) == (
+        ["676909", "700000"],
+        ["uploaded", "sorted", "latest_sorting_status"],
+    )
+    rows = doc["sessions"]
     assert all(list(row) == SESSION_ROW_KEYS for row in rows)
     behavior = next(r for r in rows if r["id"] == "behavior_676909_2023-12-15_09-30-00")
     assert behavior == {
         "id": "behavior_676909_2023-12-15_09-30-00",
         "platform": "behavior",
         "subject_id": "676909",
-        "date": "2023-12-15 09:30:00",
+        "start_time": "2023-12-15T09:30:00-08:00",
         "uploaded": True,
         "sorted": None,
-        "latest_sorting_failed": None,
+        "latest_sorting_status": None,
         "unknown": {},
     }
     assert next(r for r in rows if r["id"] == EMPTY_FOLDER)["uploaded"] is False
 
 
 def test_assets_json_has_stable_keys_and_the_table_values(cli):
-    rows = json.loads(cli("assets", MAIN, "--json").out)
+    [session] = json.loads(cli("assets", MAIN, "--json").out)["sessions"]
+    assert session["id"] == MAIN
+    rows = session["data_assets"]
     assert all(list(row) == ASSET_ROW_KEYS for row in rows)
     assert rows[0] == {
         "id": MAIN_RAW_ID,
         "name": MAIN,
-        "created": "2023-12-15 06:13:48 UTC",
+        "created": "2023-12-15T06:13:48+00:00",
         "type": "dataset",
         "kind": "raw",
     }
@@ -557,13 +530,29 @@ def test_a_remote_error_is_one_line_naming_the_status(cli, codeocean_down, comma
     assert "503" in run.err_lines[0]
 
 
-def test_info_says_in_each_section_why_codeocean_failed_and_still_prints_the_id(
-    cli, codeocean_down
-):
-    rows = info_rows(cli("info", MAIN).out)
+def test_info_marks_each_section_codeocean_left_unknown_and_says_why_once(cli, codeocean_down):
+    run = cli("info", MAIN)
+    rows = info_rows(run.out)
     assert rows["platform"] == "ecephys"
-    assert "503" in rows["raw data asset"]
-    assert "503" in rows["sorted assets"]
+    assert rows["raw data asset"] == rows["sorted assets"] == "unknown [1]"
+    (said,) = [line for line in run.err_lines if line.startswith("aind-session: unknown [1]")]
+    assert "503" in said
+    assert "affected: raw data asset, raw data dir, modalities" in said
+
+
+def test_one_failure_of_s3_is_said_once_for_many_sessions_with_what_it_affected(
+    cli, aind_sandbox, aind_settings
+):
+    aind_settings.set(AIND_SESSION_BACKOFF_FACTOR="0")
+    aind_sandbox.faults = Faults(rate=1.0, kinds=("503",), retry_after=0, services=("s3",))
+    run = cli("info", MAIN, "ecephys_676909_2023-12-14_12-43-11")
+    said = [line for line in run.err_lines if line.startswith("aind-session: unknown")]
+    assert len(said) == 1, run.err
+    assert "S3 did not answer" in said[0]
+    assert "more like it" in said[0]
+    assert "raw data dir (2)" in said[0] and "sorted asset (5)" in said[0]
+    assert "unknown [1]" in info_rows(run.out)["raw data dir"]
+    assert "S3 did not answer" not in run.out  # the reason is said once, on stderr
 
 
 def test_a_usage_error_ends_with_one_error_line_and_no_traceback(cli):
@@ -621,6 +610,7 @@ def pretend_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     Call it in the test body: capsys's streams are only in place once the test runs.
     """
     monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("COLUMNS", "120")  # whatever terminal runs the tests
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
 
@@ -910,7 +900,7 @@ def test_the_entry_point_exits_2_with_one_line_on_bad_input(entry_point):
 
 def test_sandbox_with_a_world_file_serves_that_world(entry_point):
     run = entry_point.result("small world")
-    summary = json.loads(run.out)
+    [summary] = json.loads(run.out)["sessions"]
     assert run.code == 0
     assert summary["raw_data_asset"]["id"] == SMALL_WORLD_ASSET_ID
     assert summary["raw_data_dir"] == f"s3://aind-ephys-data/{SMALL_WORLD_SESSION}"

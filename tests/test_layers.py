@@ -30,6 +30,7 @@ LOWER = {
 }
 ABOVE_CODEOCEAN = {
     "aind_session.s3",
+    "aind_session.s3_client",
     "aind_session.folders",
     "aind_session.rawdata",
     "aind_session.session",
@@ -39,6 +40,9 @@ ABOVE_CODEOCEAN = {
     "aind_session.cli",
     "aind_session.cli_commands",
     "aind_session.cli_output",
+    "aind_session.cli_cache",
+    "aind_session.cli_progress",
+    "aind_session.cli_text",
     "aind_session.verdicts",
 }
 
@@ -212,20 +216,38 @@ def test_an_import_under_type_checking_does_not_count_and_one_in_a_function_does
 
 # -- the whole street: top to bottom, each layer importing only its own and those below --
 STREET = [
-    {PACKAGE, "aind_session.cli", "aind_session.cli_commands", "aind_session.cli_output"},
-    {"aind_session.report", "aind_session.subject"},
+    {
+        PACKAGE,
+        "aind_session.cli",
+        "aind_session.cli_cache",
+        "aind_session.cli_commands",
+        "aind_session.cli_text",
+        "aind_session.cli_progress",
+        "aind_session.cli_output",
+    },
+    {"aind_session.report", "aind_session.subject", "aind_session.tables"},
+    {"aind_session.table_files"},
     {"aind_session.session", "aind_session.rawdata"},
     {"aind_session.extensions"},
     {"aind_session.verdicts"},
     {"aind_session.folders"},
     {"aind_session.linked"},
-    {CODEOCEAN, "aind_session.s3", "aind_session.s3_requests", "aind_session.docdb"},
+    {
+        CODEOCEAN,
+        "aind_session.s3",
+        "aind_session.s3_client",
+        "aind_session.s3_requests",
+        "aind_session.docdb",
+    },
     {"aind_session.docdb_api"},
     {"aind_session.transport"},
     {
         "aind_session.cache",
         "aind_session.store",
         "aind_session.persistent",
+        "aind_session.sqlite_cache",
+        "aind_session.asset_names",
+        "aind_session.outcomes",
         "aind_session.disk_codecs",
         "aind_session.batch",
     },
@@ -237,7 +259,9 @@ STREET = [
         "aind_session.extension",
         "aind_session.errors",
         "aind_session.cards",
+        "aind_session.card_parts",
         "aind_session.identity",
+        "aind_session.forks",
     },
 ]
 

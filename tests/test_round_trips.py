@@ -280,7 +280,7 @@ def test_sessions_of_a_subject_with_their_status_take_three_round_trips(
     from aind_session import cli
 
     assert cli.main(["sessions", SUBJECT, "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["sessions"]
     assert [r["id"] for r in rows] == subject
     assert all(r["uploaded"] and r["sorted"] for r in rows)
     # the subject's searches; its sessions' searches; every raw folder and

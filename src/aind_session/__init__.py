@@ -53,6 +53,7 @@ if _typing.TYPE_CHECKING:
     )
     from aind_session.config import Settings, get_settings
     from aind_session.subject import Subject, get_sessions
+    from aind_session.tables import sessions_table
 
 __version__ = "0.1.0"
 
@@ -65,6 +66,7 @@ _LAZY = {
     "get_subject_data_assets": "aind_session.codeocean",
     "is_raw_data_asset": "aind_session.codeocean",
     "search_data_assets": "aind_session.codeocean",
+    "sessions_table": "aind_session.tables",
 }
 
 __all__ = [
@@ -103,6 +105,7 @@ __all__ = [
     "is_raw_data_asset",
     "register_namespace",
     "search_data_assets",
+    "sessions_table",
 ]
 
 

@@ -2,9 +2,10 @@
 
 ::
 
-    aind-session info SESSION... [--json] [--sandbox [WORLD]] [-v | --debug]
+    aind-session info SESSION... [--json] [--sandbox [WORLD]] [--no-cache | --refresh] [-v | --debug]
     aind-session sessions SUBJECT... [--platform P] [--date D | --start-date D --end-date D]
-    aind-session assets SESSION
+                 [--columns C1,C2 | --columns all] [--format table|json|csv|parquet] [-o FILE]
+    aind-session assets SESSION...
     aind-session sandbox [--world FILE] [--latency-ms N]
     aind-session --version
 
@@ -12,6 +13,8 @@ Exit codes: 0 found, 1 not found, a remote error or an answer that could not be
 found out (shown as "unknown" with its reason), 2 bad usage or bad input.
 Errors are one or two lines on stderr; ``--debug`` adds the traceback. A reader
 that closes the pipe early (``... --json | head``) ends the command quietly, with 0.
+Answers are kept on disk in the user's cache folder for the cache's time-to-live
+(``--no-cache``, ``--refresh``; see :mod:`aind_session.cli_cache`).
 
 This module parses the arguments and calls the commands, which are in
 :mod:`aind_session.cli_commands` (and re-exported here); how their answers are
@@ -29,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from aind_session import errors
+from aind_session import cli_cache, errors
 
 # the commands, their exit codes and the note on unknown answers: defined
 # there, and still read from here
@@ -50,9 +53,17 @@ SANDBOX_UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
 # -- argument parsing --------------------------------------------------------------------
+SESSION_HELP = (
+    "a session ID (ecephys_676909_2023-12-13_13-43-40, 780345_2025-02-20_00-00-00), "
+    "or a path or data asset name holding one"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print one JSON document, for scripts")
+    common.add_argument(
+        "--json", action="store_true", help="print one JSON document (see cli.schema.json)"
+    )
     common.add_argument(
         "--sandbox",
         nargs="?",
@@ -60,6 +71,17 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="WORLD",
         help="run against a local sandbox (the bundled world, or WORLD, a world JSON file)",
+    )
+    common.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="keep no answers on disk (by default, answers are kept in the user's cache "
+        "folder for AIND_SESSION_CACHE_TTL seconds)",
+    )
+    common.add_argument(
+        "--refresh",
+        action="store_true",
+        help="ask every service again, and keep the new answers in the disk cache",
     )
     common.add_argument("-v", "--verbose", action="store_true", help="log what is being done")
     common.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
@@ -74,28 +96,68 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     info = sub.add_parser("info", parents=[common], help="everything about one or more sessions")
-    info.add_argument(
-        "sessions", nargs="+", metavar="SESSION", help="session ID, or a path or name holding one"
-    )
+    info.add_argument("sessions", nargs="+", metavar="SESSION", help=SESSION_HELP)
 
     sessions = sub.add_parser("sessions", parents=[common], help="table of a subject's sessions")
-    sessions.add_argument("subjects", nargs="+", metavar="SUBJECT", help="subject ID(s)")
-    sessions.add_argument("--platform", help="only this platform, e.g. ecephys")
+    sessions.add_argument(
+        "subjects", nargs="+", metavar="SUBJECT", help="a subject ID (676909), or several"
+    )
+    sessions.add_argument("--platform", help="only this platform, e.g. ecephys or behavior")
     sessions.add_argument("--date", help="only this day (2023-12-13, 20231213, ...)")
-    sessions.add_argument("--start-date", help="from this day (inclusive)")
-    sessions.add_argument("--end-date", help="to this day (inclusive)")
+    sessions.add_argument("--start-date", help="from this day or moment (inclusive)")
+    sessions.add_argument("--end-date", help="to this day or moment (inclusive)")
+    sessions.add_argument(
+        "--columns",
+        type=_columns,
+        metavar="C1,C2",
+        help="the columns after ID, platform and start, comma-separated, or 'all' "
+        "(default: uploaded,sorted,latest_sorting_status); see the README for each",
+    )
+    sessions.add_argument(
+        "--format",
+        choices=("table", "json", "csv", "parquet"),
+        help="table (the default), json (as --json), csv, or parquet (needs -o)",
+    )
+    sessions.add_argument(
+        "-o", "--output", metavar="FILE", help="write the csv, json or parquet to FILE"
+    )
 
-    assets = sub.add_parser("assets", parents=[common], help="table of a session's data assets")
-    assets.add_argument("session", metavar="SESSION")
+    assets = sub.add_parser(
+        "assets", parents=[common], help="table of the data assets of one or more sessions"
+    )
+    assets.add_argument("sessions", nargs="+", metavar="SESSION", help=SESSION_HELP)
 
     sandbox = sub.add_parser("sandbox", help="run a sandbox in the foreground until Ctrl-C")
-    sandbox.add_argument("--world", default=None, help="world JSON file (default: the bundled one)")
     sandbox.add_argument(
-        "--latency-ms", type=float, default=0.0, help="delay added to every response"
+        "--world", default=None, metavar="FILE", help="world JSON file (default: the bundled one)"
+    )
+    sandbox.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="milliseconds added to every response",
     )
     sandbox.add_argument("-v", "--verbose", action="store_true", help="log every request served")
     sandbox.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
     return parser
+
+
+def _columns(text: str) -> list[str]:
+    """``--columns``: names checked against the table's (an unknown one is a usage error
+    listing them)."""
+    from aind_session.tables import COLUMNS
+
+    if text.strip() == "all":
+        return list(COLUMNS)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    wrong = [n for n in names if n not in COLUMNS]
+    if wrong or not names:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(map(repr, wrong)) or repr(text)} is not a column; "
+            f"choose among {', '.join(COLUMNS)}, or 'all'"
+        )
+    return names
 
 
 # -- entry point ---------------------------------------------------------------------------
@@ -117,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             if args.command == "sandbox":
                 return _run_sandbox(args)
-            with _maybe_sandbox(args.sandbox):
+            with _maybe_sandbox(args.sandbox), cli_cache.disk_cache(args):
                 code = int(COMMANDS[args.command](args))
             sys.stdout.flush()  # here, so that a reader gone is seen here
             return code
@@ -147,6 +209,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                     file=sys.stderr,
                 )
             return EXIT_USAGE if _is_bad_input(exc) else EXIT_NOT_FOUND
+
+
+def run() -> None:
+    """The ``aind-session`` executable: :func:`main`, its code the exit status. Its
+    process ends without the collections of the interpreter's teardown
+    (:func:`aind_session.transport.quick_exit`): it is this command's own process.
+    """
+    from aind_session import transport
+
+    transport.quick_exit()
+    sys.exit(main())
 
 
 class _Version(argparse.Action):
@@ -195,11 +268,34 @@ def _sandbox_last(argv: list[str]) -> list[str]:
     return argv
 
 
+class _LogHandler(logging.StreamHandler):
+    """Log lines on stderr, each starting on a line of its own: a progress bar drawn
+    there is erased first."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from aind_session.cli_progress import erase_progress
+
+        erase_progress()
+        super().emit(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The line, wrapped to the terminal's width (on a terminal)."""
+        import textwrap
+
+        from aind_session.cli_output import terminal_width
+
+        text = super().format(record)
+        width = terminal_width(self.stream)
+        if width is None or "\n" in text or len(text) <= width:
+            return text
+        return textwrap.fill(text, width, subsequent_indent="  ", break_on_hyphens=False)
+
+
 @contextmanager
 def _logging(args: argparse.Namespace) -> Iterator[None]:
     """Log aind-session's own messages to stderr at the level asked, for this call only."""
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _LogHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     ours = logging.getLogger("aind_session")
     before = (ours.level, ours.propagate)

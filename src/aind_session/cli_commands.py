@@ -2,32 +2,54 @@
 
 Each takes the parsed arguments and returns the exit code: 0 found, 1 not found
 or unknown. :mod:`aind_session.cli` parses the arguments and calls them (through
-:data:`COMMANDS`); how their answers are shown is in :mod:`aind_session.cli_output`.
+:data:`COMMANDS`); how their answers are shown is in :mod:`aind_session.cli_text`
+and :mod:`aind_session.cli_output`.
+
+With ``--json`` each prints one document of the CLI's contract (``cli.schema.json``
+beside this module, checked by the tests): an object with ``contract`` (its
+version), ``command`` and ``sessions``, a list whatever the number of arguments.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from aind_session import errors
-from aind_session.cli_output import (
-    Style,
-    assets_table,
-    emit,
-    format_info,
-    progress_batches,
-    progress_map,
-    sessions_table,
-)
+from aind_session.cli_output import Footnotes, Style, emit
+from aind_session.cli_progress import Progress, progress_batches, progress_map
+from aind_session.cli_text import assets_text, format_info, sessions_text
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE = 0, 1, 2
+CONTRACT = 1  # the version of the --json documents (cli.schema.json)
 UNKNOWN_NOTE = (
     "aind-session: some answers are unknown: a service did not answer or access was denied "
     "(the reasons are given above); try again later, or check your credentials."
 )
+# the keyword arguments of the library that are flags here: errors name the flag
+FLAGS = {"start_date": "--start-date", "end_date": "--end-date", "platform": "--platform"}
+
+
+def document(command: str, sessions: list[Any], **fields: Any) -> dict[str, Any]:
+    """A ``--json`` document: the contract's version, the command, what it was asked
+    (``fields``) and its sessions.
+
+    >>> document('assets', [])
+    {'contract': 1, 'command': 'assets', 'sessions': []}
+    """
+    return {"contract": CONTRACT, "command": command, **fields, "sessions": sessions}
+
+
+def _said(notes: Footnotes) -> bool:
+    """Say each failure once on stderr, then the note on unknown answers; whether any."""
+    lines = notes.lines()
+    for line in lines:
+        print(line, file=sys.stderr)
+    if lines:
+        print(UNKNOWN_NOTE, file=sys.stderr)
+    return bool(lines)
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -53,61 +75,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     from aind_session.report import describe_many
 
     summaries = progress_batches(describe_many, sessions, "sessions", not args.json)
+    unknown = any(s["unknown"] for s in summaries)
     if args.json:
-        emit(summaries[0] if len(summaries) == 1 else summaries)
+        emit(document("info", summaries))
+        if unknown:
+            print(UNKNOWN_NOTE.replace("above", "under 'unknown'"), file=sys.stderr)
     else:
         style = Style(sys.stdout)
-        print("\n\n".join(format_info(s, style) for s in summaries))
+        notes = Footnotes(Style(sys.stderr))
+        print("\n\n".join(format_info(s, style, notes) for s in summaries))
+        sys.stdout.flush()
+        _said(notes)
     found = all(s["raw_data_asset"] or s["raw_data_dir"] for s in summaries)
-    unknown = any(s["unknown"] for s in summaries)
-    if unknown:
-        print(UNKNOWN_NOTE, file=sys.stderr)
     return EXIT_OK if found and not unknown else EXIT_NOT_FOUND
-
-
-def _session_rows(sessions: Sequence[Any]) -> list[dict[str, Any]]:
-    """Rows of many sessions, their questions asked together, in a few rounds for all."""
-    import functools
-
-    from aind_session import batch, cache
-
-    with cache.public_call():  # one deadline for the whole
-        rows = batch.gather([functools.partial(_session_row, s) for s in sessions])
-    for row in rows:
-        if isinstance(row, Exception):
-            raise row
-    return rows  # type: ignore[return-value]
-
-
-def _session_row(session: Any) -> dict[str, Any]:
-    """One row of ``sessions``: None where a verdict does not apply (``sorted`` of a
-    session that is not ecephys, ``latest_sorting_failed`` without a sorted asset)
-    or could not be found out (its reason in ``unknown``)."""
-    from aind_session.conventions import may_be_ecephys
-    from aind_session.report import ask_many
-
-    questions: dict[str, Callable[[], Any]] = {"uploaded": lambda: session.is_uploaded}
-    if may_be_ecephys(session.platform):
-        questions["sorted"] = lambda: session.ecephys.is_sorted
-        questions["latest_sorting_failed"] = lambda: (
-            session.ecephys.latest_sorting_failed if session.ecephys.sorted_data_assets else None
-        )
-    row: dict[str, Any] = {
-        "id": session.id,
-        "platform": session.platform,
-        "subject_id": session.subject_id,
-        "date": session.dt.isoformat(sep=" "),
-        "uploaded": None,
-        "sorted": None,
-        "latest_sorting_failed": None,
-        "unknown": {},
-    }
-    answers = ask_many([(q, None) for q in questions.values()])
-    for key, outcome in zip(questions, answers, strict=True):
-        row[key] = outcome.value
-        if outcome.reason is not None:  # none of these raises "not there": say it all
-            row["unknown"][key] = outcome.reason
-    return row
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
@@ -118,42 +98,128 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     >>> args = argparse.Namespace(subjects=['713655'], platform=None, date=None,
     ...                           start_date=None, end_date=None, json=False)
     >>> cmd_sessions(args)
-    ID                                  PLATFORM  DATE                 UPLOADED  SORTED  LATEST SORTING
+    ID                                  PLATFORM  START                UPLOADED  SORTED  LATEST SORTING
     ecephys_713655_2024-04-22_14-21-05  ecephys   2024-04-22 14:21:05  yes       yes     ok
     0
     """
     from aind_session.subject import get_sessions, parse_subject_id
+    from aind_session.tables import CLI_COLUMNS, session_rows
 
+    columns = list(getattr(args, "columns", None) or CLI_COLUMNS)
     subjects = list(dict.fromkeys(parse_subject_id(s) for s in args.subjects))
     if args.date and (args.start_date or args.end_date):
         raise errors.InvalidInputError(
             f"--date {args.date!r} was given with --start-date or --end-date: give --date "
             "for one day, or --start-date and/or --end-date for a range, not both."
         )
-    found = progress_map(
-        lambda s: get_sessions(s, args.platform, args.date, args.start_date, args.end_date),
-        subjects,
-        "subjects",
-        not args.json,
-    )
+    _check_dates(args)
+    fmt = _format(args)
+    shown = fmt == "table"
+    with _flag_names():
+        found = progress_map(
+            lambda s: get_sessions(s, args.platform, args.date, args.start_date, args.end_date),
+            subjects,
+            "subjects",
+            shown,
+        )
     sessions = [s for group in found for s in group]
-    rows = progress_batches(_session_rows, sessions, "sessions", not args.json)
-    if args.json:
-        emit(rows)
-    else:
-        style = Style(sys.stdout)
-        if rows:
-            print(sessions_table(rows, style))
-        else:
-            print(f"No sessions found for {_asked(subjects, args)}.", file=sys.stderr)
-    unknown = [r for r in rows if r["unknown"]]
-    for row in unknown:
-        fields = ", ".join(row["unknown"])
-        first = next(iter(row["unknown"].values()))
-        print(f"aind-session: {row['id']}: {fields} unknown: {first}", file=sys.stderr)
-    if unknown:
-        print(UNKNOWN_NOTE, file=sys.stderr)
+    bar = Progress(len(sessions), "sessions", shown)
+    try:  # batches growing from one session (tables.session_rows): few rounds, a bar that moves
+        rows = session_rows(sessions, columns, progress=bar.advance if bar.on else None)
+    finally:
+        bar.close()
+    unknown = any(r["unknown"] for r in rows)
+    if fmt == "json":
+        filters = {k: getattr(args, k) for k in ("platform", "date", "start_date", "end_date")}
+        doc = document("sessions", rows, subjects=subjects, filters=filters, columns=columns)
+        _to_file_or_stdout(doc, getattr(args, "output", None))
+    elif fmt != "table":
+        _write(rows, columns, fmt, args.output)
+    elif rows:
+        notes = Footnotes(Style(sys.stderr))
+        print(sessions_text(rows, columns, Style(sys.stdout), notes))
+        sys.stdout.flush()
+        _said(notes)
+    if not rows:
+        print(f"No sessions found for {_asked(subjects, args)}.", file=sys.stderr)
+    elif unknown and fmt != "table":
+        print(UNKNOWN_NOTE.replace("above", "under 'unknown'"), file=sys.stderr)
     return EXIT_OK if rows and not unknown else EXIT_NOT_FOUND
+
+
+def _check_dates(args: argparse.Namespace) -> None:
+    """Each date flag read before any request; a bad one is named by its flag."""
+    from aind_session.dates import parse_date
+
+    for name in ("date", "start_date", "end_date"):
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        flag = f"--{name.replace('_', '-')}"
+        try:
+            parse_date(value)
+        except errors.InvalidInputError as exc:
+            raise errors.InvalidInputError(f"{flag} {value!r}: {exc}") from None
+
+
+def _format(args: argparse.Namespace) -> str:
+    """The output format asked: ``--json`` is ``--format json``."""
+    fmt = getattr(args, "format", None)
+    if args.json and fmt not in (None, "json"):
+        raise errors.InvalidInputError(
+            f"--json was given with --format {fmt}: give one of them (--json is --format json)."
+        )
+    fmt = "json" if args.json else fmt or "table"
+    output = getattr(args, "output", None)
+    if fmt == "parquet" and not output:
+        raise errors.InvalidInputError(
+            "--format parquet writes a binary file: give it a name with -o FILE."
+        )
+    if fmt == "table" and output:
+        raise errors.InvalidInputError(
+            f"-o {output} was given with the table format: choose --format csv, json or "
+            "parquet to write a file."
+        )
+    return fmt
+
+
+def _to_file_or_stdout(doc: dict[str, Any], output: str | None) -> None:
+    """The JSON document ``doc`` on stdout, or in the file ``output``."""
+    if not output:
+        emit(doc)
+        return
+    import json
+
+    with open(output, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    print(f"aind-session: wrote {len(doc['sessions'])} sessions to {output}", file=sys.stderr)
+
+
+def _write(rows: list[dict[str, Any]], columns: list[str], fmt: str, output: str | None) -> None:
+    """``rows`` as a csv, json or parquet file ``output`` (stdout when None)."""
+    from aind_session.tables import frame_of, write_table
+
+    frame = frame_of(rows, columns)
+    write_table(frame, output if output else sys.stdout, fmt)
+    if output:
+        print(f"aind-session: wrote {len(rows)} sessions to {output}", file=sys.stderr)
+
+
+class _flag_names:
+    """Inside: an InvalidInputError naming a keyword argument of the library names the
+    command line's flag instead (``end_date`` -> ``--end-date``)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, errors.InvalidInputError):
+            text = str(exc)
+            for name, flag in FLAGS.items():
+                text = text.replace(f"{name}=", f"{flag} ").replace(name, flag)
+            if text != str(exc):
+                raise errors.InvalidInputError(text) from exc
 
 
 def _asset_kind(asset: Any, session_id: str) -> str:
@@ -166,45 +232,70 @@ def _asset_kind(asset: Any, session_id: str) -> str:
 
 
 def cmd_assets(args: argparse.Namespace) -> int:
-    """``aind-session assets``: the data assets of one session; the exit code.
+    """``aind-session assets``: the data assets of each session; the exit code.
 
-    0 when the session has data assets.
+    0 when every session has data assets.
 
-    >>> cmd_assets(argparse.Namespace(session='ecephys_676909_2023-12-14_12-43-11', json=True))
-    [
-      {
-        "id": "6934b008-bd2e-4e54-82e8-a6c5d91a88d8",
-        "name": "ecephys_676909_2023-12-14_12-43-11",
-        "created": "2023-12-16 02:40:31 UTC",
-        "type": "dataset",
-        "kind": "raw"
-      },
-      ...
-    ]
+    >>> args = argparse.Namespace(sessions=['ecephys_676909_2023-12-14_12-43-11'], json=True)
+    >>> cmd_assets(args)
+    {
+      "contract": 1,
+      "command": "assets",
+      "sessions": [
+        {
+          "id": "ecephys_676909_2023-12-14_12-43-11",
+          ...
+          "data_assets": [
+            {
+              "id": "6934b008-bd2e-4e54-82e8-a6c5d91a88d8",
+              "name": "ecephys_676909_2023-12-14_12-43-11",
+              "created": "2023-12-16T02:40:31+00:00",
+              "type": "dataset",
+              "kind": "raw"
+            },
+            ...
     0
     """
-    from aind_session.report import _iso
+    from aind_session.dates import iso_session_time, iso_utc
     from aind_session.session import Session
 
-    session = Session(args.session)
-    rows = [
+    sessions = [Session(value) for value in args.sessions]  # bad input fails before any request
+    found = progress_map(lambda s: s.data_assets, sessions, "sessions", not args.json)
+    entries: list[dict[str, Any]] = [
         {
-            "id": a.id,
-            "name": a.name,
-            "created": _iso(a.created),
-            "type": str(getattr(a.type, "value", a.type)),
-            "kind": _asset_kind(a, session.id),
+            "id": session.id,
+            "platform": session.platform,
+            "subject_id": session.subject_id,
+            "start_time": iso_session_time(session.dt),
+            "data_assets": [
+                {
+                    "id": a.id,
+                    "name": a.name,
+                    "created": iso_utc(a.created),
+                    "type": str(getattr(a.type, "value", a.type)),
+                    "kind": _asset_kind(a, session.id),
+                }
+                for a in assets
+            ],
         }
-        for a in session.data_assets
+        for session, assets in zip(sessions, found, strict=True)
     ]
     if args.json:
-        emit(rows)
-    elif rows:
-        style = Style(sys.stdout)
-        print(assets_table(rows, style))
+        emit(document("assets", entries))
     else:
-        print(f"No data assets are named {session.id}*.", file=sys.stderr)
-    return EXIT_OK if rows else EXIT_NOT_FOUND
+        style = Style(sys.stdout)
+        blocks = []
+        for entry in entries:
+            title = style.bold(entry["id"]) + "\n" if len(entries) > 1 else ""
+            if entry["data_assets"]:
+                blocks.append(title + assets_text(entry["data_assets"], style, entry["id"]))
+            else:
+                blocks.append(title.rstrip())
+                print(f"No data assets are named {entry['id']}*.", file=sys.stderr)
+        text = "\n\n".join(b for b in blocks if b)
+        if text:
+            print(text)
+    return EXIT_OK if all(e["data_assets"] for e in entries) else EXIT_NOT_FOUND
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -1,85 +1,167 @@
-"""How the ``aind-session`` command line shows its answers.
+"""How the ``aind-session`` command line shows its answers: styles, tables, JSON, progress.
 
-The commands (in :mod:`aind_session.cli`) find things out; this module turns
-what they found into output: ANSI styles on a terminal (:class:`Style`), JSON
-for scripts (:func:`emit`), the tables of ``sessions`` and ``assets``, the text
-of ``info`` (:func:`format_info`), and a progress bar on stderr while many
-sessions are asked about (:func:`progress_map`, :func:`progress_batches`).
+The commands (in :mod:`aind_session.cli_commands`) find things out; this module
+turns what they found into output:
+
+- :class:`Style`: colour on a terminal for problems only: red for an error (a
+  failed sorting), yellow for unknown, dim for nothing found; plain otherwise,
+  and with ``NO_COLOR`` set.
+- :func:`table`: columns as wide as their widest cell *as seen* (escape codes
+  are not counted), fitted to the terminal by shortening the columns that may
+  be shortened, in the middle (``ecephys_676909_…_sorted_2023-12-19_02-15-37``).
+- :class:`Footnotes`: an answer that could not be found out shows as
+  ``unknown [1]``; each failure is said once, on stderr, with what it affected.
+- :func:`emit`: one JSON document (the contract of ``--json``: see
+  ``cli.schema.json`` beside this module).
+
+The progress bar is in :mod:`aind_session.cli_progress`.
+The text of ``info`` is in :mod:`aind_session.cli_info`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import sys
-import threading
-from collections.abc import Callable, Sequence
+from collections import Counter
 from typing import Any, TextIO, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+ELLIPSIS = "…"
+MIN_SHORTENED = {"middle": 12, "end": 10, "time": 10}  # characters a column keeps
+
 
 class Style:
-    """ANSI styles on a terminal (unless NO_COLOR is set), plain text otherwise."""
+    """ANSI styles on a terminal (unless NO_COLOR is set), plain text otherwise.
+
+    >>> import io
+    >>> style = Style(io.StringIO())  # not a terminal
+    >>> style.red('error'), style.dim('none')
+    ('error', 'none')
+    >>> style.on = True
+    >>> style.bold('ID'), style.red('error'), style.yellow('unknown'), style.dim('none')
+    ('\\x1b[1mID\\x1b[0m', '\\x1b[31merror\\x1b[0m', '\\x1b[33munknown\\x1b[0m', '\\x1b[2mnone\\x1b[0m')
+    """
 
     def __init__(self, stream: TextIO) -> None:
-        self.on = stream.isatty() and not os.environ.get("NO_COLOR")
+        self.on = is_terminal(stream) and not os.environ.get("NO_COLOR")
+        self.width = terminal_width(stream)
 
     def _wrap(self, code: str, text: str) -> str:
-        return f"\033[{code}m{text}\033[0m" if self.on else text
+        return f"\033[{code}m{text}\033[0m" if self.on and text else text
 
     def bold(self, text: str) -> str:
-        """``text`` in bold on a terminal; as it is otherwise.
+        """``text`` in bold: a table's header, a session's ID.
 
         >>> import io
-        >>> style = Style(io.StringIO())  # not a terminal
-        >>> style.bold('ok')
-        'ok'
-        >>> style.on = True
-        >>> style.bold('ok')
-        '\\x1b[1mok\\x1b[0m'
+        >>> Style(io.StringIO()).bold('ID')  # not a terminal
+        'ID'
         """
         return self._wrap("1", text)
 
     def dim(self, text: str) -> str:
-        """``text`` dimmed on a terminal; as it is otherwise.
+        """``text`` dimmed: nothing found, or not applicable.
 
         >>> import io
-        >>> style = Style(io.StringIO())  # not a terminal
-        >>> style.dim('ok')
-        'ok'
-        >>> style.on = True
-        >>> style.dim('ok')
-        '\\x1b[2mok\\x1b[0m'
+        >>> Style(io.StringIO()).dim('-')
+        '-'
         """
         return self._wrap("2", text)
 
     def red(self, text: str) -> str:
-        """``text`` in red on a terminal; as it is otherwise.
+        """``text`` in red: an error (a failed sorting).
 
         >>> import io
-        >>> style = Style(io.StringIO())  # not a terminal
-        >>> style.red('ok')
-        'ok'
-        >>> style.on = True
-        >>> style.red('ok')
-        '\\x1b[31mok\\x1b[0m'
+        >>> Style(io.StringIO()).red('error')
+        'error'
         """
         return self._wrap("31", text)
 
-    def green(self, text: str) -> str:
-        """``text`` in green on a terminal; as it is otherwise.
+    def yellow(self, text: str) -> str:
+        """``text`` in yellow: an answer that could not be found out.
 
         >>> import io
-        >>> style = Style(io.StringIO())  # not a terminal
-        >>> style.green('ok')
-        'ok'
-        >>> style.on = True
-        >>> style.green('ok')
-        '\\x1b[32mok\\x1b[0m'
+        >>> Style(io.StringIO()).yellow('unknown [1]')
+        'unknown [1]'
         """
-        return self._wrap("32", text)
+        return self._wrap("33", text)
+
+
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal (False for a closed stream or one without a file).
+
+    >>> import io
+    >>> is_terminal(io.StringIO())
+    False
+    """
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # closed, or not a file
+        return False
+
+
+def terminal_width(stream: TextIO) -> int | None:
+    """The width to fit output to: the terminal's columns (``COLUMNS`` wins), or None
+    when ``stream`` is not a terminal (a file or a pipe gets whole lines).
+
+    >>> import io
+    >>> terminal_width(io.StringIO()) is None
+    True
+    """
+    if not is_terminal(stream):
+        return None
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def visible_len(text: str) -> int:
+    """The length of ``text`` as a terminal shows it: escape codes count for nothing.
+
+    >>> visible_len('\\x1b[31merror\\x1b[0m')
+    5
+    """
+    return len(ANSI.sub("", text))
+
+
+def shorten_end(text: str, width: int) -> str:
+    """``text`` cut at its end to ``width`` characters (a time keeps its date).
+
+    >>> shorten_end('2023-12-16 02:40:31 UTC', 16)
+    '2023-12-16 02:4…'
+    """
+    if len(text) <= width or ANSI.search(text):
+        return text
+    return text[: max(0, width - 1)] + ELLIPSIS
+
+
+def shorten_time(text: str, width: int) -> str:
+    """A time ``2023-12-16 02:40:31 UTC`` cut to ``width``: its seconds and zone go
+    first, then its time of day.
+
+    >>> shorten_time('2023-12-16 02:40:31 UTC', 18), shorten_time('2023-12-16 02:40:31', 12)
+    ('2023-12-16 02:40', '2023-12-16')
+    """
+    if len(text) <= width or ANSI.search(text):
+        return text
+    return text[:16] if width >= 16 else text[:10] if width >= 10 else shorten_end(text, width)
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut in the middle to ``width`` characters (both ends are kept: a name's
+    session and its suffix); as it is when it fits. Only plain text is shortened.
+
+    >>> shorten('ecephys_676909_2023-12-14_12-43-11_sorted_2023-12-19_02-15-37', 40)
+    'ecephys_676909_2023…_2023-12-19_02-15-37'
+    """
+    if len(text) <= width or ANSI.search(text):
+        return text
+    keep = max(1, width - 1)
+    head = keep // 2
+    return text[:head] + ELLIPSIS + text[len(text) - (keep - head) :]
 
 
 def emit(data: Any) -> None:
@@ -88,252 +170,194 @@ def emit(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-# -- progress ------------------------------------------------------------------------------
-class Progress:
-    """A progress bar on stderr, shown only on a terminal and when asked."""
-
-    def __init__(self, total: int, label: str, show: bool) -> None:
-        self.total, self.label, self.done = total, label, 0
-        self.on = show and sys.stderr.isatty() and total > 1
-        self.lock = threading.Lock()
-
-    def advance(self, count: int = 1) -> None:
-        """Count ``count`` more items done, and redraw the bar when it is shown."""
-        with self.lock:
-            self.done += count
-            if self.on:
-                filled = int(30 * self.done / self.total)
-                sys.stderr.write(
-                    f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}"
-                )
-                sys.stderr.flush()
-
-    def close(self) -> None:
-        """Erase the bar when it is shown."""
-        if self.on:
-            sys.stderr.write("\r" + " " * (len(self.label) + 45) + "\r")
+# -- unknown answers, each failure said once -------------------------------------------------
+_VARYING = re.compile(
+    r"s3://\S+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|\b\w+_\d{6,}_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}\w*|\b\d{6,}_\d{4}-\d{2}-\d{2}_\S+"
+)
+_DERIVED = re.compile(r"^(?P<needed>\w+) could not be found out, so neither could \w+")
 
 
-def progress_map(fn: Callable[[T], R], items: Sequence[T], label: str, show: bool) -> list[R]:
-    """``fn`` over ``items`` on a bounded pool, with a progress bar on a terminal.
+class Footnotes:
+    """Reasons of unknown answers, numbered: ``mark`` gives the cell's text
+    (``unknown [1]``), ``lines`` the footnotes for stderr. Reasons that differ only
+    in what they name (a folder, an asset, a session) are one failure, said once
+    with a count of what it affected.
 
-    The answers are in the order of ``items``.
-
-    >>> progress_map(str.upper, ['ProbeA', 'ProbeB'], 'probes', show=False)
-    ['PROBEA', 'PROBEB']
+    >>> import io
+    >>> notes = Footnotes(Style(io.StringIO()))
+    >>> notes.mark('S3 did not answer a listing of s3://b/x after 3 tries', 'raw data dir')
+    'unknown [1]'
+    >>> notes.mark('S3 did not answer a listing of s3://b/y after 3 tries', 'raw data dir')
+    'unknown [1]'
+    >>> notes.mark('DocDB refused', 'docdb record')
+    'unknown [2]'
+    >>> print('\\n'.join(notes.lines()))
+    aind-session: unknown [1]: S3 did not answer a listing of s3://b/x after 3 tries (and 1 more like it); affected: raw data dir (2)
+    aind-session: unknown [2]: DocDB refused; affected: docdb record
     """
-    from concurrent.futures import ThreadPoolExecutor
 
-    from aind_session.config import get_settings
+    def __init__(self, style: Style) -> None:
+        self.style = style
+        self.numbers: dict[str, int] = {}
+        self.first: dict[int, str] = {}
+        self.seen: dict[int, set[str]] = {}
+        self.affected: dict[int, Counter[str]] = {}
 
-    progress = Progress(len(items), label, show)
+    def number(self, reason: str, what: str | None) -> int:
+        """The footnote of ``reason``, noting that it left ``what`` unknown (None: the
+        same thing again, not counted twice).
 
-    def step(item: T) -> R:
-        result = fn(item)
-        progress.advance()
-        return result
+        >>> import io
+        >>> Footnotes(Style(io.StringIO())).number('S3 refused', 'raw data dir')
+        1
+        """
+        key = _VARYING.sub("…", reason)
+        if key not in self.numbers:
+            self.numbers[key] = n = len(self.numbers) + 1
+            self.first[n], self.seen[n], self.affected[n] = reason, set(), Counter()
+        n = self.numbers[key]
+        self.seen[n].add(reason)
+        if what is not None:
+            self.affected[n][what] += 1
+        return n
 
-    workers = max(1, min(len(items), get_settings().max_concurrency))
-    with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(step, items))
-    progress.close()
-    return results
+    def mark(self, reason: str, what: str | None) -> str:
+        """The text of a cell whose answer is unknown for ``reason``.
+
+        >>> import io
+        >>> Footnotes(Style(io.StringIO())).mark('S3 refused', 'raw data dir')
+        'unknown [1]'
+        """
+        return self.style.yellow(f"unknown [{self.number(reason, what)}]")
+
+    def lines(self) -> list[str]:
+        """One line per failure, for stderr (see the class's example).
+
+        >>> import io
+        >>> Footnotes(Style(io.StringIO())).lines()
+        []
+        """
+        out = []
+        for n, reason in self.first.items():
+            more = len(self.seen[n]) - 1
+            like = f" (and {more} more like it)" if more else ""
+            hit = ", ".join(
+                f"{what} ({count})" if count > 1 else what
+                for what, count in self.affected[n].items()
+            )
+            affected = f"; affected: {hit}" if hit else ""
+            out.append(f"aind-session: unknown [{n}]: {reason}{like}{affected}")
+        return out
 
 
-def progress_batches(
-    fn: Callable[[Sequence[T]], list[R]], items: Sequence[T], label: str, show: bool, size: int = 25
-) -> list[R]:
-    """``fn`` over batches of ``items`` (each batch asks its services in a few rounds).
+def derived_from(reason: str) -> str | None:
+    """The section an unknown answer waited on (``raw_data_dir could not be found out,
+    so neither could modalities``), or None.
 
-    Without a bar to move, all ``items`` go in one batch.
-
-    >>> progress_batches(lambda batch: [len(batch)] * len(batch), 'abc', 'letters', show=False)
-    [3, 3, 3]
+    >>> derived_from('raw_data_dir could not be found out, so neither could modalities (see raw_data_dir).')
+    'raw_data_dir'
     """
-    progress = Progress(len(items), label, show)
-    if not progress.on:
-        size = max(1, len(items))  # no bar to move: one batch, fewest rounds
-    results: list[R] = []
-    for start in range(0, len(items), size):
-        batch = items[start : start + size]
-        results += fn(batch)
-        progress.advance(len(batch))
-    progress.close()
-    return results
+    match = _DERIVED.match(reason)
+    return match["needed"] if match else None
 
 
 # -- tables --------------------------------------------------------------------------------
-def table(rows: list[list[str]], header: list[str], style: Style) -> str:
-    """``rows`` in columns as wide as their widest cell, under a bold ``header``.
+def fitted_widths(
+    rows: list[list[str]], header: list[str], width: int | None, shrink: dict[int, str]
+) -> tuple[list[int], bool]:
+    """The columns' widths as seen, those in ``shrink`` narrowed (widest first, down to
+    12 characters) until the table fits ``width``; and whether it fits.
+
+    >>> fitted_widths([['a' * 30, '1']], ['NAME', 'N'], 20, {0: 'middle'})
+    ([17, 1], True)
+    >>> fitted_widths([['a' * 30, '1']], ['NAME', 'N'], 10, {0: 'middle'})
+    ([12, 1], False)
+    """
+    widths = [max(visible_len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    if width is None:
+        return widths, True
+    over = sum(widths) + 2 * (len(widths) - 1) - width
+    while over > 0:
+        candidates = [i for i in shrink if widths[i] > MIN_SHORTENED[shrink[i]]]
+        if not candidates:
+            break
+        times = [i for i in candidates if shrink[i] == "time"]  # the cheapest loss first
+        widest = max(times or candidates, key=lambda i: widths[i])
+        least = MIN_SHORTENED[shrink[widest]]
+        cut = max(1, min(over, widths[widest] - max(least, _second(widths, candidates))))
+        if shrink[widest] == "time":  # whole parts: 16 (no seconds), then 10 (the day)
+            cut = widths[widest] - (16 if widths[widest] - cut >= 16 else 10)
+        widths[widest] -= cut
+        over -= cut
+    return widths, over <= 0
+
+
+def _second(widths: list[int], candidates: list[int]) -> int:
+    """The width of the second widest candidate (so the widest is cut down to it first)."""
+    ordered = sorted((widths[i] for i in candidates), reverse=True)
+    return ordered[1] if len(ordered) > 1 else 0
+
+
+def table(
+    rows: list[list[str]],
+    header: list[str],
+    style: Style,
+    shrink: dict[int, str] | None = None,
+) -> str:
+    """``rows`` in columns as wide as their widest cell as seen, under a bold ``header``.
+
+    On a terminal narrower than the table, the columns in ``shrink`` (index -> how:
+    ``"middle"``, ``"end"`` or ``"time"``) are shortened, the widest first (see
+    :data:`MIN_SHORTENED`).
+    A table that still does not fit is shown as one block of ``header: value`` lines
+    per row (:func:`records`).
 
     >>> import io
     >>> print(table([['ProbeA', '455'], ['ProbeB', '301']], ['PROBE', 'UNITS'], Style(io.StringIO())))
     PROBE   UNITS
     ProbeA  455
     ProbeB  301
+    >>> narrow = Style(io.StringIO()); narrow.width = 20
+    >>> print(table([['a' * 30, '1']], ['NAME', 'N'], narrow, shrink={0: 'middle'}))
+    NAME               N
+    aaaaaaaa…aaaaaaaa  1
     """
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        style.bold("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    shrink = shrink or {}
+    widths, fits = fitted_widths(rows, header, style.width, shrink)
+    if not fits:
+        return records(rows, header, style)
+    cut = {"middle": shorten, "end": shorten_end, "time": shorten_time}
+    rows = [
+        [cut[shrink[i]](c, widths[i]) if i in shrink else c for i, c in enumerate(r)] for r in rows
     ]
-    lines += [
-        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
-    return "\n".join(lines)
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c + " " * (w - visible_len(c)) for c, w in zip(cells, widths, strict=True)
+        ).rstrip()
+
+    return "\n".join([style.bold(line(header)), *(line(r) for r in rows)])
 
 
-def sessions_table(rows: list[dict[str, Any]], style: Style) -> str:
-    """The table of ``sessions``: a session's verdicts are yes/no (or failed/ok), "-"
-    where one does not apply and "unknown" where it could not be found out.
-
-    >>> import io
-    >>> rows = [
-    ...     {'id': 'ecephys_676909_2023-12-13_13-43-40', 'platform': 'ecephys',
-    ...      'date': '2023-12-13 13:43:40', 'uploaded': True, 'sorted': True,
-    ...      'latest_sorting_failed': True, 'unknown': {}},
-    ...     {'id': 'behavior_676909_2023-12-15_09-30-00', 'platform': 'behavior',
-    ...      'date': '2023-12-15 09:30:00', 'uploaded': True, 'sorted': None,
-    ...      'latest_sorting_failed': None, 'unknown': {}},
-    ... ]
-    >>> print(sessions_table(rows, Style(io.StringIO())))
-    ID                                   PLATFORM  DATE                 UPLOADED  SORTED  LATEST SORTING
-    ecephys_676909_2023-12-13_13-43-40   ecephys   2023-12-13 13:43:40  yes       yes     failed
-    behavior_676909_2023-12-15_09-30-00  behavior  2023-12-15 09:30:00  yes       -       -
-    """
-
-    def cell(
-        row: dict[str, Any], key: str, says: tuple[str, str] = ("yes", "no"), good: bool = True
-    ) -> str:
-        if key in row["unknown"]:
-            return style.red("unknown")
-        if row[key] is None:
-            return "-"
-        text = says[0] if row[key] else says[1]
-        return style.green(text) if row[key] is good else style.red(text)
-
-    return table(
-        [
-            [
-                r["id"],
-                r["platform"] or "-",  # an aind-data-schema 2.x ID names none
-                r["date"],
-                cell(r, "uploaded"),
-                cell(r, "sorted"),
-                cell(r, "latest_sorting_failed", ("failed", "ok"), good=False),
-            ]
-            for r in rows
-        ],
-        ["ID", "PLATFORM", "DATE", "UPLOADED", "SORTED", "LATEST SORTING"],
-        style,
-    )
-
-
-def assets_table(rows: list[dict[str, Any]], style: Style) -> str:
-    """The table of ``assets``: one data asset a row.
+def records(rows: list[list[str]], header: list[str], style: Style) -> str:
+    """Each row as a block: its first cell in bold, then one ``header  value`` line per
+    other column (a table too wide for the terminal).
 
     >>> import io
-    >>> rows = [{'id': '6934b008-bd2e-4e54-82e8-a6c5d91a88d8',
-    ...          'name': 'ecephys_676909_2023-12-14_12-43-11',
-    ...          'created': '2023-12-16 02:40:31 UTC', 'type': 'dataset', 'kind': 'raw'}]
-    >>> print(assets_table(rows, Style(io.StringIO())))
-    ID                                    NAME                                CREATED                  TYPE     KIND
-    6934b008-bd2e-4e54-82e8-a6c5d91a88d8  ecephys_676909_2023-12-14_12-43-11  2023-12-16 02:40:31 UTC  dataset  raw
+    >>> print(records([['ProbeA', '455']], ['PROBE', 'UNITS'], Style(io.StringIO())))
+    ProbeA
+      units  455
     """
-    return table(
-        [[r["id"], r["name"], r["created"], r["type"], r["kind"]] for r in rows],
-        ["ID", "NAME", "CREATED", "TYPE", "KIND"],
-        style,
-    )
-
-
-# -- info ------------------------------------------------------------------------------------
-def format_info(summary: dict[str, Any], style: Style) -> str:
-    """The text of ``info`` for one session's summary (from ``report.describe``).
-
-    >>> import io
-    >>> from aind_session import Session
-    >>> from aind_session.report import describe
-    >>> summary = describe(Session('ecephys_676909_2023-12-14_12-43-11'))
-    >>> print(format_info(summary, Style(io.StringIO())))
-    ecephys_676909_2023-12-14_12-43-11
-      platform         ecephys
-      subject          676909
-      date, time       2023-12-14 12:43:11
-      raw data asset   6934b008-bd2e-4e54-82e8-a6c5d91a88d8  ecephys_676909_2023-12-14_12-43-11  (created 2023-12-16 02:40:31 UTC)
-      raw data dir     s3://aind-ephys-data/ecephys_676909_2023-12-14_12-43-11
-      modalities       behavior, ecephys
-      metadata files   data_description.json, metadata.nd.json, procedures.json, processing.json, rig.json, session.json, subject.json
-      sorted assets
-        ecephys_676909_2023-12-14_12-43-11_sorted_2023-12-19_02-15-37  6028f0d9-38ec-4e59-a9b2-ed4076228d65
-          sorter kilosort2_5; ProbeA; ok
-      running sorting  none
-    """
-    problems, unknown = summary["problems"], summary["unknown"]
-
-    def why(section: str) -> str:
-        if section in unknown:
-            return style.red(f"unknown: {unknown[section]}")
-        return style.red(problems.get(section, "none"))
-
-    def row(label: str, value: str) -> str:
-        return f"  {label:<16} {value}".rstrip()
-
-    def listed(section: str) -> str:
-        return ", ".join(summary[section] or ()) or why(section)
-
-    lines = [style.bold(summary["id"])]
-    lines.append(row("platform", summary["platform"] or "- (not in the ID; see modalities)"))
-    lines.append(row("subject", summary["subject_id"]))
-    lines.append(row("date, time", f"{summary['date']} {summary['time']}"))
-    raw = summary["raw_data_asset"]
-    lines.append(
-        row(
-            "raw data asset",
-            f"{raw['id']}  {raw['name']}  (created {raw['created']})"
-            if raw
-            else why("raw_data_asset"),
-        )
-    )
-    lines.append(row("raw data dir", summary["raw_data_dir"] or why("raw_data_dir")))
-    lines.append(row("modalities", listed("modalities")))
-    lines.append(row("metadata files", listed("metadata_files")))
-    sorted_assets = summary["sorted_data_assets"]
-    lines.append(row("sorted assets", "" if sorted_assets else why("sorted_data_assets")))
-    for entry in sorted_assets or ():
-        lines.append(f"    {entry['name']}  {style.dim(entry['id'])}")
-        lines.append(f"      {sorted_state(entry, style)}")
-        reasons = dict.fromkeys(entry["unknown"].values())
-        if reasons:
-            lines.append(f"      {style.red('unknown: ' + '; '.join(reasons))}")
-    running = summary["running_pipeline_computations"]
-    if summary["platform"] in ("ecephys", None) or running:
-        lines.append(
-            row("running sorting", "" if running else why("running_pipeline_computations"))
-        )
-    for run in running or ():
-        lines.append(f"    {run['id']}  {run['state']}  (created {run['created']})")
-    return "\n".join(lines)
-
-
-def sorted_state(entry: dict[str, Any], style: Style) -> str:
-    """``sorter X; probes; ok`` of a sorted asset: "unknown" where it could not be found out.
-
-    >>> import io
-    >>> plain = Style(io.StringIO())
-    >>> sorted_state({'sorter': 'kilosort4', 'probes': ['ProbeA', 'ProbeB'], 'error': False,
-    ...               'unknown': {}}, plain)
-    'sorter kilosort4; ProbeA, ProbeB; ok'
-    >>> sorted_state({'sorter': None, 'probes': [], 'error': None,
-    ...               'unknown': {'error': 'S3 did not answer'}}, plain)
-    'sorter not named; no probes; sorting unknown'
-    """
-    unknown = entry["unknown"]
-    sorter = "unknown" if "sorter" in unknown else entry["sorter"] or "not named"
-    probes = (
-        "probes unknown" if "probes" in unknown else ", ".join(entry["probes"] or ()) or "no probes"
-    )
-    if "error" in unknown or entry["error"] is None:
-        state = style.red("sorting unknown")
-    else:
-        state = style.red("sorting error") if entry["error"] else style.green("ok")
-    return f"sorter {sorter}; {probes}; {state}"
+    labels = [h.lower() for h in header[1:]]
+    pad = max(map(len, labels), default=0)
+    room = None if style.width is None else max(MIN_SHORTENED["middle"], style.width - pad - 4)
+    blocks = []
+    for r in rows:
+        lines = [style.bold(r[0])]
+        lines += [
+            f"  {label:<{pad}}  {value if room is None else shorten(value, room)}".rstrip()
+            for label, value in zip(labels, r[1:], strict=True)
+        ]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

@@ -35,6 +35,7 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from aind_session import forks
 from aind_session import settings_checks as checks
 from aind_session.conventions import DEFAULT_DATA_BUCKETS
 from aind_session.errors import ConfigurationError
@@ -136,6 +137,10 @@ class Settings(BaseSettings):
     offline: bool = Field(
         default=False, description="Answer only from the persistent cache, never the network."
     )
+    cache_refresh: bool = Field(
+        default=False,
+        description="Ask again what the persistent cache keeps, and keep the new answers.",
+    )
     connect_timeout: float = Field(5.0, gt=0, le=3600, description="Seconds to open a connection.")
     read_timeout: float = Field(60.0, gt=0, le=_DAY, description="Seconds to wait for an answer.")
     # 10 retries: with 30% of answers failing at random, a request still fails
@@ -227,7 +232,7 @@ class Settings(BaseSettings):
         return checks.check_timezone(value)
 
 
-_lock = threading.Lock()
+_lock = forks.free_after_fork(threading.Lock())
 _settings: Settings | None = None
 
 

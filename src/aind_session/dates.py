@@ -77,6 +77,33 @@ def to_session_time(moment: datetime.datetime) -> datetime.datetime:
     return moment.astimezone(session_timezone()).replace(tzinfo=None)
 
 
+def iso_session_time(moment: datetime.datetime) -> str:
+    """``moment``, in session time without a zone (a session's start), as ISO 8601 with
+    the session time zone's offset of that day.
+
+    >>> iso_session_time(datetime.datetime(2023, 12, 13, 13, 43, 40))
+    '2023-12-13T13:43:40-08:00'
+    >>> iso_session_time(datetime.datetime(2024, 7, 1, 9, 0))  # summer time
+    '2024-07-01T09:00:00-07:00'
+    """
+    return moment.replace(tzinfo=session_timezone()).isoformat()
+
+
+def iso_utc(seconds: float | None) -> str | None:
+    """A POSIX timestamp (a data asset's ``created``) as ISO 8601 in UTC, ``+00:00``
+    (which ``datetime.fromisoformat`` reads on every Python, where ``Z`` needs 3.11);
+    None for None.
+
+    >>> iso_utc(1702620828)
+    '2023-12-15T06:13:48+00:00'
+    >>> iso_utc(None) is None
+    True
+    """
+    if seconds is None:
+        return None
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat()
+
+
 def from_timestamp(seconds: float) -> datetime.datetime:
     """A POSIX timestamp (such as a CodeOcean ``created``) in session time, without a zone.
 

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aind_session import batch, cache, calls, errors, persistent, transport
+from aind_session import batch, cache, calls, errors, forks, persistent, transport
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ RECORD = persistent.Codec(lambda v: v, _record)  # a record, or None: no such re
 RECORDS = persistent.Codec(list, _records)
 
 _http: Any = None
+forks.forget_after_fork(globals(), "_http")  # its connections are the parent's
 
 
 @cache.on_clear
@@ -238,7 +239,7 @@ def _check_count(what: str, collection: str, params: dict[str, str], got: int) -
 
 # -- where DocDB only helps: every collection at once, a short wait, then quiet --------
 _helping: contextvars.ContextVar[bool] = contextvars.ContextVar("aind_docdb_helping", default=False)
-_lock = threading.Lock()
+_lock = forks.free_after_fork(threading.Lock())
 _quiet: dict[int, tuple[float, str]] = {}  # clear (calls.generation) -> (failed at, why)
 
 

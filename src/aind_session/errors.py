@@ -50,7 +50,7 @@ to do next. No message ever contains a token.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -121,6 +121,10 @@ class DeadlineExceededError(ServiceError):
         self.tries = count
         self.seconds = seconds
         super().__init__(f"no complete answer within {seconds:.0f} s ({tries(count)})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # built again from its own arguments: by default an error is from its message
+        return (type(self), (self.tries, self.seconds), self.__dict__)
 
 
 class OfflineCacheMissError(ServiceError):

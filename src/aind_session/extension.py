@@ -28,6 +28,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from aind_session import forks
 from aind_session.errors import NamespaceError
 
 __all__ = ["ExtensionBaseClass", "register_namespace", "unregister_namespace"]
@@ -36,7 +37,7 @@ B = TypeVar("B")
 N = TypeVar("N", bound=type)
 
 _registered: dict[type, dict[str, type]] = {}
-_build_lock = threading.RLock()
+_build_lock = forks.free_after_fork(threading.RLock())
 _default_owner: list[type] = []  # set by session.py (Session), imported with the package
 
 

@@ -35,7 +35,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from aind_session import batch, cache, calls, codeocean, docdb, errors
+from aind_session import batch, cache, calls, codeocean, docdb, errors, forks
 
 if TYPE_CHECKING:
     from codeocean.data_asset import DataAsset
@@ -83,7 +83,7 @@ def linked_codeocean_ids(found: dict[str, Any]) -> tuple[str, ...]:
 
 
 # -- answers made without DocDB ---------------------------------------------------------
-_lock = threading.Lock()
+_lock = forks.free_after_fork(threading.Lock())
 _said: set[int] = set()  # the clears (calls.generation) in which "without DocDB" was said
 
 
@@ -231,7 +231,7 @@ def _joined(session_id: str) -> Joined:
 
 
 def _may_be_raw(asset: DataAsset) -> bool:
-    from aind_session.conventions import is_sorted_data_asset
+    from aind_session.asset_names import is_sorted_data_asset
 
     level = str((asset.custom_metadata or {}).get("data level", "")).strip().lower()
     return level in ("", "raw data") and not is_sorted_data_asset(asset)

@@ -15,8 +15,6 @@ one in a notebook never makes a request.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import functools
 import logging
 from collections.abc import Callable, Sequence
@@ -24,6 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from aind_session import cards, errors
 from aind_session.conventions import may_be_ecephys
+from aind_session.dates import iso_session_time, iso_utc
+from aind_session.outcomes import (
+    Outcome,
+    ask,
+    ask_many,
+    one_line,
+    raised,
+    status,
+)
 
 if TYPE_CHECKING:
     from aind_session.session import Session
@@ -42,73 +49,33 @@ SECTIONS = (
 
 
 class Summary(dict):
-    """A plain dict that also renders as an HTML table in Jupyter."""
+    """A plain dict (a session's :func:`describe`) that renders as a card in Jupyter,
+    drawn from the dict alone: no request."""
 
     def _repr_html_(self) -> str:
-        return cards.html_table(self, self.get("unknown") or {})
+        return self.to_html()
 
+    def to_html(self, codeocean_domain: str | None = None) -> str:
+        """The card (:func:`aind_session.cards.summary_card`): its sorting sections only
+        where sorting applies to the platform (:func:`~aind_session.conventions.may_be_ecephys`)
+        or sorted assets exist; assets linked to their pages on ``codeocean_domain``
+        (by default the setting).
 
-def _iso(timestamp: int | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime(
-        "%Y-%m-%d %H:%M:%S UTC"
-    )
+        >>> Summary(id='x', platform='behavior', subject_id='1').to_html()
+        "<div ...>Session</div>...x...platform <b>behavior</b>...</div>"
+        """
+        from aind_session.config import get_settings
 
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
-
-
-# what may go wrong while a question is answered; AuthenticationError and
-# ConfigurationError are raised instead: nothing can work, and it is said once
-_LOOKUP_ERRORS = (errors.AindSessionError, ValueError, LookupError, OSError)
-
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """The answer to one question, or why there is none.
-
-    ``reason`` is set when there is no value: nothing was found (``unknown``
-    false, ``value`` is the "none" answer), or the answer could not be found
-    out (``unknown`` true, ``value`` is None).
-    """
-
-    value: Any
-    reason: str | None = None
-    unknown: bool = False
-
-
-def ask(question: Callable[[], Any], none: Any = None) -> Outcome:
-    """Ask ``question``: its value, ``none`` with the reason when nothing is there
-    (a :class:`~aind_session.errors.NotAvailableError`), or unknown with the
-    reason when the answer could not be found out (any other error met while
-    looking: a service down, access denied, a corrupt file).
-
-    >>> ask(lambda: 1)
-    Outcome(value=1, reason=None, unknown=False)
-    >>> ask(lambda: {}['x'], none=()).unknown
-    True
-
-    Raises
-    ------
-    aind_session.errors.AuthenticationError, aind_session.errors.ConfigurationError
-        Nothing can work: the caller says it once.
-    """
-    try:
-        return Outcome(question())
-    except (errors.AuthenticationError, errors.ConfigurationError):
-        raise
-    except errors.NotAvailableError as exc:
-        return Outcome(none, _one_line(exc))
-    except _LOOKUP_ERRORS as exc:
-        return Outcome(None, _one_line(exc), unknown=True)
+        sorting = may_be_ecephys(self.get("platform")) or bool(self.get("sorted_data_assets"))
+        domain = codeocean_domain or get_settings().codeocean_domain
+        return cards.summary_card(self, codeocean_domain=domain, sorting=sorting)
 
 
 def describe(session: Session) -> Summary:
     """Everything ``aind-session info`` shows about a session, as a dict.
 
-    Keys are stable: ``id``, ``platform``, ``subject_id``, ``date``, ``time``,
+    Keys are stable: ``id``, ``platform``, ``subject_id``, ``start_time`` (ISO 8601,
+    with the session time zone's offset),
     then one per section (``raw_data_asset``, ``raw_data_dir``, ``modalities``,
     ``metadata_files``, ``sorted_data_assets``, ``running_pipeline_computations``),
     ``problems``: section -> why it could not be resolved, and ``unknown``:
@@ -116,8 +83,9 @@ def describe(session: Session) -> Summary:
     ``None``, which is not "none"; ``sorted_data_assets`` is listed when a part
     of one of its entries is unknown).
 
-    Each sorted asset's entry has ``id``, ``name``, ``created``, ``sorter``,
-    ``probes``, ``error`` (True: a sorting error, False: ok, None: unknown),
+    Each sorted asset's entry has ``id``, ``name``, ``created`` (ISO 8601, UTC),
+    ``dir`` (its S3 folder), ``sorter``, ``probes``, ``status`` (``"error"``: the sorting failed, ``"ok"``,
+    or ``"unknown"``: see :func:`status`),
     and the same ``problems`` and ``unknown`` for its parts.
 
     >>> from aind_session import Session
@@ -153,7 +121,7 @@ def describe_many(sessions: Sequence[Session]) -> list[Summary]:
 
     with cache.public_call():  # one deadline for the whole
         summaries = batch.gather([functools.partial(_summarize, s) for s in sessions])
-    return [_raised(s) for s in summaries]
+    return [raised(s) for s in summaries]
 
 
 def prefetch(
@@ -208,39 +176,12 @@ def _first_guesses(session: Session, pipeline_runs: bool = True) -> None:
         codeocean.hint_computations(get_settings().sorting_pipeline_id)
 
 
-def _raised(value: Any) -> Any:
-    """``value``, unless it is an exception: then it is raised."""
-    if isinstance(value, Exception):
-        raise value
-    return value
-
-
-def ask_many(questions: Sequence[tuple[Callable[[], Any], Any]]) -> list[Outcome]:
-    """:func:`ask` each ``(question, none)``, all together (:func:`aind_session.batch.gather`):
-    independent questions, so that their reads are fetched in the same rounds.
-
-    >>> [o.value for o in ask_many([(lambda: 1, None), (lambda: [][0], ())])]
-    [1, None]
-
-    Raises
-    ------
-    aind_session.errors.AuthenticationError, aind_session.errors.ConfigurationError
-        As :func:`ask`.
-    """
-    from aind_session import batch
-
-    return [
-        _raised(o) for o in batch.gather([functools.partial(ask, q, none) for q, none in questions])
-    ]
-
-
 def _summarize(session: Session) -> Summary:
     summary = Summary(
         id=session.id,
         platform=session.platform,
         subject_id=session.subject_id,
-        date=session.date.isoformat(),
-        time=session.time.isoformat(),
+        start_time=iso_session_time(session.dt),
     )
     problems: dict[str, str] = {}
     unknown: dict[str, str] = {}
@@ -262,7 +203,7 @@ def _summarize(session: Session) -> Summary:
 
     def raw_asset() -> dict[str, Any]:
         asset = session.raw_data_asset
-        return {"id": asset.id, "name": asset.name, "created": _iso(asset.created)}
+        return {"id": asset.id, "name": asset.name, "created": iso_utc(asset.created)}
 
     def running() -> list[dict[str, Any]]:
         if not session.ecephys.sorted_data_assets and not may_be_ecephys(session.platform):
@@ -272,7 +213,7 @@ def _summarize(session: Session) -> Summary:
                 "id": c.id,
                 "name": c.name,
                 "state": str(getattr(c.state, "value", c.state)),
-                "created": _iso(c.created),
+                "created": iso_utc(c.created),
             }
             for c in session.ecephys.current_sorting_pipeline_computations
         ]
@@ -283,7 +224,7 @@ def _summarize(session: Session) -> Summary:
     try:
         _ = session.data_assets
     except errors.ServiceError as exc:  # a refused or missing token is raised: nothing can work
-        reason = _one_line(exc)
+        reason = one_line(exc)
         summary.update(dict.fromkeys(SECTIONS))
         summary["problems"] = dict.fromkeys(SECTIONS, reason)
         summary["unknown"] = dict.fromkeys(SECTIONS, reason)
@@ -321,7 +262,7 @@ def _summarize(session: Session) -> Summary:
     from aind_session import batch
 
     for done in batch.gather([raw_folder, sorted_assets, runs]):  # independent: together
-        _raised(done)
+        raised(done)
     entries = summary["sorted_data_assets"]
     partly = [e for e in entries or () if e["unknown"]]
     if partly:
@@ -339,23 +280,28 @@ def _gathered(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
     """``fn`` of each item, worked out together; the first exception raised."""
     from aind_session import batch
 
-    return [_raised(r) for r in batch.gather([functools.partial(fn, i) for i in items])]
+    return [raised(r) for r in batch.gather([functools.partial(fn, i) for i in items])]
 
 
 def _describe_sorted(asset: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"id": asset.id, "name": asset.name, "created": _iso(asset.created)}
+    entry: dict[str, Any] = {"id": asset.id, "name": asset.name, "created": iso_utc(asset.created)}
     problems: dict[str, str] = {}
     unknown: dict[str, str] = {}
-    keys = ("sorter", "probes", "error")
+    from aind_session import folders
+
+    entry["dir"] = None  # its place among the keys; asked last, so its reasons come last
+    keys = ("sorter", "probes", "status", "dir")
     outcomes = ask_many(
         [
             (lambda: asset.sorter_name, None),
             (lambda: list(asset.sorted_probes), None),
             (lambda: asset.is_sorting_error, None),
+            (lambda: folders.data_asset_dir(asset), None),  # found for the others: no request
         ]
     )
     for key, outcome in zip(keys, outcomes, strict=True):
         entry[key] = _noted(key, outcome, problems, unknown)
+    entry["status"] = status(entry["status"], "status" in unknown)
     entry["problems"], entry["unknown"] = problems, unknown
     return entry
 
@@ -371,23 +317,22 @@ def _noted(name: str, outcome: Outcome, problems: dict[str, str], unknown: dict[
 
 # -- HTML (drawn by aind_session.cards) -------------------------------------------------
 def session_card(session: Session) -> str:
-    """HTML card of a session from its parsed fields (no request).
+    """HTML card of a bare session from its parsed fields (no request): its ID,
+    platform, subject and start (as written in the ID).
 
     >>> from aind_session import Session
     >>> session_card(Session('ecephys_676909_2023-12-13_13-43-40'))
-    "<div ...><b>Session</b> <code>ecephys_676909_2023-12-13_13-43-40</code><br>platform: ecephys
-    &middot; subject: 676909 &middot; 2023-12-13 13:43:40</div>"
+    "<div ...>Session</div>...ecephys_676909_2023-12-13_13-43-40...platform <b>ecephys</b>
+    ...subject <b>676909</b>...started <b>2023-12-13 13:43:40</b>...</div>"
     """
-    return cards.session_card(
-        session.id, session.platform, session.subject_id, session.date, session.time
-    )
+    return cards.session_card(session.id, session.platform, session.subject_id, session.dt)
 
 
 def subject_card(subject: Subject) -> str:
-    """HTML card of a subject from its ID (no request).
+    """HTML card of a bare subject from its ID (no request).
 
     >>> from aind_session import Subject
     >>> subject_card(Subject('676909'))
-    "<div ...><b>Subject</b> <code>676909</code></div>"
+    "<div ...>Subject</div>...676909...</div>"
     """
     return cards.subject_card(subject.id)

@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from aind_session import batch as _batch
 from aind_session import cache, errors, persistent
 from aind_session.conventions import PROTOCOLS  # noqa: F401 (a name of this module too)
+from aind_session.s3_client import (  # noqa: F401 (names of this module too)
+    connect,
+    get_filesystem,
+    storage_options,
+    upath,
+    warm_up,
+)
 from aind_session.s3_requests import (  # noqa: F401 (names of this module too)
     Listing,
     request_all,
@@ -31,7 +36,7 @@ from aind_session.s3_requests import (  # noqa: F401 (names of this module too)
 )
 
 if TYPE_CHECKING:
-    from upath import UPath
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -40,94 +45,6 @@ LISTING = persistent.Codec(
     lambda v: {"path": v.path, "folders": list(v.folders), "files": [list(f) for f in v.files]},
     lambda o: Listing(o["path"], tuple(o["folders"]), tuple((n, size) for n, size in o["files"])),
 )
-
-
-@cache.on_clear
-def _forget_filesystem() -> None:
-    global _fs
-    with _fs_lock:
-        if _fs is not None:
-            _fs.invalidate_cache()
-        _fs = None
-    s3fs = sys.modules.get("s3fs")  # not imported: no instance to forget
-    if s3fs is not None:
-        # fsspec keeps instances by their arguments, and credentials are not among
-        # them: without this a changed key or token would not take effect (in
-        # UPath paths made before we built ours, too)
-        s3fs.S3FileSystem.clear_instance_cache()
-
-
-_fs: Any = None
-_fs_lock = threading.Lock()  # threads starting at once build one filesystem, not one each
-
-
-def storage_options() -> dict[str, Any]:
-    """Keyword arguments for ``s3fs.S3FileSystem`` (and ``UPath``) from the settings.
-
-    >>> options = storage_options()
-    >>> options['listings_expiry_time'], options['config_kwargs']['retries']
-    (600.0, {'total_max_attempts': 1, 'mode': 'standard'})
-    """
-    from aind_session.config import get_settings
-
-    settings = get_settings()
-    options: dict[str, Any] = {
-        "config_kwargs": {
-            "connect_timeout": settings.connect_timeout,
-            "read_timeout": settings.read_timeout,
-            # one try each: our own loop (see `request_all`) retries, so that a cut
-            # mid-body is retried too, deadlines hold and try counts are honest
-            "retries": {"total_max_attempts": 1, "mode": "standard"},
-            "max_pool_connections": settings.s3_max_concurrency,
-        },
-        "listings_expiry_time": settings.cache_ttl,
-    }
-    if settings.s3_endpoint_url:
-        options["endpoint_url"] = settings.s3_endpoint_url
-    return options
-
-
-def get_filesystem() -> Any:
-    """The ``s3fs.S3FileSystem`` used for everything, built once per settings.
-
-    >>> fs = get_filesystem()
-    >>> type(fs).__name__, fs is get_filesystem()
-    ('S3FileSystem', True)
-    """
-    global _fs
-    if _fs is not None:
-        return _fs
-    with _fs_lock:
-        if _fs is None:
-            import fsspec
-
-            # fsspec's shared instance, the one UPath gets for the same options
-            fs = fsspec.filesystem("s3", **storage_options())
-            fs.retries = 1  # for UPath's own calls: ours are retried by `request_all`
-            _fs = fs
-        return _fs
-
-
-def connect() -> None:
-    """Set up the S3 client now (imports, credentials, service model), before it is needed."""
-    from fsspec.asyn import sync
-
-    fs = get_filesystem()
-    sync(fs.loop, fs.set_session)
-
-
-def upath(path: str) -> UPath:
-    """A ``UPath`` for ``s3://bucket/prefix`` (or another protocol) sharing our filesystem.
-
-    >>> path = upath('s3://aind-ephys-data/ecephys_676909_2023-12-13_13-43-40/subject.json')
-    >>> path.name, path.exists(), path.fs is get_filesystem()
-    ('subject.json', True, True)
-    """
-    from upath import UPath
-
-    if path.startswith("s3://"):
-        return UPath(path, **storage_options())
-    return UPath(path)
 
 
 def clean(path: str) -> str:
@@ -200,14 +117,17 @@ def hint(listings: Iterable[str] = (), reads: Iterable[str] = ()) -> None:
 
 
 def hint_connect() -> None:
-    """Inside :func:`aind_session.batch.gather`: set up the S3 client (:func:`connect`)
-    during the next round, for work that will need S3 after it. Nothing elsewhere."""
-    if not _batch.deferring():
-        return
+    """Set up the S3 client (:func:`connect`) for work that will need S3 after what it
+    asks first: inside :func:`aind_session.batch.gather`, during the next round;
+    elsewhere, in a thread started now (:func:`warm_up`). Nothing offline."""
     from aind_session.config import get_settings
 
-    if not get_settings().offline:  # credentials may be fetched from the network
+    if get_settings().offline:  # credentials may be fetched from the network
+        return
+    if _batch.deferring():
         _batch.hint(_connect_all, ["connect"])
+    else:
+        warm_up()  # nothing when the client is there already
 
 
 def _connect_all(requests: list[str]) -> dict[str, None]:

@@ -146,7 +146,7 @@ class Session(ComparedByID):
     def _repr_html_(self) -> str:
         from aind_session import cards
 
-        return cards.session_card(self.id, self.platform, self.subject_id, self.date, self.time)
+        return cards.session_card(self.id, self.platform, self.subject_id, self.dt)
 
     def describe(self) -> dict[str, Any]:
         """Everything ``aind-session info`` shows, as a dict (renders as HTML in Jupyter).

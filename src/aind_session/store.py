@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from aind_session import calls, errors
+from aind_session import calls, errors, forks
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -27,14 +27,23 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("aind_session.cache")  # the cache's log, as before the split
 
-_lock = threading.Lock()
+_lock = forks.free_after_fork(threading.Lock())
 _store: Any = None  # cachetools.TLRUCache, built on first use
 _inflight: dict[Hashable, _Flight] = {}
 _local = threading.local()  # .flights: the keys this thread claimed, and their flights
 _stats = {"hits": 0, "misses": 0}
 # held while writing to disk and while clearing, so a disk write of an old
 # generation cannot land after a clear that emptied the disk
-_disk_gate = threading.Lock()
+_disk_gate = forks.free_after_fork(threading.Lock())
+
+
+@forks.after_fork
+def _forget_parents_flights() -> None:
+    """In a forked child, the questions the parent's other threads were answering
+    are asked again: those threads are not here to answer them."""
+    me = threading.get_ident()  # the thread that forked, the child's one thread
+    for key in [key for key, flight in _inflight.items() if flight.owner != me]:
+        del _inflight[key]
 
 
 class _Flight:

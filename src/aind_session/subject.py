@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aind_session import cache, conventions, errors
@@ -21,7 +22,7 @@ from aind_session.conventions import (  # noqa: F401 (names of this module too)
     MAX_SUBJECT_DIGITS,
 )
 from aind_session.conventions import shown as _shown
-from aind_session.dates import DateLike, date_range
+from aind_session.dates import DateLike, date_range, iso_session_time
 from aind_session.identity import ComparedByID
 from aind_session.session import PLATFORM_PATTERN, Session, parse_session_id
 
@@ -164,9 +165,21 @@ class Subject(ComparedByID):
         return (Subject, (self.id,))
 
     def _repr_html_(self) -> str:
-        from aind_session import cards
+        from aind_session import cards  # the ID only: no request
 
         return cards.subject_card(self.id)
+
+    def describe(self) -> SubjectSummary:
+        """The subject's sessions by platform and date range, as a dict (renders as a
+        card in Jupyter); asks for its sessions.
+
+        See :func:`describe_subject` for the keys.
+
+        >>> summary = Subject(676909).describe()
+        >>> summary['sessions'], summary['platforms'][0]['platform']
+        (4, 'ecephys')
+        """
+        return describe_subject(self)
 
     @property
     @cache.public_call()
@@ -297,6 +310,66 @@ def get_sessions(
             end_date,
         )
     return tuple(sorted(sessions, key=lambda s: (s.dt, s.id)))
+
+
+class SubjectSummary(dict):
+    """A plain dict (:func:`describe_subject`) that renders as a card in Jupyter."""
+
+    def _repr_html_(self) -> str:
+        from aind_session import cards
+
+        return cards.subject_summary_card(self)
+
+
+def describe_subject(subject: Subject) -> SubjectSummary:
+    """A subject's sessions by platform and date range, as a dict (renders as a card).
+
+    Keys: ``subject_id``; ``sessions`` (how many); ``first_start_time`` and
+    ``last_start_time`` (ISO 8601, with the session time zone's offset; None
+    without sessions); ``platforms``: one entry per platform, by first start,
+    with ``platform`` (None for IDs that name none), ``sessions``,
+    ``first_start_time``, ``last_start_time`` and ``session_ids``; then
+    ``problems`` and ``unknown``. When the sessions could not be found out,
+    ``sessions`` and ``platforms`` are None and the reason is under ``unknown``.
+
+    >>> summary = describe_subject(Subject(676909))
+    >>> [(p['platform'], p['sessions']) for p in summary['platforms']]
+    [('ecephys', 2), ('behavior', 1), ('SmartSPIM', 1)]
+    >>> summary['first_start_time'], summary['last_start_time']
+    ('2023-12-13T13:43:40-08:00', '2024-01-18T11:05:32-08:00')
+
+    Raises
+    ------
+    aind_session.errors.AuthenticationError, aind_session.errors.ConfigurationError
+        Nothing can work (see :func:`aind_session.report.ask`).
+    """
+    from aind_session.report import ask  # the same layer
+
+    outcome = ask(lambda: subject.sessions, ())
+    reasons = {} if outcome.reason is None else {"sessions": outcome.reason}
+    summary = SubjectSummary(subject_id=subject.id, sessions=None, first_start_time=None)
+    summary.update(last_start_time=None, platforms=None)
+    if outcome.value is not None:
+        sessions: tuple[Session, ...] = outcome.value  # by date and time
+        groups: dict[str | None, list[Session]] = {}
+        for session in sessions:
+            groups.setdefault(session.platform, []).append(session)
+        rows = [
+            {"platform": p, "sessions": len(g), **_span(g), "session_ids": [s.id for s in g]}
+            for p, g in groups.items()
+        ]
+        summary.update(sessions=len(sessions), platforms=rows, **_span(sessions))
+    summary["problems"] = reasons
+    summary["unknown"] = reasons if outcome.unknown else {}
+    return summary
+
+
+def _span(sessions: Sequence[Session]) -> dict[str, str | None]:
+    """The first and last start of ``sessions`` (by date and time), ISO 8601."""
+    return {
+        "first_start_time": iso_session_time(sessions[0].dt) if sessions else None,
+        "last_start_time": iso_session_time(sessions[-1].dt) if sessions else None,
+    }
 
 
 def _asset_names(subject: str) -> list[str]:

@@ -15,15 +15,15 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aind_session import batch, cache, conventions, errors, persistent, transport
-from aind_session.codeocean.client import request
-from aind_session.codeocean.models import ASSET, build_data_asset, data_asset_class
-from aind_session.codeocean.shapes import record_of, search_page
-from aind_session.conventions import (  # noqa: F401 (names of this module too)
+from aind_session.asset_names import (  # noqa: F401 (names of this module too)
     UUID_PATTERN,
     is_raw_data_asset,
     normalize_id,
     raw_data_asset_reason,
 )
+from aind_session.codeocean.client import request
+from aind_session.codeocean.models import ASSET, build_data_asset, data_asset_class
+from aind_session.codeocean.shapes import record_of, search_page
 
 if TYPE_CHECKING:
     from codeocean.data_asset import DataAsset, DataAssetSearchParams

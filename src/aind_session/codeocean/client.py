@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aind_session import cache, errors, persistent, transport
+from aind_session import cache, errors, forks, persistent, transport
 from aind_session.codeocean import sdk, shapes
 from aind_session.codeocean.shapes import (  # noqa: F401  (re-exported for compatibility)
     download_url,
@@ -45,6 +45,12 @@ _clients: dict[str, Any] = {}
 
 @cache.on_clear
 def _forget_clients() -> None:
+    _clients.clear()
+
+
+@forks.after_fork
+def _forget_parents_clients() -> None:
+    forks.keep(*_clients.values())  # their connections are the parent's: a child opens its own
     _clients.clear()
 
 

@@ -37,9 +37,10 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import threading
-from importlib import metadata
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from aind_session import forks
 
 if TYPE_CHECKING:  # the names as the newest release spells them, for type checkers
     from codeocean import CodeOcean
@@ -133,7 +134,7 @@ _UNMODELLED = {
     "Capsule": frozenset({"owner_email"}),
 }
 
-_lock = threading.Lock()
+_lock = forks.free_after_fork(threading.Lock())
 _names: dict[str, Any] = {}
 _homes: dict[str, str] = {}
 
@@ -210,6 +211,8 @@ def version() -> tuple[int, ...]:
     >>> version() >= (0, 12)
     True
     """
+    from importlib import metadata  # only here: its import costs more than the SDK's name lookups
+
     release = metadata.version("codeocean").split("+")[0]
     numbers = []
     for part in release.split("."):

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aind_session.conventions import (  # noqa: F401 (names of this module too)
+from aind_session.asset_names import (  # noqa: F401 (names of this module too)
     PROBE_FOLDERS,
     SORTING_INFO,
     is_sorted_data_asset,
-    parse_session_id,
     probe_name,
+)
+from aind_session.conventions import (  # noqa: F401 (names of this module too)
+    parse_session_id,
 )
 
 if TYPE_CHECKING:

@@ -17,6 +17,7 @@ so a test can build the benchmark's world at a tenth of its size.
   ``nwb/x.nwb`` and ``output``.
 - :func:`indexed_world`: :func:`subject_world` with a DocDB record per
   session, one session's raw asset tied to it by its record only.
+- :func:`sessions_world`: 10 subjects of 100 sessions each, indexed, for tables.
 - :func:`listing_world`: 10,000 data assets named ``ecephys_7xxxxx_...``, with
   almost nothing in S3.
 
@@ -40,6 +41,7 @@ __all__ = [
     "linked_session_id",
     "listing_world",
     "raw_session_ids",
+    "sessions_world",
     "sorted_world",
     "subject_world",
 ]
@@ -355,6 +357,32 @@ def indexed_world(seed: int = 0, sessions: int = 100, **subject: Any) -> dict[st
     return world
 
 
+def sessions_world(
+    seed: int = 0, subjects: int = 10, sessions: int = 100, assets_per_session: int = 5
+) -> dict[str, Any]:
+    """``subjects`` subjects (712815, 712816, ...) of ``sessions`` sessions each (1,000 by
+    default), as :func:`subject_world` with a DocDB record per session; per session a raw
+    asset, 2 sorted assets, a ``_processed_`` and an ``_nwb_`` asset by default."""
+    world: dict[str, Any] = {"data_assets": [], "computations": [], "s3": {}}
+    records: list[dict[str, Any]] = []
+    for n in range(subjects):
+        one = subject_world(
+            seed + n,
+            subject_id=str(712815 + n),
+            sessions=sessions,
+            assets_per_session=assets_per_session,
+            other_subjects=0,
+            docdb=True,
+        )
+        world["data_assets"] += one["data_assets"]
+        world["computations"] += one["computations"]
+        world["s3"].update(one["s3"])
+        world["pipelines"] = one["pipelines"]
+        records += one["docdb"]["metadata_index_v2/data_assets"]
+    world["docdb"] = {"metadata_index_v2/data_assets": records}
+    return world
+
+
 def linked_session_id(world: dict[str, Any]) -> str:
     """The session of ``world`` whose raw asset only its DocDB record links."""
     names = {a["id"]: a["name"] for a in world.get("data_assets", [])}
@@ -374,6 +402,7 @@ WORLDS: dict[str, Callable[..., dict[str, Any]]] = {
     "empty": empty_world,
     "indexed": indexed_world,
     "listing": listing_world,
+    "sessions": sessions_world,
     "sorted": sorted_world,
     "subject": subject_world,
 }

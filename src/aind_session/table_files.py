@@ -1,0 +1,137 @@
+"""Session tables in files: :func:`write_table` (csv, parquet, JSON) and :func:`records`.
+
+The tables are :func:`aind_session.tables.sessions_table`'s. pandas and pyarrow
+are the ``[table]`` extra, imported on first use (:func:`pandas_module`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+from aind_session import errors
+
+if TYPE_CHECKING:
+    import pandas
+
+FORMATS = ("csv", "parquet", "json")
+LIST_COLUMNS = ("modalities", "sorters")
+"""The columns of lists (of names); ``unknown`` holds dicts."""
+EXTRA_MESSAGE = (
+    "aind_session.sessions_table needs pandas (and pyarrow, for parquet): the [table] "
+    "extra. Install it from a clone of aind-session with: pip install '.[table]'"
+)
+
+
+def pandas_module() -> Any:
+    """``pandas``, imported now.
+
+    >>> pandas_module().__name__
+    'pandas'
+
+    Raises
+    ------
+    aind_session.errors.ConfigurationError
+        When it is not installed, naming the ``[table]`` extra.
+    """
+    try:
+        import pandas
+    except ImportError as exc:
+        raise errors.ConfigurationError(EXTRA_MESSAGE) from exc
+    return pandas
+
+
+def records(frame: pandas.DataFrame) -> list[dict[str, Any]]:
+    """The JSON-ready rows of a table (as :func:`session_rows` gives): missing values None.
+
+    >>> records(pandas_module().DataFrame())
+    []
+    """
+    out = []
+    for session_id, values in zip(frame.index, frame.to_dict("records"), strict=True):
+        row: dict[str, Any] = {"id": str(session_id)}
+        for name, value in values.items():
+            if name == "start_time":
+                value = value.isoformat()
+            elif not isinstance(value, (list, dict)) and _missing(value):
+                value = None
+            elif hasattr(value, "item"):  # a numpy scalar
+                value = value.item()
+            row[str(name)] = value
+        out.append(row)
+    return out
+
+
+def _missing(value: Any) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))
+
+
+def write_table(frame: pandas.DataFrame, path_or_stream: Any, fmt: str) -> None:
+    """Write a table as ``fmt``: ``csv`` (lists and ``unknown`` as JSON text, times
+    ISO 8601), ``parquet`` (through pyarrow: lists as list columns, ``unknown`` a
+    map of strings, ``latest_sorting_status`` a dictionary) or ``json`` (a list of
+    :func:`records`). To a path, or a stream (text or binary; binary for parquet).
+
+    >>> import io
+    >>> out = io.StringIO()
+    >>> from aind_session.tables import frame_of
+    >>> write_table(frame_of([], ['sorted']), out, 'csv')
+    >>> out.getvalue()
+    'id,platform,subject_id,start_time,sorted,unknown\\n'
+
+    Raises
+    ------
+    aind_session.errors.InvalidInputError
+        For a format not in :data:`FORMATS`.
+    aind_session.errors.ConfigurationError
+        When pandas or pyarrow is missing (the ``[table]`` extra).
+    """
+    if fmt not in FORMATS:
+        raise errors.InvalidInputError(
+            f"format {fmt!r} is not one a table is written in: choose {', '.join(FORMATS)}."
+        )
+    if fmt == "parquet":
+        _write_parquet(frame, path_or_stream)
+        return
+    if fmt == "json":
+        text = json.dumps(records(frame), indent=2) + "\n"
+    else:
+        flat = frame.copy()
+        flat["start_time"] = [t.isoformat() for t in frame["start_time"]]
+        for name in (*LIST_COLUMNS, "unknown"):
+            if name in flat:
+                flat[name] = [None if v is None else json.dumps(v) for v in frame[name]]
+        text = flat.to_csv()
+    if isinstance(path_or_stream, (str, os.PathLike)):
+        with open(path_or_stream, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+    elif isinstance(path_or_stream, io.TextIOBase):
+        path_or_stream.write(text)
+    else:
+        path_or_stream.write(text.encode("utf-8"))
+
+
+def _write_parquet(frame: pandas.DataFrame, path_or_stream: Any) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise errors.ConfigurationError(EXTRA_MESSAGE) from exc
+    arrays = {"id": pa.array([str(i) for i in frame.index], pa.string())}
+    for name in frame.columns:
+        series = frame[name]
+        if name in LIST_COLUMNS:
+            arrays[name] = pa.array(list(series), pa.list_(pa.string()))
+        elif name == "unknown":
+            items = [None if d is None else list(d.items()) for d in series]
+            arrays[name] = pa.array(items, pa.map_(pa.string(), pa.string()))
+        else:
+            arrays[name] = pa.Array.from_pandas(series)
+    table = pa.table(arrays)
+    if isinstance(path_or_stream, io.TextIOBase):
+        path_or_stream = getattr(path_or_stream, "buffer", path_or_stream)  # sys.stdout
+    pq.write_table(table, path_or_stream)
