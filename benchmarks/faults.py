@@ -550,14 +550,9 @@ HEADER = [
 
 
 def _table(lines: list[list[str]]) -> str:
-    widths = [max(len(HEADER[i]), *(len(line[i]) for line in lines)) for i in range(len(HEADER))]
-    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(HEADER, widths, strict=True)) + " |"]
-    out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    out += [
-        "| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |"
-        for line in lines
-    ]
-    return "\n".join(out)
+    from run import markdown_table  # the benchmarks' sibling script (benchmarks/ is on the path)
+
+    return markdown_table(HEADER, lines)
 
 
 def default_worst_cases() -> list[str]:

@@ -774,6 +774,12 @@ def _first_table(row: dict[str, Any], verdicts: list[tuple[str, bool]]) -> str:
                 target,
             ]
         )
+    return markdown_table(header, lines)
+
+
+def markdown_table(header: list[str], lines: list[list[str]]) -> str:
+    """``lines`` under ``header`` as a Markdown table, its columns padded to line up
+    (benchmarks/faults.py prints its table with it too)."""
     widths = [max(len(header[i]), *(len(line[i]) for line in lines)) for i in range(len(header))]
     out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |"]
     out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")

@@ -7,9 +7,10 @@ package's pytest plugin, :mod:`aind_session.testing.pytest_plugin`.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -62,3 +63,16 @@ def cli(aind_sandbox, capsys) -> Callable[..., Run]:
         return Run(code, out, err)
 
     return run
+
+
+@pytest.fixture
+def no_collection_pauses() -> Iterator[None]:
+    """No garbage collection while requests are counted: the sandbox runs in this
+    process, and a full collection (0.3 s late in a long test run) stalls the
+    requests being sent together, so that they look like one more round trip."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

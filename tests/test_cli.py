@@ -522,7 +522,18 @@ def test_an_error_names_the_bad_input(cli):
     )
 
 
-@pytest.mark.parametrize("command", [["sessions", "676909"], ["assets", MAIN]])
+def test_assets_says_each_sessions_assets_are_unknown_and_the_failure_once(cli, codeocean_down):
+    run = cli("assets", MAIN, RUNNING)
+    assert run.code == 1
+    assert run.out.splitlines().count("data assets unknown [1]") == 2
+    said = [line for line in run.err_lines if line.startswith("aind-session: unknown [1]")]
+    assert len(said) == 1 and "503" in said[0] and "data assets (2)" in said[0]
+    doc = json.loads(cli("assets", MAIN, RUNNING, "--json").out)
+    assert [s["data_assets"] for s in doc["sessions"]] == [None, None]
+    assert all("503" in s["unknown"]["data_assets"] for s in doc["sessions"])
+
+
+@pytest.mark.parametrize("command", [["sessions", "676909"]])
 def test_a_remote_error_is_one_line_naming_the_status(cli, codeocean_down, command):
     run = cli(*command)
     assert len(run.err_lines) == 1
@@ -734,7 +745,7 @@ ENTRY_POINT_RUNS: dict[str, tuple[list[str], dict[str, str]]] = {
     "sessions": (["sessions", "676909", "--sandbox"], {}),
     "small world": (["info", SMALL_WORLD_SESSION, "--json", "--sandbox", "{world}"], {}),
     "sandbox": (["sandbox", "-v"], {}),
-    "remote error": (["assets", MAIN], CLOSED_PORT),
+    "remote error": (["sessions", "676909"], CLOSED_PORT),
     "bad input": (["info", "not-a-session"], {}),
     "unknown command": (["frobnicate"], {}),
 }

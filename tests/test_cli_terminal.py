@@ -238,3 +238,28 @@ def test_the_cli_leaves_the_environment_as_it_found_it(cli, real_domain):
     before = dict(os.environ)
     cli("info", MAIN, "--refresh")
     assert dict(os.environ) == before
+
+
+def test_an_output_file_that_cannot_be_written_is_refused_before_any_request(
+    cli, aind_sandbox, tmp_path
+):
+    aind_sandbox.clear_requests()
+    run = cli("sessions", "676909", "--format", "csv", "-o", str(tmp_path / "no" / "x.csv"))
+    assert run.code == 2
+    assert "-o" in run.err_lines[0] and "cannot be written" in run.err_lines[0]
+    assert aind_sandbox.requests() == []
+
+
+def test_no_cache_and_refresh_are_not_given_together(cli):
+    run = cli("info", MAIN, "--no-cache", "--refresh")
+    assert run.code == 2
+    assert "not allowed with argument" in run.err
+
+
+def test_flag_names_replace_whole_words_only():
+    from aind_session import errors
+    from aind_session.cli_commands import _flag_names
+
+    with pytest.raises(errors.InvalidInputError) as caught, _flag_names():
+        raise errors.InvalidInputError("end_date='x' is before start_date; platforms differ")
+    assert str(caught.value) == "--end-date 'x' is before --start-date; platforms differ"

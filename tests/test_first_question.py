@@ -152,19 +152,25 @@ def test_the_command_line_freezes_what_is_left_at_exit_after_a_last_collection(
     code = (
         "import atexit, gc, sys\n"
         "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "from aind_session import cli\n"
         "class Cycle:\n"
         "    def __del__(self):\n"
         "        print('garbage finalized')\n"
-        "c = Cycle(); c.me = c; del c  # unreachable at exit: finalized, as ever\n"
-        "from aind_session import cli\n"
+        "answer = cli.main\n"
+        "def main():\n"
+        "    code = answer()\n"
+        "    gc.disable()  # only the collection at exit can find the cycle made now\n"
+        "    c = Cycle(); c.me = c; del c\n"
+        "    gc.enable()\n"
+        "    print('asked')\n"
+        "    return code\n"
+        "cli.main = main\n"
         f"sys.argv = ['aind-session', 'assets', {SESSION!r}, '--json']\n"
         "cli.run()\n"
     )
     done = _subprocess(code, aind_sandbox.env)
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert "garbage finalized" in lines  # by a collection during the run, or the last one
-    assert lines[-1] == "frozen at exit: True"
+    assert done.stdout.splitlines()[-3:] == ["asked", "garbage finalized", "frozen at exit: True"]
 
 
 def test_quick_exit_is_registered_once() -> None:

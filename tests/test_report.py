@@ -228,3 +228,20 @@ def test_describing_a_session_not_uploaded_probes_the_buckets_twice_at_most(aind
     assert summary["raw_data_dir"] is None and summary["modalities"] == []
     # the raw data asset's message and the raw data folder each probe the 7 known buckets
     assert len(aind_sandbox.requests("s3")) <= 14
+
+
+def test_a_sorting_verdict_not_there_to_read_is_unknown_with_its_reason(monkeypatch):
+    from types import SimpleNamespace
+
+    from aind_session import folders, report
+
+    class Asset(SimpleNamespace):
+        @property
+        def is_sorting_error(self):
+            raise aind_session.errors.NoSortedDataError("no output to read")
+
+    monkeypatch.setattr(folders, "data_asset_dir", lambda asset: "s3://bucket/x")
+    asset = Asset(id="x", name="n", created=0, sorter_name="ks4", sorted_probes=["ProbeA"])
+    entry = report._describe_sorted(asset)
+    assert entry["status"] == "unknown"
+    assert entry["unknown"]["status"] == "no output to read"

@@ -8,8 +8,6 @@ together overlap in its log; nothing is timed.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,16 +24,8 @@ LATENCY = 0.3
 
 
 @pytest.fixture(autouse=True)
-def _no_collection_pauses() -> Iterator[None]:
-    """No garbage collection while requests are counted: the sandbox runs in this
-    process, and a full collection (0.3 s late in a long test run) stalls the
-    requests being sent together, so that they look like one more round trip."""
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+def _no_collection_pauses(no_collection_pauses: None) -> None:
+    """Every test here counts round trips: no collection pauses (see conftest.py)."""
 
 
 @pytest.fixture

@@ -3,13 +3,11 @@ against the bundled sandbox world (facts as in tests/test_cli.py) and generated 
 
 from __future__ import annotations
 
-import gc
 import io
 import json
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -40,17 +38,6 @@ def row(session: str, *columns: str) -> dict[str, Any]:
 def quick(aind_settings: Any) -> None:
     """No waiting between tries."""
     aind_settings.set(AIND_SESSION_BACKOFF_FACTOR="0")
-
-
-@pytest.fixture
-def no_collection_pauses() -> Iterator[None]:
-    """No garbage collection while round trips are counted (see tests/test_round_trips.py)."""
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 @pytest.fixture

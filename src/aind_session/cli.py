@@ -72,13 +72,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="WORLD",
         help="run against a local sandbox (the bundled world, or WORLD, a world JSON file)",
     )
-    common.add_argument(
+    caching = common.add_mutually_exclusive_group()
+    caching.add_argument(
         "--no-cache",
         action="store_true",
         help="keep no answers on disk (by default, answers are kept in the user's cache "
         "folder for AIND_SESSION_CACHE_TTL seconds)",
     )
-    common.add_argument(
+    caching.add_argument(
         "--refresh",
         action="store_true",
         help="ask every service again, and keep the new answers in the disk cache",

@@ -13,6 +13,8 @@ version), ``command`` and ``sessions``, a list whatever the number of arguments.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -180,6 +182,13 @@ def _format(args: argparse.Namespace) -> str:
             f"-o {output} was given with the table format: choose --format csv, json or "
             "parquet to write a file."
         )
+    if output:  # before any request: a run is not lost on a file it cannot write
+        folder = os.path.dirname(os.path.abspath(output))
+        if os.path.isdir(output) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise errors.InvalidInputError(
+                f"-o {output!r} cannot be written: give a file in a folder that exists "
+                "and is writable."
+            )
     return fmt
 
 
@@ -216,8 +225,10 @@ class _flag_names:
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
         if isinstance(exc, errors.InvalidInputError):
             text = str(exc)
-            for name, flag in FLAGS.items():
-                text = text.replace(f"{name}=", f"{flag} ").replace(name, flag)
+            for name, flag in FLAGS.items():  # whole words: 'platforms' stays
+                text = re.sub(
+                    rf"(?<![\w-]){name}\b(=?)", lambda m, f=flag: f + " " * len(m[1]), text
+                )
             if text != str(exc):
                 raise errors.InvalidInputError(text) from exc
 
@@ -257,17 +268,19 @@ def cmd_assets(args: argparse.Namespace) -> int:
     0
     """
     from aind_session.dates import iso_session_time, iso_utc
+    from aind_session.outcomes import ask
     from aind_session.session import Session
 
     sessions = [Session(value) for value in args.sessions]  # bad input fails before any request
-    found = progress_map(lambda s: s.data_assets, sessions, "sessions", not args.json)
-    entries: list[dict[str, Any]] = [
-        {
-            "id": session.id,
-            "platform": session.platform,
-            "subject_id": session.subject_id,
-            "start_time": iso_session_time(session.dt),
-            "data_assets": [
+    found = progress_map(
+        lambda s: ask(lambda: s.data_assets, ()), sessions, "sessions", not args.json
+    )
+    entries: list[dict[str, Any]] = []
+    for session, outcome in zip(sessions, found, strict=True):
+        assets = (
+            None
+            if outcome.unknown
+            else [
                 {
                     "id": a.id,
                     "name": a.name,
@@ -275,27 +288,50 @@ def cmd_assets(args: argparse.Namespace) -> int:
                     "type": str(getattr(a.type, "value", a.type)),
                     "kind": _asset_kind(a, session.id),
                 }
-                for a in assets
-            ],
-        }
-        for session, assets in zip(sessions, found, strict=True)
-    ]
+                for a in outcome.value
+            ]
+        )
+        entries.append(
+            {
+                "id": session.id,
+                "platform": session.platform,
+                "subject_id": session.subject_id,
+                "start_time": iso_session_time(session.dt),
+                "data_assets": assets,  # None: not found out (the reason under unknown)
+                "unknown": {"data_assets": str(outcome.reason)} if outcome.unknown else {},
+            }
+        )
+    unknown = any(e["unknown"] for e in entries)
     if args.json:
         emit(document("assets", entries))
+        if unknown:
+            print(UNKNOWN_NOTE.replace("above", "under 'unknown'"), file=sys.stderr)
     else:
-        style = Style(sys.stdout)
-        blocks = []
-        for entry in entries:
-            title = style.bold(entry["id"]) + "\n" if len(entries) > 1 else ""
-            if entry["data_assets"]:
-                blocks.append(title + assets_text(entry["data_assets"], style, entry["id"]))
-            else:
-                blocks.append(title.rstrip())
-                print(f"No data assets are named {entry['id']}*.", file=sys.stderr)
-        text = "\n\n".join(b for b in blocks if b)
-        if text:
-            print(text)
+        _assets_out(entries)
     return EXIT_OK if all(e["data_assets"] for e in entries) else EXIT_NOT_FOUND
+
+
+def _assets_out(entries: list[dict[str, Any]]) -> None:
+    """The text of ``assets``: a table per session (its ID above it when there are
+    several); a session without assets said on stderr; each failure said once."""
+    style = Style(sys.stdout)
+    notes = Footnotes(Style(sys.stderr))
+    blocks = []
+    for entry in entries:
+        title = style.bold(entry["id"]) + "\n" if len(entries) > 1 else ""
+        if entry["data_assets"]:
+            blocks.append(title + assets_text(entry["data_assets"], style, entry["id"]))
+        elif entry["unknown"]:
+            mark = notes.mark(entry["unknown"]["data_assets"], "data assets")
+            blocks.append(f"{title}data assets {mark}" if title else f"data assets {mark}")
+        else:
+            blocks.append(title.rstrip())
+            print(f"No data assets are named {entry['id']}*.", file=sys.stderr)
+    text = "\n\n".join(b for b in blocks if b)
+    if text:
+        print(text)
+    sys.stdout.flush()
+    _said(notes)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -15,7 +15,7 @@ turns what they found into output:
   ``cli.schema.json`` beside this module).
 
 The progress bar is in :mod:`aind_session.cli_progress`.
-The text of ``info`` is in :mod:`aind_session.cli_info`.
+The text of ``info`` is in :mod:`aind_session.cli_text`.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def emit(data: Any) -> None:
 
 # -- unknown answers, each failure said once -------------------------------------------------
 _VARYING = re.compile(
-    r"s3://\S+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"'[^']*'|s3://\S+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     r"|\b\w+_\d{6,}_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}\w*|\b\d{6,}_\d{4}-\d{2}-\d{2}_\S+"
 )
 _DERIVED = re.compile(r"^(?P<needed>\w+) could not be found out, so neither could \w+")

@@ -94,34 +94,18 @@ def progress_map(fn: Callable[[T], R], items: Sequence[T], label: str, show: boo
         progress.close()
 
 
-def batch_sizes(total: int, largest: int = 50) -> list[int]:
-    """Sizes of the batches of ``total`` items with a bar to move: 1 first (the bar moves
-    after the first item's rounds), then doubling up to ``largest`` (each batch costs
-    its few rounds, so there are not many).
-
-    >>> batch_sizes(100)
-    [1, 2, 4, 8, 16, 32, 37]
-    >>> batch_sizes(3)
-    [1, 2]
-    """
-    sizes, size, left = [], 1, total
-    while left > 0:
-        sizes.append(min(size, left))
-        left -= sizes[-1]
-        size = min(size * 2, largest)
-    return sizes
-
-
 def progress_batches(
     fn: Callable[[Sequence[T]], list[R]], items: Sequence[T], label: str, show: bool
 ) -> list[R]:
     """``fn`` over batches of ``items`` (each batch asks its services in a few rounds),
-    the bar moved after each (:func:`batch_sizes`). Without a bar, all ``items`` go in
+    the bar moved after each (:func:`aind_session.tables.batch_sizes`: 1, 8, 64...). Without a bar, all ``items`` go in
     one batch: fewest rounds.
 
     >>> progress_batches(lambda batch: [len(batch)] * len(batch), 'abc', 'letters', show=False)
     [3, 3, 3]
     """
+    from aind_session.tables import batch_sizes
+
     progress = Progress(len(items), label, show)
     sizes = batch_sizes(len(items)) if progress.on else [len(items)] if items else []
     results: list[R] = []

@@ -67,8 +67,12 @@ class Summary(dict):
         from aind_session.config import get_settings
 
         sorting = may_be_ecephys(self.get("platform")) or bool(self.get("sorted_data_assets"))
-        domain = codeocean_domain or get_settings().codeocean_domain
-        return cards.summary_card(self, codeocean_domain=domain, sorting=sorting)
+        if codeocean_domain is None:
+            try:
+                codeocean_domain = get_settings().codeocean_domain
+            except errors.ConfigurationError as exc:  # a card is drawn all the same
+                logger.warning("the card links to no CodeOcean page: %s", exc)
+        return cards.summary_card(self, codeocean_domain=codeocean_domain, sorting=sorting)
 
 
 def describe(session: Session) -> Summary:
@@ -301,6 +305,8 @@ def _describe_sorted(asset: Any) -> dict[str, Any]:
     )
     for key, outcome in zip(keys, outcomes, strict=True):
         entry[key] = _noted(key, outcome, problems, unknown)
+    if entry["status"] is None and "status" in problems:  # not there to tell: unknown too
+        unknown.setdefault("status", problems["status"])
     entry["status"] = status(entry["status"], "status" in unknown)
     entry["problems"], entry["unknown"] = problems, unknown
     return entry

@@ -89,6 +89,11 @@ def get_filesystem() -> Any:
 
 def connect() -> None:
     """Set up the S3 client now (imports, credentials, service model), before it is needed."""
+    # requests silences urllib3's DependencyWarning by a filter set at its import, and
+    # botocore's import saves and restores the filters (warnings.catch_warnings, not
+    # thread-safe): requests first (the CodeOcean side imports it anyway), or that
+    # filter may be undone by a set-up in another thread and the warning printed
+    import requests  # noqa: F401
     from fsspec.asyn import sync
 
     fs = get_filesystem()
@@ -131,12 +136,6 @@ def warm_up() -> None:
 
 def _warm_up() -> None:
     try:
-        # requests silences urllib3's DependencyWarning by a filter set at its import,
-        # and botocore's import saves and restores the filters (warnings.catch_warnings,
-        # which is not thread-safe): requests first (the CodeOcean side imports it
-        # anyway), or that filter may be undone and the warning printed
-        import requests  # noqa: F401
-
         connect()
     except Exception as exc:  # said where S3 is first used, by the same set-up
         logger.debug("setting up the S3 client ahead of use failed: %r", exc)

@@ -341,9 +341,9 @@ def describe_subject(subject: Subject) -> SubjectSummary:
     Raises
     ------
     aind_session.errors.AuthenticationError, aind_session.errors.ConfigurationError
-        Nothing can work (see :func:`aind_session.report.ask`).
+        Nothing can work (see :func:`aind_session.outcomes.ask`).
     """
-    from aind_session.report import ask  # the same layer
+    from aind_session.outcomes import ask
 
     outcome = ask(lambda: subject.sessions, ())
     reasons = {} if outcome.reason is None else {"sessions": outcome.reason}
@@ -360,7 +360,7 @@ def describe_subject(subject: Subject) -> SubjectSummary:
         ]
         summary.update(sessions=len(sessions), platforms=rows, **_span(sessions))
     summary["problems"] = reasons
-    summary["unknown"] = reasons if outcome.unknown else {}
+    summary["unknown"] = dict(reasons) if outcome.unknown else {}  # not the same dict
     return summary
 
 

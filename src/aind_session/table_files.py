@@ -1,4 +1,6 @@
-"""Session tables in files: :func:`write_table` (csv, parquet, JSON) and :func:`records`.
+"""The columns of session tables, their types (:func:`frame_of`) and their files:
+:func:`write_table` (csv, parquet, JSON) and :func:`records`; and the sizes of the
+batches rows are asked in under a progress bar (:func:`batch_sizes`).
 
 The tables are :func:`aind_session.tables.sessions_table`'s. pandas and pyarrow
 are the ``[table]`` extra, imported on first use (:func:`pandas_module`).
@@ -9,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aind_session import errors
@@ -16,6 +19,26 @@ from aind_session import errors
 if TYPE_CHECKING:
     import pandas
 
+IDENTITY = ("id", "platform", "subject_id", "start_time")
+"""The keys every row starts with (``id`` is the table's index)."""
+COLUMNS = (
+    "raw_data_asset_id",
+    "raw_data_dir",
+    "uploaded",
+    "modalities",
+    "sorted",
+    "sorters",
+    "latest_sorted_asset_id",
+    "latest_sorting_status",
+    "nwb_asset_id",
+    "sorting_running",
+    "docdb_record",
+)
+"""Every column a row can have, in their order (see :func:`session_rows`)."""
+STATUSES = ("ok", "error", "unknown")
+"""The categories of ``latest_sorting_status`` (see :func:`aind_session.report.status`)."""
+
+BOOLEAN_COLUMNS = ("uploaded", "sorted", "sorting_running", "docdb_record")
 FORMATS = ("csv", "parquet", "json")
 LIST_COLUMNS = ("modalities", "sorters")
 """The columns of lists (of names); ``unknown`` holds dicts."""
@@ -135,3 +158,53 @@ def _write_parquet(frame: pandas.DataFrame, path_or_stream: Any) -> None:
     if isinstance(path_or_stream, io.TextIOBase):
         path_or_stream = getattr(path_or_stream, "buffer", path_or_stream)  # sys.stdout
     pq.write_table(table, path_or_stream)
+
+
+def batch_sizes(total: int, growth: int = 8) -> list[int]:
+    """Sizes of the batches of ``total`` sessions asked under a progress bar: the first
+    session alone (the bar moves after its rounds), then ``growth`` times more each
+    time, so that there are few batches (each costs its few rounds): 1,000 sessions
+    in 5.
+
+    >>> batch_sizes(1000)
+    [1, 8, 64, 512, 415]
+    >>> batch_sizes(3), batch_sizes(0)
+    ([1, 2], [])
+    """
+    sizes: list[int] = []
+    size = 1
+    while sum(sizes) < total:
+        sizes.append(min(size, total - sum(sizes)))
+        size *= growth
+    return sizes
+
+
+def frame_of(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str] = COLUMNS, pd: Any = None
+) -> pandas.DataFrame:
+    """The typed DataFrame of :func:`session_rows`' rows (see :func:`aind_session.tables.sessions_table`).
+
+    >>> {name: str(dtype) for name, dtype in frame_of([], ['sorted']).dtypes.items()}
+    {'platform': 'string', 'subject_id': 'string',
+     'start_time': 'datetime64[ns, America/Los_Angeles]', 'sorted': 'boolean', 'unknown': 'object'}
+    """
+    from aind_session.dates import session_timezone
+
+    pd = pd or pandas_module()
+    index = pd.Index([r["id"] for r in rows], dtype="string", name="id")
+
+    def column(name: str) -> Any:
+        values = [r.get(name) for r in rows]
+        if name == "start_time":
+            when = pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]")
+            return when.tz_convert(session_timezone())
+        if name in BOOLEAN_COLUMNS:
+            return pd.array(values, dtype="boolean")
+        if name == "latest_sorting_status":
+            return pd.Categorical(values, categories=list(STATUSES))
+        if name in (*LIST_COLUMNS, "unknown"):
+            return pd.Series(values, index=index, dtype=object).to_numpy()
+        return pd.array(values, dtype="string")
+
+    names = [*IDENTITY[1:], *columns, "unknown"]
+    return pd.DataFrame({n: column(n) for n in names}, index=index)

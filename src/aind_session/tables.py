@@ -32,9 +32,14 @@ from aind_session.asset_names import is_nwb_asset_name
 from aind_session.conventions import may_be_ecephys
 from aind_session.dates import iso_session_time
 from aind_session.table_files import (  # noqa: F401 (names of this module too)
+    COLUMNS,
     EXTRA_MESSAGE,
     FORMATS,
+    IDENTITY,
     LIST_COLUMNS,
+    STATUSES,
+    batch_sizes,
+    frame_of,
     pandas_module,
     records,
     write_table,
@@ -48,34 +53,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-IDENTITY = ("id", "platform", "subject_id", "start_time")
-"""The keys every row starts with (``id`` is the table's index)."""
-COLUMNS = (
-    "raw_data_asset_id",
-    "raw_data_dir",
-    "uploaded",
-    "modalities",
-    "sorted",
-    "sorters",
-    "latest_sorted_asset_id",
-    "latest_sorting_status",
-    "nwb_asset_id",
-    "sorting_running",
-    "docdb_record",
-)
-"""Every column a row can have, in their order (see :func:`session_rows`)."""
 CLI_COLUMNS = ("uploaded", "sorted", "latest_sorting_status")
 """The ``sessions`` command's default columns: cheap (no file is read but the
 sorted assets' ``output``)."""
-STATUSES = ("ok", "error", "unknown")
-"""The categories of ``latest_sorting_status`` (see :func:`aind_session.report.status`)."""
-
-_BOOLEAN = ("uploaded", "sorted", "sorting_running", "docdb_record")
 _ECEPHYS: tuple[str, ...] = ("sorted", "sorters", "latest_sorted_asset_id")
 _ECEPHYS += ("latest_sorting_status", "sorting_running")
-# batch sizes grow by this factor: the first session alone, so a progress bar moves
-# after its rounds, then 8, 64, 512...: 1,000 sessions in 5 batches of a few rounds each
-GROWTH = 8
 
 
 def check_columns(columns: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -121,7 +103,7 @@ def session_rows(
 
     Everything is asked together, in few rounds (:func:`aind_session.batch.gather`);
     columns not chosen ask nothing. With ``progress``, sessions go in batches of
-    1, 8, 64, 512... (see :data:`GROWTH`), and ``progress(n)`` is called as each
+    1, 8, 64, 512... (:func:`batch_sizes`), and ``progress(n)`` is called as each
     batch of ``n`` is done; without it, all go in one batch (the fewest rounds).
 
     >>> from aind_session import Session
@@ -142,15 +124,12 @@ def session_rows(
     chosen = check_columns(columns)
     todo = [s if isinstance(s, Session) else Session(s) for s in sessions]
     rows: list[dict[str, Any]] = []
-    size = 1 if progress is not None else max(1, len(todo))
-    start = 0
-    while start < len(todo):
-        part = todo[start : start + size]
+    sizes = batch_sizes(len(todo)) if progress is not None else [len(todo)] if todo else []
+    for size in sizes:
+        part = todo[len(rows) : len(rows) + size]
         rows += _rows(part, chosen)
         if progress is not None:
             progress(len(part))
-        start += len(part)
-        size *= GROWTH
     return rows
 
 
@@ -182,11 +161,13 @@ def _row(session: Session, columns: tuple[str, ...]) -> dict[str, Any]:
     outcomes = report.ask_many([_question(session, c) for c in asked])
     unknown: dict[str, str] = {}
     for column, outcome in zip(asked, outcomes, strict=True):
-        value = outcome.value
-        if column == "latest_sorting_status" and (value is not None or outcome.unknown):
-            value = report.status(value, outcome.unknown)
+        value, unsure = outcome.value, outcome.unknown
+        if column == "latest_sorting_status" and value is None and outcome.reason:
+            unsure = True  # a sorted asset whose verdict is not there to read: unknown
+        if column == "latest_sorting_status" and (value is not None or unsure):
+            value = report.status(value, unsure)
         row[column] = value
-        if outcome.unknown:
+        if unsure:
             unknown[column] = str(outcome.reason)
     row["unknown"] = unknown
     return row
@@ -367,34 +348,3 @@ def _sessions(
         if isinstance(group, Exception):
             raise group
     return list(dict.fromkeys(s for group in groups for s in group))  # type: ignore[union-attr]
-
-
-def frame_of(
-    rows: Sequence[dict[str, Any]], columns: Sequence[str] = COLUMNS, pd: Any = None
-) -> pandas.DataFrame:
-    """The typed DataFrame of :func:`session_rows`' rows (see :func:`sessions_table`).
-
-    >>> frame_of([], ['sorted']).dtypes.to_dict()
-    {'platform': <StringDtype(na_value=<NA>)>, 'subject_id': <StringDtype(na_value=<NA>)>,
-     'start_time': datetime64[ns, America/Los_Angeles], 'sorted': BooleanDtype, 'unknown': dtype('O')}
-    """
-    from aind_session.dates import session_timezone
-
-    pd = pd or pandas_module()
-    index = pd.Index([r["id"] for r in rows], dtype="string", name="id")
-
-    def column(name: str) -> Any:
-        values = [r.get(name) for r in rows]
-        if name == "start_time":
-            when = pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]")
-            return when.tz_convert(session_timezone())
-        if name in _BOOLEAN:
-            return pd.array(values, dtype="boolean")
-        if name == "latest_sorting_status":
-            return pd.Categorical(values, categories=list(STATUSES))
-        if name in (*LIST_COLUMNS, "unknown"):
-            return pd.Series(values, index=index, dtype=object).to_numpy()
-        return pd.array(values, dtype="string")
-
-    names = [*IDENTITY[1:], *columns, "unknown"]
-    return pd.DataFrame({n: column(n) for n in names}, index=index)

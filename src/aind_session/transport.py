@@ -338,9 +338,8 @@ def quick_exit() -> None:
     still alive at exit; those it would have found in cycles after clearing the
     modules are the only ones not finalized. Registered once per process, by the
     command line's entry point only (:func:`aind_session.cli.run`): the library
-    leaves the exit of a program that imports it as it is.
-
-    >>> quick_exit(); quick_exit()  # once: the second call does nothing
+    leaves the exit of a program that imports it as it is. A second call does nothing
+    (``tests/test_first_question.py`` runs it in a process of its own).
     """
     if _exit_registered:
         return
