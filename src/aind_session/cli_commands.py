@@ -226,9 +226,8 @@ class _flag_names:
         if isinstance(exc, errors.InvalidInputError):
             text = str(exc)
             for name, flag in FLAGS.items():  # whole words: 'platforms' stays
-                text = re.sub(
-                    rf"(?<![\w-]){name}\b(=?)", lambda m, f=flag: f + " " * len(m[1]), text
-                )
+                text = re.sub(rf"(?<![\w-]){name}\b=", f"{flag} ", text)  # end_date='x'
+                text = re.sub(rf"(?<![\w-]){name}\b", flag, text)
             if text != str(exc):
                 raise errors.InvalidInputError(text) from exc
 
