@@ -263,3 +263,25 @@ def test_flag_names_replace_whole_words_only():
     with pytest.raises(errors.InvalidInputError) as caught, _flag_names():
         raise errors.InvalidInputError("end_date='x' is before start_date; platforms differ")
     assert str(caught.value) == "--end-date 'x' is before --start-date; platforms differ"
+
+
+def test_a_warning_about_one_failure_is_logged_once_a_run():
+    import io
+    import logging
+
+    stream = io.StringIO()
+    handler = cli._LogHandler(stream)
+    log = logging.getLogger("aind_session.test_once")
+    for path in ("s3://b/one", "s3://b/two"):  # the same failure, two folders
+        handler.handle(
+            log.makeRecord(log.name, logging.WARNING, "", 0, f"S3 refused {path}", (), None)
+        )
+    handler.handle(log.makeRecord(log.name, logging.WARNING, "", 0, "DocDB down", (), None))
+    handler.handle(log.makeRecord(log.name, logging.INFO, "", 0, "chose s3://b/one", (), None))
+    handler.handle(log.makeRecord(log.name, logging.INFO, "", 0, "chose s3://b/one", (), None))
+    assert stream.getvalue().splitlines() == [
+        "S3 refused s3://b/one",
+        "DocDB down",
+        "chose s3://b/one",  # what is not a warning is logged as it comes
+        "chose s3://b/one",
+    ]

@@ -270,12 +270,23 @@ def _sandbox_last(argv: list[str]) -> list[str]:
 
 
 class _LogHandler(logging.StreamHandler):
-    """Log lines on stderr, each starting on a line of its own: a progress bar drawn
-    there is erased first."""
+    """Log lines on stderr, each starting on a line of its own (a progress bar drawn
+    there is erased first), and a warning about one failure said once a run, however
+    many sessions it touched (:func:`~aind_session.cli_output.failure_key`)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.said: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
+        from aind_session.cli_output import failure_key
         from aind_session.cli_progress import erase_progress
 
+        if record.levelno >= logging.WARNING:
+            key = f"{record.name} {failure_key(record.getMessage())}"
+            if key in self.said:
+                return
+            self.said.add(key)
         erase_progress()
         super().emit(record)
 

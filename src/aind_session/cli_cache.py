@@ -53,33 +53,29 @@ def is_local(domain: str) -> bool:
 def disk_cache(args: argparse.Namespace) -> Iterator[None]:
     """The command line keeps answers on disk for the cache's time-to-live, like a
     browser, unless ``--no-cache``; the library's own setting ``AIND_SESSION_CACHE_DIR``
-    wins where it is set. ``--refresh`` asks again and keeps the new answers. Not for
-    a CodeOcean on this machine (a sandbox)."""
-    from aind_session.config import get_settings
+    wins where it is set. ``--refresh`` asks again (what the memory holds is dropped
+    first) and keeps the new answers. Not for a CodeOcean on this machine (a sandbox).
 
-    changes: dict[str, str] = {}
+    The settings are changed for the run only (:func:`aind_session.config.overridden`),
+    the environment not at all.
+    """
+    from pathlib import Path
+
+    from aind_session.config import get_settings, overridden
+
+    changes: dict[str, object] = {}
     if getattr(args, "refresh", False):
-        changes["AIND_SESSION_CACHE_REFRESH"] = "1"
+        from aind_session import cache
+
+        cache.clear_cache()  # answers in memory would be given again without asking
+        changes["cache_refresh"] = True
+    settings = get_settings()
     if getattr(args, "no_cache", False):
-        changes["AIND_SESSION_CACHE_DIR"] = ""  # empty is unset, and beats a .env file
-    else:
-        settings = get_settings()
-        if settings.cache_dir is None and not is_local(settings.codeocean_domain):
-            changes["AIND_SESSION_CACHE_DIR"] = user_cache_dir()
+        changes["cache_dir"] = None
+    elif settings.cache_dir is None and not is_local(settings.codeocean_domain):
+        changes["cache_dir"] = Path(user_cache_dir())
     if not changes:
         yield
         return
-    from aind_session import cache
-
-    saved = {key: os.environ.get(key) for key in changes}
-    os.environ.update(changes)
-    cache.clear_cache()  # the settings and clients of this environment
-    try:
+    with overridden(**changes):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        cache.clear_cache()

@@ -212,7 +212,7 @@ class Footnotes:
         >>> Footnotes(Style(io.StringIO())).number('S3 refused', 'raw data dir')
         1
         """
-        key = _VARYING.sub("…", reason)
+        key = failure_key(reason)
         if key not in self.numbers:
             self.numbers[key] = n = len(self.numbers) + 1
             self.first[n], self.seen[n], self.affected[n] = reason, set(), Counter()
@@ -249,6 +249,16 @@ class Footnotes:
             affected = f"; affected: {hit}" if hit else ""
             out.append(f"aind-session: unknown [{n}]: {reason}{like}{affected}")
         return out
+
+
+def failure_key(text: str) -> str:
+    """What is the same in messages about one failure: ``text`` with what varies from
+    one question to the next (a path, an asset, a session, a quoted value) left out.
+
+    >>> failure_key("S3 did not answer a listing of s3://b/x after 3 tries")
+    'S3 did not answer a listing of … after 3 tries'
+    """
+    return _VARYING.sub("…", text)
 
 
 def derived_from(reason: str) -> str | None:

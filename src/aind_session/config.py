@@ -27,8 +27,10 @@ credentials may go, are in :mod:`aind_session.settings_checks`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -266,3 +268,28 @@ def reset_settings() -> None:
     global _settings
     with _lock:
         _settings = None
+
+
+@contextlib.contextmanager
+def overridden(**fields: Any) -> Iterator[Settings]:
+    """The settings in force with ``fields`` changed, until the block ends; the
+    environment is left as it is (the command line's disk cache: ``cache_dir``,
+    ``cache_refresh``). Values are taken as given: pass them in their fields' types.
+
+    >>> from pathlib import Path
+    >>> with overridden(cache_refresh=True) as changed:
+    ...     get_settings() is changed, get_settings().cache_refresh
+    (True, True)
+    >>> get_settings().cache_refresh
+    False
+    """
+    global _settings
+    changed = get_settings().model_copy(update=fields)
+    with _lock:
+        previous, _settings = _settings, changed
+    try:
+        yield changed
+    finally:
+        with _lock:
+            if _settings is changed:  # not reset meanwhile (a clear reads them again)
+                _settings = previous
