@@ -210,7 +210,7 @@ def _prepare(name: str, params: dict[str, Any]) -> Operation:
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
                 cli.main(["info", *ids, "--json"])
-            return json.loads(out.getvalue())
+            return json.loads(out.getvalue())["sessions"]  # the contract's document
 
         def check(out: Any) -> str | None:
             problems = [(d["id"], d["problems"]) for d in out if d["problems"]]
