@@ -53,6 +53,7 @@ EXAMPLE_MODULES = frozenset(
         "aind_session.disk_codecs",
         "aind_session.docdb",
         "aind_session.errors",
+        "aind_session.exits",
         "aind_session.extension",
         "aind_session.extensions.ecephys",
         "aind_session.extensions.metadata",

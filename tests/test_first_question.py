@@ -131,19 +131,34 @@ def test_import_starts_no_thread_and_registers_no_exit_handler() -> None:
     assert done.stdout.split() == ["1", "0", "[]"]
 
 
-def test_a_librarys_question_leaves_the_interpreters_exit_as_it_is(
+LIBRARY_QUESTION = (
+    "import atexit, gc\n"
+    "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+    "import aind_session\n"
+    "class Cycle:\n"
+    "    def __del__(self):\n"
+    "        print('garbage finalized')\n"
+    f"print(aind_session.Session({SESSION!r}).raw_data_asset.name)\n"
+    "gc.disable()  # only the collection at exit can find the cycle made now\n"
+    "c = Cycle(); c.me = c; del c\n"
+    "gc.enable()\n"
+)
+
+
+def test_a_librarys_first_question_freezes_what_is_left_at_exit_after_a_last_collection(
     aind_sandbox: Sandbox,
 ) -> None:
-    code = (
-        "import atexit, gc\n"
-        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
-        "import aind_session\n"
-        f"print(aind_session.Session({SESSION!r}).raw_data_asset.name)\n"
-        f"print(len(aind_session.Session({SESSION!r}).modalities) > 0)\n"
-    )
-    done = _subprocess(code, aind_sandbox.env)
+    done = _subprocess(LIBRARY_QUESTION, aind_sandbox.env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [SESSION, "True", "frozen at exit: False"]
+    assert done.stdout.splitlines() == [SESSION, "garbage finalized", "frozen at exit: True"]
+
+
+def test_quick_exit_off_leaves_the_interpreters_exit_as_it_is(aind_sandbox: Sandbox) -> None:
+    done = _subprocess(LIBRARY_QUESTION, {**aind_sandbox.env, "AIND_SESSION_QUICK_EXIT": "false"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == SESSION
+    assert "frozen at exit: False" in lines  # the cycle: finalized by Python's own teardown
 
 
 def test_the_command_line_freezes_what_is_left_at_exit_after_a_last_collection(
@@ -176,9 +191,9 @@ def test_the_command_line_freezes_what_is_left_at_exit_after_a_last_collection(
 def test_quick_exit_is_registered_once() -> None:
     code = (
         "import atexit\n"
-        "from aind_session import transport\n"
+        "from aind_session import exits\n"
         "before = atexit._ncallbacks()\n"
-        "transport.quick_exit(); transport.quick_exit()\n"
+        "exits.quick_exit(); exits.quick_exit()\n"
         "print(atexit._ncallbacks() - before)\n"
     )
     done = _subprocess(code, {})

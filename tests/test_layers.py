@@ -251,7 +251,7 @@ STREET = [
         "aind_session.disk_codecs",
         "aind_session.batch",
     },
-    {"aind_session.config", "aind_session.dates", "aind_session.calls"},
+    {"aind_session.config", "aind_session.dates", "aind_session.calls", "aind_session.exits"},
     {
         "aind_session.settings_checks",
         "aind_session.settings_sources",

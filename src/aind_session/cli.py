@@ -215,11 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """The ``aind-session`` executable: :func:`main`, its code the exit status. Its
     process ends without the collections of the interpreter's teardown
-    (:func:`aind_session.transport.quick_exit`): it is this command's own process.
+    (:func:`aind_session.exits.quick_exit`): it is this command's own process.
     """
-    from aind_session import transport
+    from aind_session import exits
 
-    transport.quick_exit()
+    exits.quick_exit()
     sys.exit(main())
 
 

@@ -143,6 +143,11 @@ class Settings(BaseSettings):
         default=False,
         description="Ask again what the persistent cache keeps, and keep the new answers.",
     )
+    quick_exit: bool = Field(
+        default=True,
+        description="In a process that used a service: collect once at exit, then leave what "
+        "is still alive to the operating system (Python's teardown collections skipped).",
+    )
     connect_timeout: float = Field(5.0, gt=0, le=3600, description="Seconds to open a connection.")
     read_timeout: float = Field(60.0, gt=0, le=_DAY, description="Seconds to wait for an answer.")
     # 10 retries: with 30% of answers failing at random, a request still fails

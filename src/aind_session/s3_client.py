@@ -80,6 +80,9 @@ def get_filesystem() -> Any:
         if _fs is None:
             import fsspec
 
+            from aind_session import exits
+
+            exits.quick_exit_if_asked()
             # fsspec's shared instance, the one UPath gets for the same options
             fs = fsspec.filesystem("s3", **storage_options())
             fs.retries = 1  # for UPath's own calls: ours are retried by `request_all`

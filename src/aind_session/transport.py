@@ -321,42 +321,6 @@ def _read_body(response: Any, until: float) -> None:
     response._content_consumed = True
 
 
-_exit_registered: list[bool] = []
-
-
-def quick_exit() -> None:
-    """Spare the interpreter's exit the collections of its teardown: at exit, once
-    every other exit handler registered after this one has run, collect the garbage
-    (so that what is unreachable then is finalized as before), then freeze what is
-    left (:func:`gc.freeze`).
-
-    The objects still alive at exit (modules, classes, the SDKs' service models:
-    some 100,000 once the CodeOcean SDK, s3fs and botocore are loaded) are then left
-    to the operating system instead of being traced by the collections Python
-    makes while it tears the modules down, which take longer than a one-question
-    script's question (0.2-0.3 s). Python does not promise to finalize objects
-    still alive at exit; those it would have found in cycles after clearing the
-    modules are the only ones not finalized. Registered once per process, by the
-    command line's entry point only (:func:`aind_session.cli.run`): the library
-    leaves the exit of a program that imports it as it is. A second call does nothing
-    (``tests/test_first_question.py`` runs it in a process of its own).
-    """
-    if _exit_registered:
-        return
-    _exit_registered.append(True)
-    import atexit
-
-    atexit.register(_freeze_at_exit)
-
-
-def _freeze_at_exit() -> None:
-    import gc
-
-    if gc.isenabled():  # as Python's own collection at exit
-        gc.collect()
-    gc.freeze()
-
-
 _classes: dict[str, type] = {}
 
 

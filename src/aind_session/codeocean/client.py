@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aind_session import cache, errors, forks, persistent, transport
+from aind_session import cache, errors, exits, forks, persistent, transport
 from aind_session.codeocean import sdk, shapes
 from aind_session.codeocean.shapes import (  # noqa: F401  (re-exported for compatibility)
     download_url,
@@ -76,6 +76,7 @@ def _make_client(retry_sent: bool) -> CodeOcean:
             "variable whose value starts with 'COP_') in the environment or in a .env file "
             f"in the current or home directory. {SCOPE_HELP}"
         )
+    exits.quick_exit_if_asked()
     client = _Client(
         domain=settings.codeocean_domain, token=settings.codeocean_token.get_secret_value()
     )
