@@ -74,8 +74,5 @@ def disk_cache(args: argparse.Namespace) -> Iterator[None]:
         changes["cache_dir"] = None
     elif settings.cache_dir is None and not is_local(settings.codeocean_domain):
         changes["cache_dir"] = Path(user_cache_dir())
-    if not changes:
-        yield
-        return
-    with overridden(**changes):
+    with overridden(**changes):  # nothing changed: the settings as they are
         yield

@@ -21,7 +21,7 @@ from typing import Any
 
 from aind_session import errors
 from aind_session.cli_output import Footnotes, Style, emit
-from aind_session.cli_progress import Progress, progress_batches, progress_map
+from aind_session.cli_progress import progress_batches, progress_map
 from aind_session.cli_text import assets_text, format_info, sessions_text
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE = 0, 1, 2
@@ -30,8 +30,14 @@ UNKNOWN_NOTE = (
     "aind-session: some answers are unknown: a service did not answer or access was denied "
     "(the reasons are given above); try again later, or check your credentials."
 )
+JSON_UNKNOWN_NOTE = UNKNOWN_NOTE.replace("above", "under 'unknown'")  # after a --json document
 # the keyword arguments of the library that are flags here: errors name the flag
-FLAGS = {"start_date": "--start-date", "end_date": "--end-date", "platform": "--platform"}
+FLAGS = {
+    "platform": "--platform",
+    "date": "--date",
+    "start_date": "--start-date",
+    "end_date": "--end-date",
+}
 
 
 def document(command: str, sessions: list[Any], **fields: Any) -> dict[str, Any]:
@@ -81,7 +87,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         emit(document("info", summaries))
         if unknown:
-            print(UNKNOWN_NOTE.replace("above", "under 'unknown'"), file=sys.stderr)
+            print(JSON_UNKNOWN_NOTE, file=sys.stderr)
     else:
         style = Style(sys.stdout)
         notes = Footnotes(Style(sys.stderr))
@@ -125,14 +131,10 @@ def cmd_sessions(args: argparse.Namespace) -> int:
             shown,
         )
     sessions = [s for group in found for s in group]
-    bar = Progress(len(sessions), "sessions", shown)
-    try:  # batches growing from one session (tables.session_rows): few rounds, a bar that moves
-        rows = session_rows(sessions, columns, progress=bar.advance if bar.on else None)
-    finally:
-        bar.close()
+    rows = progress_batches(lambda part: session_rows(part, columns), sessions, "sessions", shown)
     unknown = any(r["unknown"] for r in rows)
     if fmt == "json":
-        filters = {k: getattr(args, k) for k in ("platform", "date", "start_date", "end_date")}
+        filters = {name: getattr(args, name) for name in FLAGS}
         doc = document("sessions", rows, subjects=subjects, filters=filters, columns=columns)
         _to_file_or_stdout(doc, getattr(args, "output", None))
     elif fmt != "table":
@@ -145,7 +147,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     if not rows:
         print(f"No sessions found for {_asked(subjects, args)}.", file=sys.stderr)
     elif unknown and fmt != "table":
-        print(UNKNOWN_NOTE.replace("above", "under 'unknown'"), file=sys.stderr)
+        print(JSON_UNKNOWN_NOTE, file=sys.stderr)
     return EXIT_OK if rows and not unknown else EXIT_NOT_FOUND
 
 
@@ -157,7 +159,7 @@ def _check_dates(args: argparse.Namespace) -> None:
         value = getattr(args, name, None)
         if value is None:
             continue
-        flag = f"--{name.replace('_', '-')}"
+        flag = FLAGS[name]
         try:
             parse_date(value)
         except errors.InvalidInputError as exc:
@@ -225,7 +227,8 @@ class _flag_names:
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
         if isinstance(exc, errors.InvalidInputError):
             text = str(exc)
-            for name, flag in FLAGS.items():  # whole words: 'platforms' stays
+            for name in ("platform", "start_date", "end_date"):  # not 'date': a plain word
+                flag = FLAGS[name]  # whole words: 'platforms' stays
                 text = re.sub(rf"(?<![\w-]){name}\b=", f"{flag} ", text)  # end_date='x'
                 text = re.sub(rf"(?<![\w-]){name}\b", flag, text)
             if text != str(exc):
@@ -304,7 +307,7 @@ def cmd_assets(args: argparse.Namespace) -> int:
     if args.json:
         emit(document("assets", entries))
         if unknown:
-            print(UNKNOWN_NOTE.replace("above", "under 'unknown'"), file=sys.stderr)
+            print(JSON_UNKNOWN_NOTE, file=sys.stderr)
     else:
         _assets_out(entries)
     return EXIT_OK if all(e["data_assets"] for e in entries) else EXIT_NOT_FOUND
@@ -344,8 +347,8 @@ def _asked(subjects: list[str], args: argparse.Namespace) -> str:
     """What ``sessions`` was asked, as the flags given: ``subject 123 with --platform
     ecephys``, or the subject(s) alone when no filter was given."""
     flags = [
-        f"--{name.replace('_', '-')} {value}"
-        for name in ("platform", "date", "start_date", "end_date")
+        f"{flag} {value}"
+        for name, flag in FLAGS.items()
         if (value := getattr(args, name, None)) is not None
     ]
     who = f"subject{'s' if len(subjects) > 1 else ''} {', '.join(subjects)}"

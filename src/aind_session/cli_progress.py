@@ -98,24 +98,16 @@ def progress_batches(
     fn: Callable[[Sequence[T]], list[R]], items: Sequence[T], label: str, show: bool
 ) -> list[R]:
     """``fn`` over batches of ``items`` (each batch asks its services in a few rounds),
-    the bar moved after each (:func:`aind_session.tables.batch_sizes`: 1, 8, 64...). Without a bar, all ``items`` go in
-    one batch: fewest rounds.
+    the bar moved after each (:func:`aind_session.tables.in_batches`: 1, 8, 64...).
+    Without a bar, all ``items`` go in one batch: fewest rounds.
 
     >>> progress_batches(lambda batch: [len(batch)] * len(batch), 'abc', 'letters', show=False)
     [3, 3, 3]
     """
-    from aind_session.tables import batch_sizes
+    from aind_session.tables import in_batches
 
     progress = Progress(len(items), label, show)
-    sizes = batch_sizes(len(items)) if progress.on else [len(items)] if items else []
-    results: list[R] = []
-    start = 0
     try:
-        for size in sizes:
-            batch = items[start : start + size]
-            results += fn(batch)
-            progress.advance(len(batch))
-            start += size
+        return in_batches(fn, items, progress.advance if progress.on else None)
     finally:
         progress.close()
-    return results

@@ -14,6 +14,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
+from aind_session.card_parts import when
 from aind_session.cli_output import Footnotes, Style, derived_from, shorten, table
 
 _STYLED = re.compile(r"(\x1b\[[0-9;]*m)(.*)(\x1b\[0m)", re.S)
@@ -49,8 +50,7 @@ def shown_time(iso: str | None) -> str:
     """
     if iso is None:
         return "-"
-    text = iso[:19].replace("T", " ")
-    return f"{text} UTC" if iso.endswith("+00:00") else text
+    return when(iso, zone=iso.endswith("+00:00"))  # the cards' form: one way to show a time
 
 
 def cell(row: dict[str, Any], key: str, style: Style, notes: Footnotes) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aind_session import errors
@@ -158,6 +158,31 @@ def _write_parquet(frame: pandas.DataFrame, path_or_stream: Any) -> None:
     if isinstance(path_or_stream, io.TextIOBase):
         path_or_stream = getattr(path_or_stream, "buffer", path_or_stream)  # sys.stdout
     pq.write_table(table, path_or_stream)
+
+
+def in_batches(
+    fn: Callable[[Sequence[Any]], list[Any]],
+    items: Sequence[Any],
+    progress: Callable[[int], Any] | None = None,
+) -> list[Any]:
+    """``fn`` over ``items`` in batches, its answers (one per item) in order: in
+    :func:`batch_sizes` with ``progress`` (called with each batch's size once it is
+    done), else all in one batch (the fewest rounds).
+
+    >>> done = []
+    >>> in_batches(lambda part: [len(part)] * len(part), 'abcd', done.append), done
+    ([1, 3, 3, 3], [1, 3])
+    >>> in_batches(lambda part: [len(part)] * len(part), 'abcd')
+    [4, 4, 4, 4]
+    """
+    sizes = batch_sizes(len(items)) if progress is not None else [len(items)] if items else []
+    answers: list[Any] = []
+    for size in sizes:
+        part = items[len(answers) : len(answers) + size]
+        answers += fn(part)
+        if progress is not None:
+            progress(len(part))
+    return answers
 
 
 def batch_sizes(total: int, growth: int = 8) -> list[int]:

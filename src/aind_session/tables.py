@@ -31,6 +31,7 @@ from aind_session import errors
 from aind_session.asset_names import is_nwb_asset_name
 from aind_session.conventions import may_be_ecephys
 from aind_session.dates import iso_session_time
+from aind_session.outcomes import raised
 from aind_session.table_files import (  # noqa: F401 (names of this module too)
     COLUMNS,
     EXTRA_MESSAGE,
@@ -40,6 +41,7 @@ from aind_session.table_files import (  # noqa: F401 (names of this module too)
     STATUSES,
     batch_sizes,
     frame_of,
+    in_batches,
     pandas_module,
     records,
     write_table,
@@ -123,14 +125,7 @@ def session_rows(
 
     chosen = check_columns(columns)
     todo = [s if isinstance(s, Session) else Session(s) for s in sessions]
-    rows: list[dict[str, Any]] = []
-    sizes = batch_sizes(len(todo)) if progress is not None else [len(todo)] if todo else []
-    for size in sizes:
-        part = todo[len(rows) : len(rows) + size]
-        rows += _rows(part, chosen)
-        if progress is not None:
-            progress(len(part))
-    return rows
+    return in_batches(lambda part: _rows(part, chosen), todo, progress)
 
 
 def _rows(sessions: Sequence[Session], columns: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -138,10 +133,7 @@ def _rows(sessions: Sequence[Session], columns: tuple[str, ...]) -> list[dict[st
 
     with cache.public_call():  # one deadline for the whole
         rows = batch.gather([functools.partial(_row, s, columns) for s in sessions])
-    for row in rows:
-        if isinstance(row, Exception):
-            raise row
-    return rows  # type: ignore[return-value]
+    return [raised(row) for row in rows]
 
 
 def _row(session: Session, columns: tuple[str, ...]) -> dict[str, Any]:
@@ -343,8 +335,5 @@ def _sessions(
 
     asks = [functools.partial(get_sessions, s, **filters) for s in _many(subjects)]
     with cache.public_call():  # every subject's searches in the same rounds
-        groups = batch.gather(asks)
-    for group in groups:
-        if isinstance(group, Exception):
-            raise group
-    return list(dict.fromkeys(s for group in groups for s in group))  # type: ignore[union-attr]
+        groups = [raised(group) for group in batch.gather(asks)]
+    return list(dict.fromkeys(s for group in groups for s in group))
