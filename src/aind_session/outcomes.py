@@ -93,11 +93,19 @@ def ask_many(questions: Sequence[tuple[Callable[[], Any], Any]]) -> list[Outcome
     aind_session.errors.AuthenticationError, aind_session.errors.ConfigurationError
         As :func:`ask`.
     """
+    return gathered([functools.partial(ask, q, none) for q, none in questions])
+
+
+def gathered(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
+    """The values of ``tasks``, worked out together (:func:`aind_session.batch.gather`:
+    their reads in the same rounds), in order; the first exception one raised is raised.
+
+    >>> gathered([lambda: 1, lambda: 2])
+    [1, 2]
+    """
     from aind_session import batch
 
-    return [
-        raised(o) for o in batch.gather([functools.partial(ask, q, none) for q, none in questions])
-    ]
+    return [raised(value) for value in batch.gather(tasks)]
 
 
 def status(failed: bool | None, unknown: bool = False) -> str:

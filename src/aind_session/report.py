@@ -27,8 +27,8 @@ from aind_session.outcomes import (
     Outcome,
     ask,
     ask_many,
+    gathered,
     one_line,
-    raised,
     status,
 )
 
@@ -121,11 +121,10 @@ def describe_many(sessions: Sequence[Session]) -> list[Summary]:
     aind_session.errors.AuthenticationError, aind_session.errors.ConfigurationError
         Nothing can work (see :func:`ask`).
     """
-    from aind_session import batch, cache
+    from aind_session import cache
 
     with cache.public_call():  # one deadline for the whole
-        summaries = batch.gather([functools.partial(_summarize, s) for s in sessions])
-    return [raised(s) for s in summaries]
+        return gathered([functools.partial(_summarize, s) for s in sessions])
 
 
 def prefetch(
@@ -254,7 +253,9 @@ def _summarize(session: Session) -> Summary:
     def sorted_assets() -> None:
         summary["sorted_data_assets"] = section(
             "sorted_data_assets",
-            lambda: _gathered(_describe_sorted, session.ecephys.sorted_data_assets),
+            lambda: gathered(
+                [functools.partial(_describe_sorted, a) for a in session.ecephys.sorted_data_assets]
+            ),
             [],
         )
 
@@ -263,10 +264,7 @@ def _summarize(session: Session) -> Summary:
             "raw_data_asset", "running_pipeline_computations", running, []
         )
 
-    from aind_session import batch
-
-    for done in batch.gather([raw_folder, sorted_assets, runs]):  # independent: together
-        raised(done)
+    gathered([raw_folder, sorted_assets, runs])  # independent: together
     entries = summary["sorted_data_assets"]
     partly = [e for e in entries or () if e["unknown"]]
     if partly:
@@ -280,19 +278,12 @@ def _summarize(session: Session) -> Summary:
     return summary
 
 
-def _gathered(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-    """``fn`` of each item, worked out together; the first exception raised."""
-    from aind_session import batch
-
-    return [raised(r) for r in batch.gather([functools.partial(fn, i) for i in items])]
-
-
 def _describe_sorted(asset: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": asset.id, "name": asset.name, "created": iso_utc(asset.created)}
-    problems: dict[str, str] = {}
-    unknown: dict[str, str] = {}
     from aind_session import folders
 
+    problems: dict[str, str] = {}
+    unknown: dict[str, str] = {}
     entry["dir"] = None  # its place among the keys; asked last, so its reasons come last
     keys = ("sorter", "probes", "status", "dir")
     outcomes = ask_many(

@@ -31,7 +31,7 @@ from aind_session import errors
 from aind_session.asset_names import is_nwb_asset_name
 from aind_session.conventions import may_be_ecephys
 from aind_session.dates import iso_session_time
-from aind_session.outcomes import raised
+from aind_session.outcomes import gathered
 from aind_session.table_files import (  # noqa: F401 (names of this module too)
     COLUMNS,
     EXTRA_MESSAGE,
@@ -129,11 +129,10 @@ def session_rows(
 
 
 def _rows(sessions: Sequence[Session], columns: tuple[str, ...]) -> list[dict[str, Any]]:
-    from aind_session import batch, cache
+    from aind_session import cache
 
     with cache.public_call():  # one deadline for the whole
-        rows = batch.gather([functools.partial(_row, s, columns) for s in sessions])
-    return [raised(row) for row in rows]
+        return gathered([functools.partial(_row, s, columns) for s in sessions])
 
 
 def _row(session: Session, columns: tuple[str, ...]) -> dict[str, Any]:
@@ -330,10 +329,10 @@ def _sessions(
             )
         chosen = [s if isinstance(s, Session) else Session(s) for s in _many(sessions)]
         return list(dict.fromkeys(chosen))
-    from aind_session import batch, cache
+    from aind_session import cache
     from aind_session.subject import get_sessions
 
     asks = [functools.partial(get_sessions, s, **filters) for s in _many(subjects)]
     with cache.public_call():  # every subject's searches in the same rounds
-        groups = [raised(group) for group in batch.gather(asks)]
+        groups = gathered(asks)
     return list(dict.fromkeys(s for group in groups for s in group))
