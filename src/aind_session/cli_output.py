@@ -33,7 +33,7 @@ R = TypeVar("R")
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 ELLIPSIS = "…"
-MIN_SHORTENED = {"middle": 12, "end": 10, "time": 10}  # characters a column keeps
+MIN_SHORTENED = {"middle": 12, "time": 10}  # characters a column keeps
 
 
 class Style:
@@ -127,17 +127,6 @@ def visible_len(text: str) -> int:
     return len(ANSI.sub("", text))
 
 
-def shorten_end(text: str, width: int) -> str:
-    """``text`` cut at its end to ``width`` characters (a time keeps its date).
-
-    >>> shorten_end('2023-12-16 02:40:31 UTC', 16)
-    '2023-12-16 02:4…'
-    """
-    if len(text) <= width or ANSI.search(text):
-        return text
-    return text[: max(0, width - 1)] + ELLIPSIS
-
-
 def shorten_time(text: str, width: int) -> str:
     """A time ``2023-12-16 02:40:31 UTC`` cut to ``width``: its seconds and zone go
     first, then its time of day.
@@ -147,7 +136,7 @@ def shorten_time(text: str, width: int) -> str:
     """
     if len(text) <= width or ANSI.search(text):
         return text
-    return text[:16] if width >= 16 else text[:10] if width >= 10 else shorten_end(text, width)
+    return text[:16] if width >= 16 else text[:10] if width >= 10 else shorten(text, width)
 
 
 def shorten(text: str, width: int) -> str:
@@ -318,7 +307,7 @@ def table(
     """``rows`` in columns as wide as their widest cell as seen, under a bold ``header``.
 
     On a terminal narrower than the table, the columns in ``shrink`` (index -> how:
-    ``"middle"``, ``"end"`` or ``"time"``) are shortened, the widest first (see
+    ``"middle"`` or ``"time"``) are shortened, the widest first (see
     :data:`MIN_SHORTENED`).
     A table that still does not fit is shown as one block of ``header: value`` lines
     per row (:func:`records`).
@@ -337,7 +326,7 @@ def table(
     widths, fits = fitted_widths(rows, header, style.width, shrink)
     if not fits:
         return records(rows, header, style)
-    cut = {"middle": shorten, "end": shorten_end, "time": shorten_time}
+    cut = {"middle": shorten, "time": shorten_time}
     rows = [
         [cut[shrink[i]](c, widths[i]) if i in shrink else c for i, c in enumerate(r)] for r in rows
     ]
