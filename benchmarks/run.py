@@ -358,6 +358,17 @@ class _Local:
     def requests(self) -> list[list[Any]]:
         return [[r.service, r.method, r.path, r.query, r.status] for r in self.sb.requests()]
 
+    def served(self) -> list[list[Any]]:
+        """Each request's service, what it asked, when it arrived and how long the
+        sandbox took to answer it (latency excluded), in ms."""
+        latency = self.sb.latency
+        first = min((r.started for r in self.sb.requests()), default=0.0)
+        return [
+            [r.service, r.method, r.path[:60], round(1000 * (r.started - first), 1),
+             round(1000 * (r.ended - r.started - latency), 1)]
+            for r in self.sb.requests()
+        ]
+
     def cpu(self) -> float:
         return 0.0  # counted with this process's
 
@@ -420,6 +431,8 @@ def serve(payload_path: str, latency_ms: float) -> None:
                 answer = "ok"
             elif command == "requests":
                 answer = json.dumps(local.requests())
+            elif command == "served":
+                answer = json.dumps(local.served())
             elif command == "cpu":
                 answer = str(time.process_time())
             else:

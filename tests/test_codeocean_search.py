@@ -401,6 +401,33 @@ def test_token_made_for_the_last_search_asks_for_that_page_again(world: World) -
     assert page(client, query="ecephys", limit=2, next_token=token) == first
 
 
+# -- a record changed after a search -------------------------------------------------------
+def test_a_record_changed_in_place_is_searched_as_it_is_now(mode: str) -> None:
+    """Searches keep each record's text between requests: a change, even inside a list
+    or a dict of the record, is what the next search sees."""
+    app = CodeOceanApp(load_world(WORLD), TOKEN, search=mode)
+    client = Client(app)
+    assert RAW in names(client, "tag:raw") and RAW not in names(client, "tag:curated")
+    record = app.world.data_assets["a0000000-0000-4000-8000-000000000001"]
+    record["tags"].append("curated")
+    record["custom_metadata"]["subject id"] = "999999"
+    assert RAW in names(client, "tag:curated")
+    if mode == "strict":  # (loose: its name holds 676909, a near miss)
+        assert RAW not in names(client, "subject id:676909")
+    assert RAW in names(client, "subject id:999999")
+    record["name"] = "renamed_asset"
+    assert names(client, "name:renamed")[-1] == "renamed_asset"
+
+
+def test_a_capsule_changed_in_place_is_searched_as_it_is_now() -> None:
+    app = CodeOceanApp(load_world(WORLD), TOKEN, search="strict")
+    client = Client(app)
+    assert names(client, "author:smith", kind="capsules") == ["kilosort sorting"]
+    app.world.capsules[CAPSULE_A]["article"]["citation"] = "Jones K"
+    assert names(client, "author:smith", kind="capsules") == []
+    assert names(client, "author:jones", kind="capsules") == ["kilosort sorting"]
+
+
 # -- capsules and pipelines --------------------------------------------------------------------
 def test_capsule_search_without_query_orders_by_name(client: Client) -> None:
     assert names(client, kind="capsules") == ["alpha draft", "behavior nwb", "kilosort sorting"]

@@ -103,6 +103,7 @@ from aind_session.testing.world import (
 )
 
 MAX_LIMIT = 1000
+MAX_KEPT_SEARCHES = 256  # the orders of searches kept while the records stay the same
 DEFAULT_LIMIT = 100
 NAME_QUIRK_LENGTH = 20
 ASSET_FIELDS = ("name", "tag", "run_script", "commit_id", "contained_data_id")
@@ -209,6 +210,9 @@ class SearchMixin:
         self._demo_placed = False
         self._place_demo()
         self._answered = threading.local()
+        self._views: dict[tuple[str, Any], tuple[tuple[Any, ...], Any]] = {}
+        # by kind: the records as the last search saw them, and each search's order then
+        self._kept: dict[str, tuple[list[dict[str, Any]], dict[Any, list[int]]]] = {}
 
     def _place_demo(self) -> None:
         """The demo asset in the world in loose mode, not in strict (under the lock)."""
@@ -262,18 +266,7 @@ class SearchMixin:
             pool = self.world.data_assets if assets else getattr(self.world, kind)
             records = [dict(r) for r in pool.values()]  # as they are now: read without the lock
             shared = self._shared_ids(kind)
-        # the custom-metadata keys of the assets served now (created ones too)
-        custom = {str(k) for r in records for k in (r.get("custom_metadata") or {})}
-        fields = [*ASSET_FIELDS, *custom] if assets else list(CAPSULE_FIELDS)
-        terms = _parse_query(params.get("query", ""), fields)
-        view = _asset_view if assets else _capsule_view
-        hits = []
-        for record in records:
-            chosen = _selected(record, params, record.get("id") in shared)
-            tier = self._tier(record, terms, view) if chosen else None
-            if tier is not None:
-                hits.append((tier, record))
-        found = _ordered(hits, params, kind, bool(terms))
+        found = self._found(kind, key, params, records, shared)
         page = found[offset : offset + limit]
         public = public_asset if assets else _public_capsule
         has_more = offset + limit < len(found)
@@ -282,9 +275,64 @@ class SearchMixin:
             result["next_token"] = page_token(offset + limit, key)
         return json_response(result)
 
+    def _found(
+        self,
+        kind: str,
+        key: str,
+        params: Mapping[str, Any],
+        records: list[dict[str, Any]],
+        shared: set[str],
+    ) -> list[dict[str, Any]]:
+        """What a search finds, in order. Worked out once while every record of ``kind``
+        stays as it was, compared by value: the next page of a search, or the same
+        search again, is answered from the order kept (and the records as they are)."""
+        kept = self._kept.get(kind)
+        if kept is None or kept[0] != records:
+            kept = (_snapshot(records), {})
+            self._kept[kind] = kept
+        memo = (key, self._search_mode, self.name_quirk, frozenset(shared))
+        order = kept[1].get(memo)
+        if order is not None:
+            return [records[i] for i in order]
+        # the custom-metadata keys of the assets served now (created ones too)
+        custom = {str(k) for r in records for k in (r.get("custom_metadata") or {})}
+        assets = kind == "data_assets"
+        fields = [*ASSET_FIELDS, *custom] if assets else list(CAPSULE_FIELDS)
+        terms = _parse_query(params.get("query", ""), fields)
+        view = _asset_view if assets else _capsule_view
+        hits = []
+        for index, record in enumerate(records):
+            chosen = _selected(record, params, record.get("id") in shared)
+            tier = self._tier(record, terms, view) if chosen else None
+            if tier is not None:
+                hits.append((tier, index))
+        order = _ordered(hits, records, params, kind, bool(terms))
+        if len(kept[1]) >= MAX_KEPT_SEARCHES:
+            kept[1].clear()
+        kept[1][memo] = order
+        return [records[i] for i in order]
+
     _search_assets = functools.partialmethod(_search, kind="data_assets")
     _search_capsules = functools.partialmethod(_search, kind="capsules")
     _search_pipelines = functools.partialmethod(_search, kind="pipelines")
+
+    def _view_of(
+        self,
+        record: Mapping[str, Any],
+        view: Callable[[Mapping[str, Any]], tuple[dict[str, list[str]], list[str]]],
+    ) -> tuple[dict[str, list[str]], list[str]]:
+        """``view(record)``, worked out again only when a field it reads has changed
+        since (the lowercased text is most of a search's time; records change
+        seldom, through the API or a test's hands, and are compared by value)."""
+        fields = _VIEW_FIELDS[view.__name__]
+        now = tuple(map(record.get, fields))
+        key = (view.__name__, record.get("id"))
+        kept = self._views.get(key)
+        if kept is not None and kept[0] == now:
+            return kept[1]
+        made = view(record)
+        self._views[key] = (copy.deepcopy(now), made)  # a copy: a change in place shows
+        return made
 
     def _tier(
         self,
@@ -294,7 +342,7 @@ class SearchMixin:
     ) -> int | None:
         """The relevance tier of a record for the query's terms, or None: no match."""
         loose = self.search_mode == "loose"
-        by_field, text = view(record)
+        by_field, text = self._view_of(record, view)
         tier = _STRICT
         for field, values in terms:
             if self.name_quirk and field == "name" and view is _asset_view:
@@ -388,6 +436,20 @@ def _near(value: str, own: list[str], text: list[str]) -> bool:
     return False
 
 
+# the fields each view reads: a record whose values of these are unchanged has the same view
+_VIEW_FIELDS = {
+    "_asset_view": (
+        "name",
+        "description",
+        "tags",
+        "custom_metadata",
+        "provenance",
+        "contained_data_assets",
+    ),
+    "_capsule_view": ("id", "slug", "name", "description", "tags", "field", "article"),
+}
+
+
 def _asset_view(asset: Mapping[str, Any]) -> tuple[dict[str, list[str]], list[str]]:
     """A data asset's text by query field, and its free text (all lowercase)."""
     provenance = asset.get("provenance") or {}
@@ -461,20 +523,39 @@ def _selected(record: Mapping[str, Any], params: Mapping[str, Any], shared: bool
 
 
 def _ordered(
-    found: list[tuple[int, dict[str, Any]]], params: Mapping[str, Any], kind: str, terms: bool
-) -> list[dict[str, Any]]:
+    hits: list[tuple[int, int]],
+    records: list[dict[str, Any]],
+    params: Mapping[str, Any],
+    kind: str,
+    terms: bool,
+) -> list[int]:
+    """The hits' positions in ``records`` in the order the search answers them
+    (``hits``: (relevance tier, position))."""
+    found = [(tier, records[i], i) for tier, i in hits]
     field = params.get("sort_field")
     if field is not None:
-        have = sorted((r for _, r in found if r.get(field) is not None), key=lambda r: r["id"])
-        have.sort(key=lambda r: r[field], reverse=params.get("sort_order") == "desc")
-        return have + sorted((r for _, r in found if r.get(field) is None), key=lambda r: r["id"])
+        have = sorted((f for f in found if f[1].get(field) is not None), key=lambda f: f[1]["id"])
+        have.sort(key=lambda f: f[1][field], reverse=params.get("sort_order") == "desc")
+        lacking = sorted((f for f in found if f[1].get(field) is None), key=lambda f: f[1]["id"])
+        return [i for _, _, i in have + lacking]
     if terms:
         found.sort(key=lambda f: (f[0], len(str(f[1]["name"])), -f[1]["created"], f[1]["id"]))
     elif kind == "data_assets":
         found.sort(key=lambda f: (-f[1]["created"], f[1]["id"]))
     else:
         found.sort(key=lambda f: (str(f[1]["name"]), f[1]["id"]))
-    return [r for _, r in found]
+    return [i for _, _, i in found]
+
+
+def _snapshot(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A deep copy, to compare the records with later (pickled: three times as fast as
+    :func:`copy.deepcopy` for JSON data)."""
+    import pickle
+
+    try:
+        return pickle.loads(pickle.dumps(records, pickle.HIGHEST_PROTOCOL))  # noqa: S301
+    except Exception:  # a value a test put there that does not pickle
+        return copy.deepcopy(records)
 
 
 def _public_capsule(capsule: Mapping[str, Any]) -> dict[str, Any]:
