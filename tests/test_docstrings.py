@@ -70,6 +70,7 @@ EXAMPLE_MODULES = frozenset(
         "aind_session.report",
         "aind_session.s3",
         "aind_session.s3_client",
+        "aind_session.s3_loader",
         "aind_session.s3_requests",
         "aind_session.session",
         "aind_session.store",

@@ -262,6 +262,7 @@ STREET = [
         "aind_session.card_parts",
         "aind_session.identity",
         "aind_session.forks",
+        "aind_session.s3_loader",
     },
 ]
 

@@ -1,7 +1,8 @@
 """The S3 client: one ``s3fs`` filesystem per settings, built once, ahead of its first
 use where a question will need it (:func:`warm_up`), forgotten at a clear and in a
 forked child. :mod:`aind_session.s3` asks it; with it and
-:mod:`aind_session.s3_requests`, the only importers of ``s3fs`` and ``upath``.
+:mod:`aind_session.s3_requests`, the only importers of ``s3fs`` and ``upath``
+(:mod:`aind_session.s3_loader`: botocore's loader, set up faster).
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ def get_filesystem() -> Any:
             # fsspec's shared instance, the one UPath gets for the same options
             fs = fsspec.filesystem("s3", **storage_options())
             fs.retries = 1  # for UPath's own calls: ours are retried by `request_all`
+            if getattr(fs, "session", None) is None:  # not set up yet (by a UPath of the user's)
+                from aind_session import s3_loader
+
+                fs.session = s3_loader.quick_session()  # models loaded faster, the same
             _fs = fs
         return _fs
 

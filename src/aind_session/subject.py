@@ -13,7 +13,7 @@ import functools
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aind_session import cache, conventions, errors
@@ -24,7 +24,7 @@ from aind_session.conventions import (  # noqa: F401 (names of this module too)
 from aind_session.conventions import shown as _shown
 from aind_session.dates import DateLike, date_range, iso_session_time
 from aind_session.identity import ComparedByID
-from aind_session.session import PLATFORM_PATTERN, Session, parse_session_id
+from aind_session.session import PLATFORM_PATTERN, Session
 
 if TYPE_CHECKING:
     from codeocean.data_asset import DataAsset
@@ -277,7 +277,7 @@ def get_sessions(
     unnamed: set[Session] = set()  # no platform in the ID, left out by a platform filter
     for name in _asset_names(subject):
         try:
-            session = Session(parse_session_id(name))
+            session = Session(name)
         except ValueError:
             logger.debug("data asset %r holds no session ID", name)
             continue
@@ -376,15 +376,12 @@ def _asset_names(subject: str) -> list[str]:
     """The names of the subject's CodeOcean data assets and DocDB records (DocDB
     only helps: when it cannot be asked, CodeOcean's names, said in the log)."""
     from aind_session import batch, linked
-    from aind_session.codeocean import get_subject_data_assets
+    from aind_session.codeocean import get_subject_data_asset_names
 
-    assets, (names, why) = errors.raise_first(
-        batch.gather(
-            [
-                functools.partial(get_subject_data_assets, subject),
-                functools.partial(linked.subject_session_names, subject),
-            ]
-        )
-    )
+    tasks: list[Callable[[], Any]] = [
+        functools.partial(get_subject_data_asset_names, subject),
+        functools.partial(linked.subject_session_names, subject),
+    ]
+    in_codeocean, (in_docdb, why) = errors.raise_first(batch.gather(tasks))
     linked.without(why)
-    return [a.name for a in assets] + list(names)
+    return [*in_codeocean, *in_docdb]

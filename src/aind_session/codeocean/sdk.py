@@ -163,6 +163,9 @@ def load() -> None:
             homes[name] = _module_of(group)
         found = {name: getattr(importlib.import_module(home), name) for name, home in homes.items()}
         _homes.update(homes)
+        # module attributes from now on: read at the speed of a global, not through
+        # ``__getattr__`` (models of thousands of assets ask for ``DataAsset`` each)
+        globals().update(found)
         _names.update(found)  # last: a filled ``_names`` means loaded
 
 

@@ -553,7 +553,7 @@ def _snapshot(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     import pickle
 
     try:
-        return pickle.loads(pickle.dumps(records, pickle.HIGHEST_PROTOCOL))  # noqa: S301
+        return pickle.loads(pickle.dumps(records, pickle.HIGHEST_PROTOCOL))
     except Exception:  # a value a test put there that does not pickle
         return copy.deepcopy(records)
 

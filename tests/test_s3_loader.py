@@ -1,0 +1,100 @@
+"""botocore's loader set up faster (:mod:`aind_session.s3_loader`): the same models, the
+same services, the same search paths, and the loader the library's S3 client uses."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import botocore.exceptions
+import botocore.loaders
+import botocore.session
+import pytest
+
+from aind_session import s3_client, s3_loader
+from aind_session.testing import Sandbox
+
+
+@pytest.fixture
+def loaders() -> tuple[botocore.loaders.Loader, s3_loader.QuickLoader]:
+    return botocore.loaders.Loader(), s3_loader.QuickLoader()
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("s3", "service-2"),  # gzipped
+        ("s3", "endpoint-rule-set-1"),
+        ("sts", "service-2"),  # credentials by assumed role ask it
+        ("s3", "paginators-1"),  # plain .json
+    ],
+)
+def test_models_load_the_same_as_botocores(
+    loaders: tuple[botocore.loaders.Loader, s3_loader.QuickLoader], name: str, kind: str
+) -> None:
+    slow, quick = loaders
+    model = quick.load_service_model(name, kind)
+    assert model == slow.load_service_model(name, kind)
+    assert type(model) is dict  # not an OrderedDict: the faster reading
+
+
+def test_data_files_load_the_same_and_in_the_same_order(
+    loaders: tuple[botocore.loaders.Loader, s3_loader.QuickLoader],
+) -> None:
+    slow, quick = loaders
+    for name in ("endpoints", "partitions", "_retry", "sdk-default-configuration"):
+        mine, theirs = quick.load_data(name), slow.load_data(name)
+        assert json.dumps(mine) == json.dumps(theirs)  # the order of keys too
+
+
+def test_known_services_are_botocores_and_in_looks_at_one_folder(
+    loaders: tuple[botocore.loaders.Loader, s3_loader.QuickLoader],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slow, quick = loaders
+    listed: list[str] = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda p: listed.append(str(p)) or real_listdir(p))
+    services = quick.list_available_services("service-2")
+    assert "s3" in services and "sts" in services
+    assert "no-such-service" not in services
+    assert ".." not in services and "../data" not in services and "" not in services
+    assert all(Path(p).name in ("s3", "sts", "no-such-service") for p in listed)
+    assert list(services) == slow.list_available_services("service-2")  # iterated: all
+    assert services == slow.list_available_services("service-2")
+    assert len(services) > 100 and services[0] == slow.list_available_services("service-2")[0]
+
+
+def test_an_unknown_service_is_refused_with_the_known_ones(
+    loaders: tuple[botocore.loaders.Loader, s3_loader.QuickLoader],
+) -> None:
+    _, quick = loaders
+    with pytest.raises(botocore.exceptions.UnknownServiceError, match=r"Valid service names.*s3"):
+        quick.load_service_model("no-such-service", "service-2")
+
+
+def test_aws_data_path_is_searched_first_as_botocore_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = tmp_path / "models" / "s3" / "2006-03-01"
+    own.mkdir(parents=True)
+    real = botocore.loaders.Loader().load_service_model("s3", "service-2")
+    changed = {**real, "documentation": "the user's own S3 model"}
+    (own / "service-2.json").write_text(json.dumps(changed))
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path / "models"))
+    loader = s3_loader.quick_session().get_component("data_loader")
+    assert isinstance(loader, s3_loader.QuickLoader)
+    assert (
+        loader.load_service_model("s3", "service-2")["documentation"] == "the user's own S3 model"
+    )
+    assert (
+        botocore.session.Session().get_component("data_loader").search_paths == loader.search_paths
+    )
+
+
+def test_the_librarys_s3_client_loads_with_the_quick_loader(aind_sandbox: Sandbox) -> None:
+    fs = s3_client.get_filesystem()
+    assert isinstance(fs.session.get_component("data_loader"), s3_loader.QuickLoader)
+    s3_client.connect()
+    assert fs.ls("aind-ephys-data")  # a client so made answers
