@@ -92,7 +92,6 @@ from aind_session.testing.codeocean_common import (
     checked_object,
     int_field,
     is_external,
-    json_response,
     public_asset,
     route,
 )
@@ -212,7 +211,7 @@ class SearchMixin:
         self._answered = threading.local()
         self._views: dict[tuple[str, Any], tuple[tuple[Any, ...], Any]] = {}
         # by kind: the records as the last search saw them, and each search's order then
-        self._kept: dict[str, tuple[list[dict[str, Any]], dict[Any, list[int]]]] = {}
+        self._kept: dict[str, tuple[list[dict[str, Any]], dict[Any, Any]]] = {}
 
     def _place_demo(self) -> None:
         """The demo asset in the world in loose mode, not in strict (under the lock)."""
@@ -266,14 +265,17 @@ class SearchMixin:
             pool = self.world.data_assets if assets else getattr(self.world, kind)
             records = [dict(r) for r in pool.values()]  # as they are now: read without the lock
             shared = self._shared_ids(kind)
-        found = self._found(kind, key, params, records, shared)
-        page = found[offset : offset + limit]
-        public = public_asset if assets else _public_capsule
-        has_more = offset + limit < len(found)
-        result: dict[str, Any] = {"has_more": has_more, "results": [public(r) for r in page]}
-        if has_more:
-            result["next_token"] = page_token(offset + limit, key)
-        return json_response(result)
+        found, pages = self._found(kind, key, params, records, shared)
+        text = pages.get((offset, limit))
+        if text is None:
+            page = found[offset : offset + limit]
+            public = public_asset if assets else _public_capsule
+            has_more = offset + limit < len(found)
+            result: dict[str, Any] = {"has_more": has_more, "results": [public(r) for r in page]}
+            if has_more:
+                result["next_token"] = page_token(offset + limit, key)
+            text = pages[(offset, limit)] = json.dumps(result)
+        return Response(text, status=200, mimetype="application/json")
 
     def _found(
         self,
@@ -282,18 +284,19 @@ class SearchMixin:
         params: Mapping[str, Any],
         records: list[dict[str, Any]],
         shared: set[str],
-    ) -> list[dict[str, Any]]:
-        """What a search finds, in order. Worked out once while every record of ``kind``
-        stays as it was, compared by value: the next page of a search, or the same
-        search again, is answered from the order kept (and the records as they are)."""
+    ) -> tuple[list[dict[str, Any]], dict[tuple[int, int], str]]:
+        """What a search finds, in order, and its pages answered so far (by offset and
+        limit, as sent). Worked out once while every record of ``kind`` stays as it
+        was, compared by value: the next page of a search, or the same search again,
+        is answered from what was kept."""
         kept = self._kept.get(kind)
         if kept is None or kept[0] != records:
             kept = (_snapshot(records), {})
             self._kept[kind] = kept
         memo = (key, self._search_mode, self.name_quirk, frozenset(shared))
-        order = kept[1].get(memo)
-        if order is not None:
-            return [records[i] for i in order]
+        if memo in kept[1]:
+            order, answered = kept[1][memo]
+            return [records[i] for i in order], answered
         # the custom-metadata keys of the assets served now (created ones too)
         custom = {str(k) for r in records for k in (r.get("custom_metadata") or {})}
         assets = kind == "data_assets"
@@ -309,8 +312,9 @@ class SearchMixin:
         order = _ordered(hits, records, params, kind, bool(terms))
         if len(kept[1]) >= MAX_KEPT_SEARCHES:
             kept[1].clear()
-        kept[1][memo] = order
-        return [records[i] for i in order]
+        pages: dict[tuple[int, int], str] = {}
+        kept[1][memo] = (order, pages)
+        return [records[i] for i in order], pages
 
     _search_assets = functools.partialmethod(_search, kind="data_assets")
     _search_capsules = functools.partialmethod(_search, kind="capsules")
