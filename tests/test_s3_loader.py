@@ -98,3 +98,23 @@ def test_the_librarys_s3_client_loads_with_the_quick_loader(aind_sandbox: Sandbo
     assert isinstance(fs.session.get_component("data_loader"), s3_loader.QuickLoader)
     s3_client.connect()
     assert fs.ls("aind-ephys-data")  # a client so made answers
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "verify"),
+    [
+        ("http://127.0.0.1:9000", False),  # no TLS: no CA bundle to read
+        ("HTTP://minio.example:9000", False),
+        ("https://s3.example.org", None),  # verified, as botocore does by default
+        (None, None),  # AWS itself: verified
+    ],
+)
+def test_only_a_plain_http_endpoint_skips_reading_the_ca_bundle(
+    endpoint: str | None, verify: bool | None
+) -> None:
+    from aind_session import config
+
+    with config.overridden(s3_endpoint_url=endpoint):
+        options = s3_client.storage_options()
+    assert options.get("endpoint_url") == endpoint
+    assert options.get("client_kwargs", {}).get("verify") == verify
