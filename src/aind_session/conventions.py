@@ -126,23 +126,9 @@ def _parse_text(value: str) -> tuple[str, str | None, str, datetime.datetime]:
     time: a legacy one as npc-session's AIND pattern accepts and normalizes it,
     or a 2.x one as written."""
     for candidate in _CANDIDATE.finditer(value):
-        match = candidate if candidate["legacy"] is None else _pattern().fullmatch(candidate[0])
-        if match is None:  # a month or hour out of range, for example
-            continue
-        fields = match.group("year", "month", "day", "hour", "minute", "second")
-        year, month, day, hour, minute, second = fields
-        try:
-            dt = datetime.datetime(
-                int(year), int(month), int(day), int(hour), int(minute), int(second)
-            )
-        except ValueError:  # 2023-02-31
-            continue
-        subject = match["subject"]
-        moment = f"{year}-{month}-{day}_{hour}-{minute}-{second}"
-        if candidate["legacy"] is None:
-            return f"{subject}_{moment}", None, subject, dt
-        platform = match["platform"]
-        return f"{platform}_{subject}_{moment}", platform, subject, dt
+        found = _candidate_fields(candidate[0], candidate["legacy"] is not None)
+        if found is not None:
+            return found
     shown = value if len(value) <= 120 else value[:120] + "..."  # the two forms are long
     raise errors.SessionIDError(
         f"{shown!r} holds no session ID of the form {EXPECTED_FORM} (a word platform, "
@@ -150,6 +136,30 @@ def _parse_text(value: str) -> tuple[str, str | None, str, datetime.datetime]:
         "of digits, not after '_'), with a real date and time, no digit after, e.g. "
         "'ecephys_676909_2023-12-13_13-43-40' or '780345_2025-02-20_00-00-00'."
     )
+
+
+@functools.lru_cache(maxsize=65536)
+def _candidate_fields(
+    text: str, legacy: bool
+) -> tuple[str, str | None, str, datetime.datetime] | None:
+    """The fields of one place that looks like a session ID, or None when its date or
+    time is not real. Kept: a subject's assets share their sessions' IDs."""
+    match = _pattern().fullmatch(text) if legacy else SCHEMA2_PATTERN.fullmatch(text)
+    if match is None:  # a month or hour out of range, for example
+        return None
+    year, month, day, hour, minute, second = match.group(
+        "year", "month", "day", "hour", "minute", "second"
+    )
+    try:
+        dt = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+    except ValueError:  # 2023-02-31
+        return None
+    subject = match["subject"]
+    moment = f"{year}-{month}-{day}_{hour}-{minute}-{second}"
+    if not legacy:
+        return f"{subject}_{moment}", None, subject, dt
+    platform = match["platform"]
+    return f"{platform}_{subject}_{moment}", platform, subject, dt
 
 
 def session_id_fields(value: Any) -> tuple[str, str | None, str, datetime.datetime]:
