@@ -153,6 +153,23 @@ def test_reset_restores_the_payload_limit(sb: Sandbox) -> None:
 
 
 # -- count_documents and aggregate -----------------------------------------------------------
+def test_an_answer_given_again_follows_a_new_world_and_a_new_payload_limit(sb: Sandbox) -> None:
+    """Answers are kept by what was asked, so asking again is quick; loading another
+    world or changing the payload limit is seen at once."""
+    wanted = {"filter": {"subject.subject_id": "676909"}}
+    names = [r["name"] for r in find(sb, V2, **wanted).json()]
+    assert len(names) == 3 and [r["name"] for r in find(sb, V2, **wanted).json()] == names
+    limit = sb.docdb.max_page_bytes
+    sb.docdb.max_page_bytes = 100  # one record a page
+    assert len(find(sb, V2, **wanted).json()) == 1
+    sb.docdb.max_page_bytes = limit
+    other = {"docdb": {V2: [record("z1", "ecephys_676909_2024-05-05_10-00-00", "676909", "x")]}}
+    sb.load(other)
+    assert [r["name"] for r in find(sb, V2, **wanted).json()] == [
+        "ecephys_676909_2024-05-05_10-00-00"
+    ]
+
+
 def test_count_documents_answers_the_total_and_the_filtered_counts(sb: Sandbox) -> None:
     assert count(sb).json() == {"total_record_count": 4, "filtered_record_count": 4}
     assert count(sb, filter={"subject.subject_id": "676909"}).json() == {

@@ -9,7 +9,7 @@ projections, sorting, paging and aggregation follow MongoDB's semantics as far
 as mongomock implements them; nothing here matches records by hand.
 
 Rules, each with its source (``client`` = ``document_db.py``, ``client tests`` =
-``tests/test_document_db.py``, ``assumed`` = the client is silent):
+``tests/test_docdb_server.py``, ``assumed`` = the client is silent):
 
 - ``GET /v1/{db}/{collection}/find``: query parameters ``filter``,
   ``projection`` and ``sort`` are JSON texts (``json.dumps`` of an object; a
@@ -58,6 +58,9 @@ Rules, each with its source (``client`` = ``document_db.py``, ``client tests`` =
 - Records keep the key order and values of the world file; values that are not
   JSON (dates made by an aggregation) are sent as ISO 8601 text (assumed: the
   client reads plain JSON).
+- The same request (and payload limit) gets the answer it got before without
+  running the query again [sandbox: speed only; the records cannot change
+  between loads, so the answer is the same].
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ DEFAULT_MAX_PAGE_BYTES = 10_000_000
 READ_ONLY_REFUSED = ("$out", "$merge")
 _ROUTE = re.compile(r"^/v1/(?P<db>[^/]+)/(?P<collection>[^/]+)/(?P<action>[a-z_]+)/?$")
 _ACTIONS = {"find": "GET", "count_documents": "GET", "aggregate": "POST"}
+MAX_KEPT_ANSWERS = 1024
 
 
 class DocDBApp:
@@ -98,6 +102,10 @@ class DocDBApp:
     def __init__(self, world: World, *, max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES) -> None:
         self.max_page_bytes = max_page_bytes
         self._lock = threading.Lock()
+        # answers by what was asked: mongomock scans every record of a collection for
+        # each query, and nothing changes a collection once loaded (the API has no write,
+        # and a pipeline's writing stages are refused)
+        self._answers: dict[tuple[Any, ...], bytes] = {}
         self.load(world)
 
     def load(self, world: World) -> None:
@@ -111,6 +119,7 @@ class DocDBApp:
                 client[db][collection].insert_many([dict(r) for r in records])
         with self._lock:
             self._client = client
+            self._answers.clear()
 
     # -- WSGI ------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -144,10 +153,23 @@ class DocDBApp:
         match = _ROUTE.match(path)
         if match is None or _ACTIONS.get(match["action"]) != method:
             raise ApiError(404, "Not Found")
+        action = match["action"]
+        key = (method, path, query, body, self.max_page_bytes)
+        with self._lock:
+            kept = self._answers.get(key)
+        if kept is not None:
+            return kept
+        answer = self._answer(match, action, query, body)  # an error is raised: not kept
+        with self._lock:
+            if len(self._answers) >= MAX_KEPT_ANSWERS:
+                self._answers.clear()
+            self._answers[key] = answer
+        return answer
+
+    def _answer(self, match: re.Match[str], action: str, query: str, body: bytes) -> bytes:
         args = parse_qs(query, keep_blank_values=True)
         with self._lock:
             collection = self._client[match["db"]][match["collection"]]
-        action = match["action"]
         try:
             if action == "find":
                 return self._find(collection, args)
