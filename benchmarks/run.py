@@ -595,7 +595,7 @@ def measure_sandbox(repeat: int) -> dict[str, Any]:
 
 # -- the first question of a one-question script ---------------------------------------
 FIRST_MARGIN_MS = 100.0  # target: wall <= imports floor + round-trips floor + this
-FIRST_RUNS = 11  # each first question's fewest runs
+FIRST_RUNS = 15  # each first question's fewest runs
 
 
 @dataclasses.dataclass(frozen=True)
