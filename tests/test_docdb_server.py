@@ -170,6 +170,30 @@ def test_an_answer_given_again_follows_a_new_world_and_a_new_payload_limit(sb: S
     ]
 
 
+def test_an_answer_worked_out_while_another_world_is_loaded_is_not_kept(sb: Sandbox) -> None:
+    app = sb.docdb
+    real = app._answer
+    other = load_world(
+        {"docdb": {V2: [record("z1", "ecephys_676909_2024-05-05_10-00-00", "676909", "x")]}}
+    )
+
+    def load_meanwhile(*args: Any) -> bytes:
+        answer = real(*args)
+        app.load(other)  # a reset or a load while this request is being answered
+        return answer
+
+    query = "filter=" + json.dumps({"subject.subject_id": "676909"})
+    path = f"/v1/{V2}/find"
+    app._answer = load_meanwhile  # type: ignore[method-assign]
+    try:
+        status, first = app.answer("GET", path, query)
+    finally:
+        del app._answer
+    assert status == 200 and len(json.loads(first)) == 3  # the world it was asked in
+    status, again = app.answer("GET", path, query)
+    assert [r["name"] for r in json.loads(again)] == ["ecephys_676909_2024-05-05_10-00-00"]
+
+
 def test_count_documents_answers_the_total_and_the_filtered_counts(sb: Sandbox) -> None:
     assert count(sb).json() == {"total_record_count": 4, "filtered_record_count": 4}
     assert count(sb, filter={"subject.subject_id": "676909"}).json() == {

@@ -118,3 +118,67 @@ def test_only_a_plain_http_endpoint_skips_reading_the_ca_bundle(
         options = s3_client.storage_options()
     assert options.get("endpoint_url") == endpoint
     assert options.get("client_kwargs", {}).get("verify") == verify
+
+
+def test_the_session_gets_s3fss_own_session_arguments(
+    aind_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A profile from the fsspec config reaches the session, as s3fs would pass it."""
+    import fsspec.config
+
+    import aind_session
+
+    (tmp_path / "config").write_text("[profile lab]\nregion = us-west-2\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    assert s3_loader.quick_session(profile="lab").profile == "lab"
+    aind_session.clear_cache()
+    fsspec.config.conf["s3"] = {"profile": "lab"}
+    try:
+        fs = s3_client.get_filesystem()
+        assert fs.kwargs.get("profile") == "lab" and fs.session.profile == "lab"
+    finally:
+        del fsspec.config.conf["s3"]
+        aind_session.clear_cache()
+
+
+def test_a_profile_not_found_is_said_by_s3fs_where_it_always_was(
+    aind_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import botocore.exceptions
+    import fsspec.config
+
+    import aind_session
+
+    aind_session.clear_cache()
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"profile": "no-such-profile"})
+    try:
+        fs = s3_client.get_filesystem()  # no error yet, as before
+        assert fs.session is None
+        with pytest.raises(botocore.exceptions.ProfileNotFound):
+            s3_client.connect()
+    finally:
+        aind_session.clear_cache()
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+def test_an_http_endpoint_behind_a_proxy_keeps_verifying(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy over https is checked with the endpoint's ``verify``: left as it is."""
+    from aind_session import config
+
+    monkeypatch.setenv(variable, "https://proxy.example:3128")
+    with config.overridden(s3_endpoint_url="http://127.0.0.1:9000"):
+        assert "client_kwargs" not in s3_client.storage_options()
+
+
+def test_an_http_endpoint_leaves_the_users_fsspec_client_kwargs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fsspec.config
+
+    from aind_session import config
+
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"client_kwargs": {"region_name": "x"}})
+    with config.overridden(s3_endpoint_url="http://127.0.0.1:9000"):
+        assert "client_kwargs" not in s3_client.storage_options()  # theirs, not replaced

@@ -75,6 +75,15 @@ def test_every_name_is_found_in_the_installed_sdk(name):
     assert getattr(sdk, name) is getattr(module, name)
 
 
+def test_once_loaded_the_sdks_names_are_module_attributes():
+    """Read as globals (models of thousands of assets ask for ``DataAsset`` each), and
+    the same objects ``__getattr__`` gives."""
+    sdk.load()
+    for name in sdk._names:
+        assert vars(sdk)[name] is sdk._names[name]
+    assert sdk.DataAsset.__module__.startswith("codeocean.")
+
+
 def test_each_model_is_the_class_the_sdks_own_client_uses():
     from codeocean.computation import Computations
     from codeocean.data_asset import DataAssets

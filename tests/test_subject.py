@@ -69,6 +69,29 @@ def test_get_sessions_costs_at_most_two_searches(aind_sandbox):
     assert aind_sandbox.requests("s3") == []
 
 
+def test_get_sessions_builds_no_model_of_its_subjects_assets(aind_sandbox, monkeypatch):
+    """The sessions are found in the assets' names: no SDK model is built for them."""
+    from aind_session.codeocean import assets
+
+    def refused(record):
+        raise AssertionError(f"a model was built for {record.get('name')!r}")
+
+    monkeypatch.setattr(assets, "build_data_asset", refused)
+    assert [s.id for s in get_sessions(676909)] == ALL_676909
+
+
+def test_get_sessions_skips_an_asset_whose_name_is_not_text(aind_sandbox, monkeypatch):
+    from aind_session.codeocean import assets
+
+    real = assets._subject_records
+
+    def with_odd_names(subject):
+        return [*real(subject), {"id": "x", "name": ["ecephys_676909_2030-01-01_00-00-00"]}]
+
+    monkeypatch.setattr(assets, "_subject_records", with_odd_names)
+    assert [s.id for s in get_sessions(676909)] == ALL_676909
+
+
 @pytest.mark.parametrize("platform", ["ecephys", "ECEPHYS"])
 def test_get_sessions_by_platform(aind_sandbox, platform):
     assert [s.id for s in get_sessions(676909, platform=platform)] == ALL_676909[:2]

@@ -63,11 +63,28 @@ def storage_options() -> dict[str, Any]:
     }
     if settings.s3_endpoint_url:
         options["endpoint_url"] = settings.s3_endpoint_url
-        if settings.s3_endpoint_url.lower().startswith("http://"):
+        if _plain_http(settings.s3_endpoint_url):
             # no TLS to verify: without this aiobotocore still reads the CA bundle
             # (25 ms of CPU) for the first request; an https endpoint is verified
             options["client_kwargs"] = {"verify": False}
     return options
+
+
+def _plain_http(endpoint: str) -> bool:
+    """Whether every S3 request goes over plain HTTP, with no TLS anywhere: an ``http://``
+    endpoint, no proxy for it (a proxy over https would be verified by the same
+    setting), and no ``client_kwargs`` of the user's fsspec config (which ours would
+    replace: fsspec merges its config one level deep)."""
+    import urllib.request
+
+    from fsspec.config import conf
+
+    if not endpoint.lower().startswith("http://"):
+        return False
+    proxies = urllib.request.getproxies()  # the environment's, as botocore reads them
+    if proxies.get("http") or proxies.get("all"):
+        return False
+    return "client_kwargs" not in conf.get("s3", {})
 
 
 def get_filesystem() -> Any:
@@ -94,7 +111,14 @@ def get_filesystem() -> Any:
             if getattr(fs, "session", None) is None:  # not set up yet (by a UPath of the user's)
                 from aind_session import s3_loader
 
-                fs.session = s3_loader.quick_session()  # models loaded faster, the same
+                # the session s3fs would make (its session arguments: a profile from the
+                # fsspec config, say), loading models faster; a refresh by s3fs makes
+                # its own plain one, as it owns this one
+                try:
+                    fs.session = s3_loader.quick_session(**fs.kwargs)
+                except Exception as exc:  # a profile not found, say: s3fs's own session
+                    # raises it where it always did, when it is set up
+                    logger.debug("S3 session with the quick loader not made: %r", exc)
             _fs = fs
         return _fs
 

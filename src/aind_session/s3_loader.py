@@ -14,13 +14,12 @@ skips, with the same models loaded:
 Both are botocore's own extension points (:meth:`botocore.session.Session.register_component`
 of a ``data_loader``; ``Loader(file_loader=...)``), and the search paths are the ones
 botocore would use (``AWS_DATA_PATH`` or the ``data_path`` of the config file, then its
-own). A model file of another kind than ``.json`` / ``.json.gz`` is loaded by botocore's
-own loader. Measured: the S3 client's set-up takes 63 ms of CPU instead of 107.
+own). A model file of another kind than ``.json`` / ``.json.gz`` (none today) is left
+to botocore's own loader. Measured: the S3 client's set-up takes 63 ms of CPU instead of 107.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -34,19 +33,28 @@ class _PlainJSONFileLoader(loaders.JSONFileLoader):
     """botocore's JSON file loader, giving plain dicts."""
 
     def load_file(self, file_path: str) -> Any:
-        for extension, opener in ((".json", open), (".json.gz", gzip.open)):
+        for extension, opener in ((".json", open), (".json.gz", _gzip_open)):
             try:
                 with opener(file_path + extension, "rb") as f:
                     payload = f.read()
-            except (FileNotFoundError, NotADirectoryError):
-                continue
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ImportError):
+                continue  # (ImportError: a Python without zlib, as botocore allows)
             return json.loads(payload.decode("utf-8"))
-        return super().load_file(file_path)  # another kind of file botocore knows, or None
+        # botocore's own, for a kind of model file a later release may add (today: None)
+        return super().load_file(file_path)
+
+
+def _gzip_open(path: str, mode: str) -> Any:
+    import gzip
+
+    return gzip.open(path, mode)
 
 
 class _KnownServices(Sequence[str]):
     """The services with a model of one kind, as :meth:`Loader.list_available_services`
-    gives them (sorted), but listed only when iterated: ``in`` looks at one folder."""
+    gives them (sorted), but listed only when iterated: ``in`` looks at one folder.
+    A sequence, not a list (botocore and aiobotocore only iterate it, join it and
+    use ``in``); only the sessions made by :func:`quick_session` have it."""
 
     def __init__(self, loader: loaders.Loader, type_name: str) -> None:
         self._loader, self._type_name = loader, type_name
@@ -55,6 +63,8 @@ class _KnownServices(Sequence[str]):
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str) or name in ("", ".", "..") or os.path.basename(name) != name:
             return False  # never a folder outside the data path
+        if name != name.lower():
+            return False  # botocore's services are lowercase ('S3' on a case-blind disk: no)
         try:
             return bool(self._loader.list_api_versions(name, self._type_name))
         except DataNotFoundError:
@@ -96,9 +106,10 @@ class QuickLoader(loaders.Loader):
         return _KnownServices(self, type_name)
 
 
-def quick_session() -> Any:
-    """An ``aiobotocore`` session whose clients load their models with :class:`QuickLoader`,
-    from the search paths botocore's own loader would use.
+def quick_session(**kwargs: Any) -> Any:
+    """An ``aiobotocore`` session (``AioSession(**kwargs)``, as s3fs would make it from its
+    own session arguments, such as a ``profile``) whose clients load their models with
+    :class:`QuickLoader`, from the search paths botocore's own loader would use.
 
     >>> session = quick_session()
     >>> type(session.get_component('data_loader')).__name__
@@ -108,7 +119,7 @@ def quick_session() -> Any:
     """
     import aiobotocore.session
 
-    session = aiobotocore.session.AioSession()
+    session = aiobotocore.session.AioSession(**kwargs)
     data_path = session.get_config_variable("data_path")  # as botocore's create_loader reads it
     extra = None
     if data_path is not None:

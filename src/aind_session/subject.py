@@ -20,6 +20,7 @@ from aind_session import cache, conventions, errors
 from aind_session.conventions import (  # noqa: F401 (names of this module too)
     KNOWN_PLATFORMS,
     MAX_SUBJECT_DIGITS,
+    session_id_fields,
 )
 from aind_session.conventions import shown as _shown
 from aind_session.dates import DateLike, date_range, iso_session_time
@@ -275,12 +276,17 @@ def get_sessions(
         platform = check_platform(platform)
     sessions: set[Session] = set()
     unnamed: set[Session] = set()  # no platform in the ID, left out by a platform filter
+    seen: set[str] = set()  # the IDs looked at (a session has many assets)
     for name in _asset_names(subject):
         try:
-            session = Session(name)
+            session_id = session_id_fields(name)[0]
         except ValueError:
             logger.debug("data asset %r holds no session ID", name)
             continue
+        if session_id in seen:
+            continue
+        seen.add(session_id)
+        session = Session(session_id)
         if (session.subject_id.lstrip("0") or "0") != subject:
             continue
         if session.dt not in window:

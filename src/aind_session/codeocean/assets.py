@@ -287,7 +287,8 @@ def get_subject_data_asset_names(subject_id: str | int) -> tuple[str, ...]:
     True
     """
     subject = conventions.normalize_subject_id(subject_id)
-    return tuple(str(r.get("name", "")) for r in _subject_records(subject))
+    names = (r.get("name") for r in _subject_records(subject))
+    return tuple(n for n in names if isinstance(n, str))  # (a model would refuse another)
 
 
 def _subject_records(subject: str) -> list[dict[str, Any]]:

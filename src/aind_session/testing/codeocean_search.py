@@ -290,12 +290,13 @@ class SearchMixin:
         was, compared by value: the next page of a search, or the same search again,
         is answered from what was kept."""
         kept = self._kept.get(kind)
-        if kept is None or kept[0] != records:
+        if kept is None or not _same(kept[0], records):
             kept = (_snapshot(records), {})
             self._kept[kind] = kept
         memo = (key, self._search_mode, self.name_quirk, frozenset(shared))
-        if memo in kept[1]:
-            order, answered = kept[1][memo]
+        hit = kept[1].get(memo)  # (one read: another thread may empty the dict)
+        if hit is not None:
+            order, answered = hit
             return [records[i] for i in order], answered
         # the custom-metadata keys of the assets served now (created ones too)
         custom = {str(k) for r in records for k in (r.get("custom_metadata") or {})}
@@ -332,7 +333,7 @@ class SearchMixin:
         now = tuple(map(record.get, fields))
         key = (view.__name__, record.get("id"))
         kept = self._views.get(key)
-        if kept is not None and kept[0] == now:
+        if kept is not None and _same(kept[0], now):
             return kept[1]
         made = view(record)
         self._views[key] = (copy.deepcopy(now), made)  # a copy: a change in place shows
@@ -549,6 +550,15 @@ def _ordered(
     else:
         found.sort(key=lambda f: (str(f[1]["name"]), f[1]["id"]))
     return [i for _, _, i in found]
+
+
+def _same(kept: Any, now: Any) -> bool:
+    """Whether records are as they were kept: equal values (JSON's: a world file's, or an
+    API body's). A value that cannot be compared (a test's array) counts as changed."""
+    try:
+        return bool(kept == now)
+    except Exception:
+        return False
 
 
 def _snapshot(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ projections, sorting, paging and aggregation follow MongoDB's semantics as far
 as mongomock implements them; nothing here matches records by hand.
 
 Rules, each with its source (``client`` = ``document_db.py``, ``client tests`` =
-``tests/test_docdb_server.py``, ``assumed`` = the client is silent):
+``tests/test_document_db.py``, ``assumed`` = the client is silent):
 
 - ``GET /v1/{db}/{collection}/find``: query parameters ``filter``,
   ``projection`` and ``sort`` are JSON texts (``json.dumps`` of an object; a
@@ -60,7 +60,8 @@ Rules, each with its source (``client`` = ``document_db.py``, ``client tests`` =
   client reads plain JSON).
 - The same request (and payload limit) gets the answer it got before without
   running the query again [sandbox: speed only; the records cannot change
-  between loads, so the answer is the same].
+  between loads, so the answer is the same; an answer worked out while another
+  world was loaded is not kept].
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class DocDBApp:
         # each query, and nothing changes a collection once loaded (the API has no write,
         # and a pipeline's writing stages are refused)
         self._answers: dict[tuple[Any, ...], bytes] = {}
+        self._generation = 0  # one more at each load: an answer of an older world is not kept
         self.load(world)
 
     def load(self, world: World) -> None:
@@ -120,6 +122,7 @@ class DocDBApp:
         with self._lock:
             self._client = client
             self._answers.clear()
+            self._generation += 1
 
     # -- WSGI ------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -154,25 +157,29 @@ class DocDBApp:
         if match is None or _ACTIONS.get(match["action"]) != method:
             raise ApiError(404, "Not Found")
         action = match["action"]
-        key = (method, path, query, body, self.max_page_bytes)
+        limit_bytes = self.max_page_bytes  # read once: a test may change it meanwhile
+        key = (method, path, query, body, limit_bytes)
         with self._lock:
             kept = self._answers.get(key)
+            generation, client = self._generation, self._client
         if kept is not None:
             return kept
-        answer = self._answer(match, action, query, body)  # an error is raised: not kept
+        collection = client[match["db"]][match["collection"]]
+        answer = self._answer(collection, action, query, body, limit_bytes)  # errors: raised
         with self._lock:
-            if len(self._answers) >= MAX_KEPT_ANSWERS:
-                self._answers.clear()
-            self._answers[key] = answer
+            if generation == self._generation:  # no load meanwhile: the world asked
+                if len(self._answers) >= MAX_KEPT_ANSWERS:
+                    self._answers.clear()
+                self._answers[key] = answer
         return answer
 
-    def _answer(self, match: re.Match[str], action: str, query: str, body: bytes) -> bytes:
+    def _answer(
+        self, collection: Any, action: str, query: str, body: bytes, limit_bytes: int
+    ) -> bytes:
         args = parse_qs(query, keep_blank_values=True)
-        with self._lock:
-            collection = self._client[match["db"]][match["collection"]]
         try:
             if action == "find":
-                return self._find(collection, args)
+                return self._find(collection, args, limit_bytes)
             if action == "count_documents":
                 flt = _json_param(args, "filter", dict) or {}
                 return _dumps(
@@ -181,7 +188,7 @@ class DocDBApp:
                         "filtered_record_count": collection.count_documents(flt),
                     }
                 )
-            return self._aggregate(collection, body)
+            return self._aggregate(collection, body, limit_bytes)
         except ApiError:
             raise
         except NotImplementedError as exc:
@@ -198,7 +205,7 @@ class DocDBApp:
                 raise ApiError(400, str(exc)) from None
             raise
 
-    def _find(self, collection: Any, args: Mapping[str, list[str]]) -> bytes:
+    def _find(self, collection: Any, args: Mapping[str, list[str]], limit_bytes: int) -> bytes:
         flt = _json_param(args, "filter", dict) or {}
         projection = _json_param(args, "projection", dict)
         sort = _json_param(args, "sort", dict)
@@ -213,21 +220,9 @@ class DocDBApp:
         cursor = cursor.skip(skip)
         if limit:
             cursor = cursor.limit(limit)
-        return self._page([dict(doc) for doc in cursor])
+        return _page([dict(doc) for doc in cursor], limit_bytes)
 
-    def _page(self, records: list[dict[str, Any]]) -> bytes:
-        """The first records whose JSON fits in ``max_page_bytes`` (at least one)."""
-        parts: list[bytes] = []
-        size = 2  # the brackets
-        for record in records:
-            part = _dumps(record)
-            if parts and size + len(part) + 2 > self.max_page_bytes:
-                break
-            parts.append(part)
-            size += len(part) + 2
-        return b"[" + b", ".join(parts) + b"]"
-
-    def _aggregate(self, collection: Any, body: bytes) -> bytes:
+    def _aggregate(self, collection: Any, body: bytes, limit_bytes: int) -> bytes:
         try:
             pipeline = json.loads(body) if body.strip() else None
         except ValueError as exc:
@@ -239,11 +234,24 @@ class DocDBApp:
             if refused:
                 raise ApiError(400, f"{refused[0]} is not allowed: the API is read-only.")
         answer = _dumps([dict(doc) for doc in collection.aggregate(pipeline)])
-        if len(answer) > self.max_page_bytes:
+        if len(answer) > limit_bytes:
             raise ApiError(
                 413, f"The answer ({len(answer)} bytes) is bigger than the API Gateway allows."
             )
         return answer
+
+
+def _page(records: list[dict[str, Any]], limit_bytes: int) -> bytes:
+    """The first records whose JSON fits in ``limit_bytes`` (at least one)."""
+    parts: list[bytes] = []
+    size = 2  # the brackets
+    for record in records:
+        part = _dumps(record)
+        if parts and size + len(part) + 2 > limit_bytes:
+            break
+        parts.append(part)
+        size += len(part) + 2
+    return b"[" + b", ".join(parts) + b"]"
 
 
 def _json_param(args: Mapping[str, list[str]], name: str, kind: type) -> Any:
