@@ -63,6 +63,10 @@ would against the service. Deterministic:
   popular document outranks better matches). It is in the world in loose mode only, so
   ``GET data_assets/<id>`` serves it and searches without terms list it.
 
+Speed only [sandbox]: each record's text, and each search's order and answered pages,
+are kept while the records stay as they were, compared by value (a change made in
+place shows at once); the answers are those worked out afresh.
+
 Paging: ``next_token`` wins over ``offset`` [DA, SDK]. A token is opaque and bound to its
 search: the endpoint and every field but ``next_token``, ``offset`` and ``limit`` (the
 page size may change, as the SDK's iterators keep it). Sent with another search, or not
