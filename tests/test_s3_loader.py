@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import botocore.exceptions
@@ -100,6 +101,16 @@ def test_the_librarys_s3_client_loads_with_the_quick_loader(aind_sandbox: Sandbo
     assert fs.ls("aind-ephys-data")  # a client so made answers
 
 
+@pytest.fixture
+def fresh() -> Iterator[None]:
+    """What the S3 client worked out from the environment forgotten, before and after."""
+    import aind_session
+
+    aind_session.clear_cache()
+    yield
+    aind_session.clear_cache()
+
+
 @pytest.mark.parametrize(
     ("endpoint", "verify"),
     [
@@ -110,7 +121,7 @@ def test_the_librarys_s3_client_loads_with_the_quick_loader(aind_sandbox: Sandbo
     ],
 )
 def test_only_a_plain_http_endpoint_skips_reading_the_ca_bundle(
-    endpoint: str | None, verify: bool | None
+    endpoint: str | None, verify: bool | None, fresh: None
 ) -> None:
     from aind_session import config
 
@@ -162,7 +173,7 @@ def test_a_profile_not_found_is_said_by_s3fs_where_it_always_was(
 
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
 def test_an_http_endpoint_behind_a_proxy_keeps_verifying(
-    variable: str, monkeypatch: pytest.MonkeyPatch
+    variable: str, monkeypatch: pytest.MonkeyPatch, fresh: None
 ) -> None:
     """A proxy over https is checked with the endpoint's ``verify``: left as it is."""
     from aind_session import config
@@ -173,7 +184,7 @@ def test_an_http_endpoint_behind_a_proxy_keeps_verifying(
 
 
 def test_an_http_endpoint_leaves_the_users_fsspec_client_kwargs(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, fresh: None
 ) -> None:
     import fsspec.config
 

@@ -7,6 +7,7 @@ forked child. :mod:`aind_session.s3` asks it; with it and
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import threading
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 @cache.on_clear
 def _forget_filesystem() -> None:
     global _fs
+    _plain_http.cache_clear()  # the environment's proxies and fsspec's config read again
     with _fs_lock:
         if _fs is not None:
             _fs.invalidate_cache()
@@ -70,11 +72,14 @@ def storage_options() -> dict[str, Any]:
     return options
 
 
+@functools.lru_cache(maxsize=8)
 def _plain_http(endpoint: str) -> bool:
     """Whether every S3 request goes over plain HTTP, with no TLS anywhere: an ``http://``
     endpoint, no proxy for it (a proxy over https would be verified by the same
     setting), and no ``client_kwargs`` of the user's fsspec config (which ours would
-    replace: fsspec merges its config one level deep)."""
+    replace: fsspec merges its config one level deep). Worked out once per endpoint
+    until a clear (every ``UPath`` asks it), so the filesystem and the paths made
+    after it agree."""
     import urllib.request
 
     from fsspec.config import conf

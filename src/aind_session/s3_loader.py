@@ -120,9 +120,8 @@ def quick_session(**kwargs: Any) -> Any:
     import aiobotocore.session
 
     session = aiobotocore.session.AioSession(**kwargs)
-    data_path = session.get_config_variable("data_path")  # as botocore's create_loader reads it
-    extra = None
-    if data_path is not None:
-        extra = [os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep)]
-    session.register_component("data_loader", QuickLoader(extra_search_paths=extra))
+    # the paths of the loader botocore would make (its own function reads AWS_DATA_PATH)
+    paths = loaders.create_loader(session.get_config_variable("data_path")).search_paths
+    loader = QuickLoader(extra_search_paths=list(paths), include_default_search_paths=False)
+    session.register_component("data_loader", loader)
     return session

@@ -291,8 +291,10 @@ def get_subject_data_asset_names(subject_id: str | int) -> tuple[str, ...]:
     return tuple(n for n in names if isinstance(n, str))  # (a model would refuse another)
 
 
-def _subject_records(subject: str) -> list[dict[str, Any]]:
-    """The records of the subject's data assets, once each: two searches, made at once."""
+@cache.cached
+def _subject_records(subject: str) -> tuple[dict[str, Any], ...]:
+    """The records of the subject's data assets, once each: two searches, made at once.
+    Kept: both the names and the models are taken from them."""
     keys = [
         _search_key({"query": f"subject id:{subject}"}),
         _search_key({"query": f"name:{subject}"}),
@@ -305,7 +307,7 @@ def _subject_records(subject: str) -> list[dict[str, Any]]:
     # merely mentions the ID): only the subject's own are kept
     unique = {r["id"]: r for r in by_metadata if _subject_of(r) == subject}
     unique.update({r["id"]: r for r in by_name if holds_id.search(str(r.get("name", "")))})
-    return list(unique.values())
+    return tuple(unique.values())
 
 
 def _subject_of(record: dict[str, Any]) -> str | None:

@@ -83,7 +83,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.wrappers import Request, Response
 
@@ -178,6 +178,7 @@ ROUTES = [
     route("pipelines/search", "POST", "search_pipelines", CAPSULE_READ),
 ]
 
+T = TypeVar("T")
 _Terms = list[tuple[str, list[str]]]  # (field, values): "" is a bare word, one per group
 _STRICT, _NEAR = 1, 2  # relevance tiers; the demo asset is 0
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?")
@@ -340,7 +341,7 @@ class SearchMixin:
         if kept is not None and _same(kept[0], now):
             return kept[1]
         made = view(record)
-        self._views[key] = (copy.deepcopy(now), made)  # a copy: a change in place shows
+        self._views[key] = (_snapshot(now), made)  # a copy: a change in place shows
         return made
 
     def _tier(
@@ -565,15 +566,16 @@ def _same(kept: Any, now: Any) -> bool:
         return False
 
 
-def _snapshot(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A deep copy, to compare the records with later (pickled: three times as fast as
-    :func:`copy.deepcopy` for JSON data)."""
+def _snapshot(value: T) -> T:
+    """A deep copy, to compare records (or some of their fields) with later (pickled:
+    three times as fast as :func:`copy.deepcopy` for JSON data)."""
     import pickle
 
     try:
-        return pickle.loads(pickle.dumps(records, pickle.HIGHEST_PROTOCOL))
+        copied: T = pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
     except Exception:  # a value a test put there that does not pickle
-        return copy.deepcopy(records)
+        return copy.deepcopy(value)
+    return copied
 
 
 def _public_capsule(capsule: Mapping[str, Any]) -> dict[str, Any]:
